@@ -1,0 +1,346 @@
+//! The one error type of the core, and the kinds it maps to.
+//!
+//! Every defect found in untrusted input is its own variant, carrying the facts a
+//! person needs to find it (byte offsets into the input, step indexes, limits).
+//! Higher layers (gateway, SDK, CLI) map [`Error::kind`] to their own surfaces:
+//! HTTP statuses, SDK exceptions and exit codes, each in one table.
+
+use core::fmt;
+
+/// Which surface-level class an [`Error`] belongs to.
+///
+/// The SDK exceptions `InvalidToken`, `TokenExpired` and `IntentMismatch` are the
+/// kinds an invocation check can end in (SPEC §5); `InvalidInput` covers data a
+/// caller handed in that is not a well-formed document or plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The JSON text or the plan given is malformed or outside the configured limits.
+    InvalidInput,
+    /// The call does not match the signed plan, or the step's proof does not verify.
+    IntentMismatch,
+    /// The token is malformed, badly signed, or signed by an untrusted key.
+    InvalidToken,
+    /// The token's validity window does not contain `now`.
+    TokenExpired,
+}
+
+impl ErrorKind {
+    /// The name used on every surface (CLI stderr, gateway JSON, SDK exception).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidInput => "InvalidInput",
+            Self::IntentMismatch => "IntentMismatch",
+            Self::InvalidToken => "InvalidToken",
+            Self::TokenExpired => "TokenExpired",
+        }
+    }
+}
+
+/// Every way the core can reject its input.
+///
+/// Offsets (`at`) are byte offsets into the input buffer handed to the function
+/// that failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Error {
+    // ----- JSON text (RFC 8259, parsed strictly) -----
+    /// The input ended inside a value.
+    UnexpectedEnd {
+        /// Offset of the end of input.
+        at: usize,
+    },
+    /// A byte that cannot start or continue the value being read.
+    UnexpectedByte {
+        /// Offset of the byte.
+        at: usize,
+    },
+    /// Non-whitespace bytes after the top-level value.
+    TrailingData {
+        /// Offset of the first trailing byte.
+        at: usize,
+    },
+    /// A string holds bytes that are not UTF-8 (RFC 3629: overlong forms,
+    /// encoded surrogates and code points above U+10FFFF included).
+    InvalidUtf8 {
+        /// Offset of the first byte of the bad sequence.
+        at: usize,
+    },
+    /// A raw control character (U+0000..U+001F) inside a string (RFC 8259 §7).
+    ControlInString {
+        /// Offset of the control byte.
+        at: usize,
+    },
+    /// A backslash escape that RFC 8259 §7 does not define.
+    InvalidEscape {
+        /// Offset of the backslash.
+        at: usize,
+    },
+    /// A `\uD800`–`\uDFFF` escape that is not half of a valid surrogate pair.
+    LoneSurrogate {
+        /// Offset of the backslash of the unpaired escape.
+        at: usize,
+    },
+    /// A number that does not follow the RFC 8259 §6 grammar (leading zeros,
+    /// a bare `.` or `e`, a `+` sign).
+    InvalidNumber {
+        /// Offset of the first byte of the number.
+        at: usize,
+    },
+    /// `NaN`, `Infinity` or `-Infinity`: not JSON, though Python writes them.
+    NonFiniteNumber {
+        /// Offset of the literal.
+        at: usize,
+    },
+    /// A number whose value overflows an IEEE 754 double (e.g. `1e400`), so it
+    /// has no canonical form.
+    NumberOutOfRange {
+        /// Offset of the first byte of the number.
+        at: usize,
+    },
+    /// The same key twice in one object (RFC 8785 §3.1 requires rejecting it;
+    /// Python keeps the last one silently).
+    DuplicateKey {
+        /// Offset of the second occurrence's opening quote.
+        at: usize,
+    },
+    /// Arrays and objects nested deeper than the configured limit.
+    DepthLimit {
+        /// Offset of the `[` or `{` that went over the limit.
+        at: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// More object members held at once than the configured scratch allows.
+    MemberLimit {
+        /// Offset of the member's key that did not fit.
+        at: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// The input is longer than the core's offsets can address.
+    InputTooLarge {
+        /// The input's length.
+        len: usize,
+        /// The largest length accepted.
+        limit: usize,
+    },
+    /// The caller's output buffer is too small for the canonical bytes.
+    OutputFull {
+        /// The buffer's capacity.
+        capacity: usize,
+    },
+
+    // ----- Plans (SPEC §2) -----
+    /// The plan is not a JSON object.
+    PlanNotObject,
+    /// The plan has no `steps` member.
+    StepsMissing,
+    /// `steps` is not an array.
+    StepsNotArray,
+    /// `steps` is an empty array.
+    StepsEmpty,
+    /// More steps than the configured limit.
+    StepLimit {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// A step is not a JSON object.
+    StepNotObject {
+        /// Index of the step.
+        step: usize,
+    },
+    /// A required step field is absent.
+    StepFieldMissing {
+        /// Index of the step.
+        step: usize,
+        /// Name of the field (`action` or `mcp`).
+        field: &'static str,
+    },
+    /// A step field that must be a string is not one.
+    StepFieldNotString {
+        /// Index of the step.
+        step: usize,
+        /// Name of the field.
+        field: &'static str,
+    },
+    /// A step field that must be a non-empty string is empty.
+    StepFieldEmpty {
+        /// Index of the step.
+        step: usize,
+        /// Name of the field.
+        field: &'static str,
+    },
+    /// A step's `params` is present but not an object.
+    ParamsNotObject {
+        /// Index of the step.
+        step: usize,
+    },
+
+    // ----- Merkle proofs (RFC 9162 §2.1.3) -----
+    /// `index >= tree_size`: no such leaf (RFC 9162 §2.1.3.2 step 1).
+    IndexOutOfRange {
+        /// The leaf index given.
+        index: u64,
+        /// The tree size given.
+        size: u64,
+    },
+    /// The proof has the wrong number of hashes for `(index, tree_size)`.
+    ProofLength {
+        /// The number of hashes the tree shape requires.
+        expected: usize,
+        /// The number of hashes given.
+        got: usize,
+    },
+    /// A leaf, sibling or root hash is not exactly 32 bytes.
+    HashLength {
+        /// The length given.
+        got: usize,
+    },
+    /// The root recomputed from the proof differs from the expected root.
+    RootMismatch,
+    /// A hex string is not lowercase or uppercase hex of the expected length.
+    InvalidHex,
+}
+
+impl Error {
+    /// The surface-level class of this error.
+    #[must_use]
+    pub const fn kind(&self) -> ErrorKind {
+        match self {
+            Self::IndexOutOfRange { .. }
+            | Self::ProofLength { .. }
+            | Self::HashLength { .. }
+            | Self::RootMismatch => ErrorKind::IntentMismatch,
+            _ => ErrorKind::InvalidInput,
+        }
+    }
+
+    /// A short stable name for the variant, as printed by the CLI.
+    #[must_use]
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::UnexpectedEnd { .. } => "UnexpectedEnd",
+            Self::UnexpectedByte { .. } => "UnexpectedByte",
+            Self::TrailingData { .. } => "TrailingData",
+            Self::InvalidUtf8 { .. } => "InvalidUtf8",
+            Self::ControlInString { .. } => "ControlInString",
+            Self::InvalidEscape { .. } => "InvalidEscape",
+            Self::LoneSurrogate { .. } => "LoneSurrogate",
+            Self::InvalidNumber { .. } => "InvalidNumber",
+            Self::NonFiniteNumber { .. } => "NonFiniteNumber",
+            Self::NumberOutOfRange { .. } => "NumberOutOfRange",
+            Self::DuplicateKey { .. } => "DuplicateKey",
+            Self::DepthLimit { .. } => "DepthLimit",
+            Self::MemberLimit { .. } => "MemberLimit",
+            Self::InputTooLarge { .. } => "InputTooLarge",
+            Self::OutputFull { .. } => "OutputFull",
+            Self::PlanNotObject => "PlanNotObject",
+            Self::StepsMissing => "StepsMissing",
+            Self::StepsNotArray => "StepsNotArray",
+            Self::StepsEmpty => "StepsEmpty",
+            Self::StepLimit { .. } => "StepLimit",
+            Self::StepNotObject { .. } => "StepNotObject",
+            Self::StepFieldMissing { .. } => "StepFieldMissing",
+            Self::StepFieldNotString { .. } => "StepFieldNotString",
+            Self::StepFieldEmpty { .. } => "StepFieldEmpty",
+            Self::ParamsNotObject { .. } => "ParamsNotObject",
+            Self::IndexOutOfRange { .. } => "IndexOutOfRange",
+            Self::ProofLength { .. } => "ProofLength",
+            Self::HashLength { .. } => "HashLength",
+            Self::RootMismatch => "RootMismatch",
+            Self::InvalidHex => "InvalidHex",
+        }
+    }
+
+    /// The byte offset into the input at which a JSON defect was found, if the
+    /// error is one of those.
+    #[must_use]
+    pub const fn offset(&self) -> Option<usize> {
+        match *self {
+            Self::UnexpectedEnd { at }
+            | Self::UnexpectedByte { at }
+            | Self::TrailingData { at }
+            | Self::InvalidUtf8 { at }
+            | Self::ControlInString { at }
+            | Self::InvalidEscape { at }
+            | Self::LoneSurrogate { at }
+            | Self::InvalidNumber { at }
+            | Self::NonFiniteNumber { at }
+            | Self::NumberOutOfRange { at }
+            | Self::DuplicateKey { at }
+            | Self::DepthLimit { at, .. }
+            | Self::MemberLimit { at, .. } => Some(at),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::UnexpectedEnd { at } => write!(f, "input ends inside a value at byte {at}"),
+            Self::UnexpectedByte { at } => write!(f, "unexpected byte at byte {at}"),
+            Self::TrailingData { at } => write!(f, "trailing data after the value at byte {at}"),
+            Self::InvalidUtf8 { at } => write!(f, "invalid UTF-8 at byte {at}"),
+            Self::ControlInString { at } => {
+                write!(f, "raw control character in a string at byte {at}")
+            }
+            Self::InvalidEscape { at } => write!(f, "invalid escape at byte {at}"),
+            Self::LoneSurrogate { at } => write!(f, "lone surrogate escape at byte {at}"),
+            Self::InvalidNumber { at } => write!(f, "malformed number at byte {at}"),
+            Self::NonFiniteNumber { at } => {
+                write!(f, "NaN or Infinity is not JSON, at byte {at}")
+            }
+            Self::NumberOutOfRange { at } => {
+                write!(f, "number overflows an IEEE 754 double at byte {at}")
+            }
+            Self::DuplicateKey { at } => write!(f, "duplicate object key at byte {at}"),
+            Self::DepthLimit { at, limit } => {
+                write!(f, "nesting deeper than {limit} at byte {at}")
+            }
+            Self::MemberLimit { at, limit } => {
+                write!(
+                    f,
+                    "more than {limit} object members held at once, at byte {at}"
+                )
+            }
+            Self::InputTooLarge { len, limit } => {
+                write!(f, "input of {len} bytes exceeds the limit of {limit}")
+            }
+            Self::OutputFull { capacity } => {
+                write!(f, "output buffer of {capacity} bytes is too small")
+            }
+            Self::PlanNotObject => f.write_str("plan must be a JSON object"),
+            Self::StepsMissing => f.write_str("plan must contain a 'steps' member"),
+            Self::StepsNotArray => f.write_str("plan 'steps' must be an array"),
+            Self::StepsEmpty => f.write_str("plan 'steps' must not be empty"),
+            Self::StepLimit { limit } => write!(f, "plan has more than {limit} steps"),
+            Self::StepNotObject { step } => write!(f, "steps[{step}] must be an object"),
+            Self::StepFieldMissing { step, field } => {
+                write!(f, "steps[{step}] has no '{field}'")
+            }
+            Self::StepFieldNotString { step, field } => {
+                write!(f, "steps[{step}].{field} must be a string")
+            }
+            Self::StepFieldEmpty { step, field } => {
+                write!(f, "steps[{step}].{field} must not be empty")
+            }
+            Self::ParamsNotObject { step } => {
+                write!(f, "steps[{step}].params must be an object")
+            }
+            Self::IndexOutOfRange { index, size } => {
+                write!(f, "leaf index {index} is not below tree size {size}")
+            }
+            Self::ProofLength { expected, got } => {
+                write!(f, "proof has {got} hashes, the tree shape needs {expected}")
+            }
+            Self::HashLength { got } => write!(f, "hash of {got} bytes, expected 32"),
+            Self::RootMismatch => f.write_str("proof does not lead to the expected root"),
+            Self::InvalidHex => f.write_str("invalid hex string"),
+        }
+    }
+}
+
+impl core::error::Error for Error {}

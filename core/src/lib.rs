@@ -1,0 +1,40 @@
+//! `armoriq-core`: the allocation-free heart of the ArmorIQ intent-assurance loop.
+//!
+//! * [`canon`]: canonical JSON in the `armoriq` (Python `json.dumps`) and `jcs`
+//!   (RFC 8785) profiles, streamed into a hasher.
+//! * [`plan`]: the plan model, `plan_hash`, `merkle_root`, step leaves.
+//! * [`merkle`]: RFC 9162 tree hashing and inclusion proofs.
+//! * [`json`]: the strict RFC 8259 reader everything above is built on.
+//! * [`hex`]: lowercase hex for digests.
+//!
+//! `#![no_std]`, no `alloc` even behind a feature, no `unsafe`. Limits (depth,
+//! members, steps) are const generics; exhausting one is an [`Error`] variant
+//! of its own. No public function panics on any input.
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::as_conversions,
+        clippy::arithmetic_side_effects,
+        clippy::missing_errors_doc
+    )
+)]
+
+pub mod canon;
+pub mod error;
+pub mod hex;
+pub mod json;
+pub mod merkle;
+mod number;
+pub mod plan;
+
+pub use canon::{Canonicalizer, Profile, Sink, SliceSink, canonical_sha256, canonicalize};
+pub use error::{Error, ErrorKind};
+pub use merkle::{leaf_hash, node_hash, root_from_inclusion_proof, verify_inclusion};
+pub use plan::{Plan, PlanDigest, PlanHasher, StepPath};

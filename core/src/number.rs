@@ -1,0 +1,268 @@
+//! Printing IEEE 754 doubles the way the two canonical profiles require.
+//!
+//! Both profiles print the *shortest* decimal digits that read back to the same
+//! double (Python `repr`, ECMAScript `Number::toString`); they differ only in
+//! where the decimal point goes and how exponents look. The digits come from
+//! `core::fmt`'s shortest round-trip formatting (`{:e}`), which picks the
+//! closest of the shortest candidates, as both references do.
+
+use core::fmt::Write;
+
+/// Shortest round-trip digits of a finite, non-negative double.
+pub(crate) struct Digits {
+    /// ASCII digits, no leading zeros (a single `0` for zero).
+    buf: [u8; 20],
+    len: usize,
+    /// Power of ten of the first digit: the value is `d.ddd × 10^exp`.
+    exp: i32,
+}
+
+impl Digits {
+    pub(crate) fn digits(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// A fixed buffer that `core::fmt` can write into; fails when full.
+struct Buf<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Write for Buf<N> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.len.checked_add(s.len()).ok_or(core::fmt::Error)?;
+        let dst = self.buf.get_mut(self.len..end).ok_or(core::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Shortest digits and exponent of `|x|` for a finite `x`; `None` for a
+/// non-finite value (which the callers have ruled out).
+pub(crate) fn shortest(x: f64) -> Option<Digits> {
+    if !x.is_finite() {
+        return None;
+    }
+    let mut b = Buf::<40> {
+        buf: [0; 40],
+        len: 0,
+    };
+    // `{:e}` on a finite f64 prints e.g. "1.2345e-7", "0e0", "-5e-324"; the
+    // longest (17 digits, a sign, a point, a 4-char exponent) fits in 40 bytes.
+    write!(b, "{x:e}").ok()?;
+    let text = b.buf.get(..b.len)?;
+    let text = text.strip_prefix(b"-").unwrap_or(text);
+    let e_pos = text.iter().position(|&c| c == b'e')?;
+    let (mant, exp) = text.split_at(e_pos);
+    let exp = core::str::from_utf8(exp.get(1..)?)
+        .ok()?
+        .parse::<i32>()
+        .ok()?;
+    let mut d = Digits {
+        buf: [0; 20],
+        len: 0,
+        exp,
+    };
+    for &c in mant {
+        if c.is_ascii_digit() {
+            *d.buf.get_mut(d.len)? = c;
+            d.len = d.len.checked_add(1)?;
+        }
+    }
+    (d.len > 0).then_some(d)
+}
+
+/// Where formatted number bytes go.
+pub(crate) trait Put {
+    fn put(&mut self, bytes: &[u8]);
+    fn put_zeros(&mut self, n: usize) {
+        for _ in 0..n {
+            self.put(b"0");
+        }
+    }
+    fn put_uint(&mut self, v: u32) {
+        let mut tmp = [0u8; 10];
+        let mut i = tmp.len();
+        let mut v = v;
+        loop {
+            i = i.saturating_sub(1);
+            if let (Some(slot), Ok(d)) = (tmp.get_mut(i), u8::try_from(v % 10)) {
+                *slot = b'0'.wrapping_add(d);
+            }
+            v /= 10;
+            if v == 0 || i == 0 {
+                break;
+            }
+        }
+        self.put(tmp.get(i..).unwrap_or_default());
+    }
+}
+
+/// Python `repr(float)` (the `armoriq` profile): fixed notation for
+/// decimal exponents −4..=15 with at least one fractional digit (`1.0`),
+/// else `d.ddde±XX` with at least two exponent digits (`1e-07`, `1e+16`).
+pub(crate) fn write_python_repr<P: Put>(x: f64, out: &mut P) -> Option<()> {
+    let d = shortest(x)?;
+    if x.is_sign_negative() {
+        out.put(b"-");
+    }
+    let digits = d.digits();
+    let n = digits.len();
+    if (-4..16).contains(&d.exp) {
+        write_fixed(digits, d.exp, out);
+        // Python always shows a fractional part in fixed notation.
+        let decpt = d.exp.checked_add(1)?;
+        if usize::try_from(decpt).is_ok_and(|p| p >= n) {
+            out.put(b".0");
+        }
+    } else {
+        out.put(digits.get(..1)?);
+        if n > 1 {
+            out.put(b".");
+            out.put(digits.get(1..)?);
+        }
+        out.put(if d.exp < 0 { b"e-" } else { b"e+" });
+        let e = d.exp.unsigned_abs();
+        if e < 10 {
+            out.put(b"0");
+        }
+        out.put_uint(e);
+    }
+    Some(())
+}
+
+/// ECMAScript `Number::toString` (RFC 8785 §3.2.2.3, ECMA-262 §7.1.12.1):
+/// plain digits for decimal exponents −6..=20, else `d.ddde±X`; zero of
+/// either sign is `0`.
+pub(crate) fn write_es6<P: Put>(x: f64, out: &mut P) -> Option<()> {
+    if x == 0.0 {
+        out.put(b"0");
+        return Some(());
+    }
+    let d = shortest(x)?;
+    if x.is_sign_negative() {
+        out.put(b"-");
+    }
+    let digits = d.digits();
+    if (-6..21).contains(&d.exp) {
+        write_fixed(digits, d.exp, out);
+    } else {
+        out.put(digits.get(..1)?);
+        if digits.len() > 1 {
+            out.put(b".");
+            out.put(digits.get(1..)?);
+        }
+        out.put(if d.exp < 0 { b"e-" } else { b"e+" });
+        out.put_uint(d.exp.unsigned_abs());
+    }
+    Some(())
+}
+
+/// Digits with the decimal point placed for exponent `exp`, no exponent, no
+/// trailing `.0`: `0.000ddd`, `ddd000` or `dd.d`.
+fn write_fixed<P: Put>(digits: &[u8], exp: i32, out: &mut P) {
+    let n = digits.len();
+    if exp < 0 {
+        out.put(b"0.");
+        let zeros = usize::try_from(exp.unsigned_abs())
+            .unwrap_or(0)
+            .saturating_sub(1);
+        out.put_zeros(zeros);
+        out.put(digits);
+        return;
+    }
+    let int_len = usize::try_from(exp).unwrap_or(0).saturating_add(1);
+    if int_len >= n {
+        out.put(digits);
+        out.put_zeros(int_len.saturating_sub(n));
+    } else {
+        let (a, b) = digits.split_at(int_len);
+        out.put(a);
+        out.put(b".");
+        out.put(b);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::indexing_slicing,
+        clippy::excessive_precision
+    )]
+    use super::*;
+
+    struct V(heapless_vec::V);
+    mod heapless_vec {
+        pub struct V {
+            pub b: [u8; 64],
+            pub n: usize,
+        }
+    }
+    impl Put for V {
+        fn put(&mut self, bytes: &[u8]) {
+            for &x in bytes {
+                self.0.b[self.0.n] = x;
+                self.0.n += 1;
+            }
+        }
+    }
+    fn py(x: f64) -> V {
+        let mut v = V(heapless_vec::V { b: [0; 64], n: 0 });
+        write_python_repr(x, &mut v).unwrap();
+        v
+    }
+    fn es(x: f64) -> V {
+        let mut v = V(heapless_vec::V { b: [0; 64], n: 0 });
+        write_es6(x, &mut v).unwrap();
+        v
+    }
+    fn s(v: &V) -> &str {
+        core::str::from_utf8(&v.0.b[..v.0.n]).unwrap()
+    }
+
+    #[test]
+    fn python_repr_forms() {
+        for (x, want) in [
+            (1.0, "1.0"),
+            (-0.0, "-0.0"),
+            (0.0, "0.0"),
+            (1e21, "1e+21"),
+            (1e-7, "1e-07"),
+            (100.0, "100.0"),
+            (1e15, "1000000000000000.0"),
+            (1e16, "1e+16"),
+            (123e-20, "1.23e-18"),
+            (0.1, "0.1"),
+            (123456789.123456789, "123456789.12345679"),
+            (5e-324, "5e-324"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (2.5e-5, "2.5e-05"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (-1.5, "-1.5"),
+        ] {
+            assert_eq!(s(&py(x)), want, "{x:e}");
+        }
+    }
+
+    #[test]
+    fn es6_forms() {
+        for (x, want) in [
+            (1.0, "1"),
+            (-0.0, "0"),
+            (1e21, "1e+21"),
+            (1e20, "100000000000000000000"),
+            (1e-7, "1e-7"),
+            (1e-6, "0.000001"),
+            (56.0, "56"),
+            (333333333.33333329, "333333333.3333333"),
+            (5e-324, "5e-324"),
+            (-1.5, "-1.5"),
+        ] {
+            assert_eq!(s(&es(x)), want, "{x:e}");
+        }
+    }
+}

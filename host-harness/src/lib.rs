@@ -1,1 +1,10 @@
-//! std side
+//! `armoriq-host`: the std side of armoriq-rs.
+//!
+//! * [`proofs`]: RFC 9162 inclusion-proof generation for plan steps, and the
+//!   JSON shapes of SPEC §3 (`step_proofs`).
+//! * [`io`]: small helpers shared by the CLI (input reading, output sinks).
+//!
+//! Verification lives in `armoriq-core`; this crate adds what needs a heap.
+
+pub mod io;
+pub mod proofs;

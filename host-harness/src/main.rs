@@ -1,1 +1,34 @@
-fn main() {}
+//! `armoriq`: the command-line face of armoriq-rs.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod cli;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "armoriq",
+    version,
+    about = "Open, self-hostable ArmorIQ intent assurance"
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Write the canonical JSON of a document (no trailing newline).
+    Canon(cli::canon::CanonArgs),
+    /// Hash plans and check step proofs.
+    #[command(subcommand)]
+    Plan(cli::plan::PlanCommand),
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match args.command {
+        Command::Canon(a) => cli::canon::run(&a),
+        Command::Plan(c) => cli::plan::run(c),
+    }
+}

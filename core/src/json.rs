@@ -54,6 +54,22 @@ fn hex_val(b: u8) -> Option<u16> {
     Some(u16::from(v))
 }
 
+/// Whether all 8 bytes of `x` are printable ASCII other than `"` and `\\`
+/// (0x20..=0x7E), tested at once (SWAR: Hacker's Delight §6-1 zero-byte test).
+#[inline]
+fn plain_ascii8(x: u64) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
+    // Bytes below 0x20: subtracting 0x20 from each borrows into the high bit.
+    let below_space = x.wrapping_sub(LO.wrapping_mul(0x20)) & !x & HI;
+    let high = x & HI;
+    let quote = has_zero(x ^ LO.wrapping_mul(0x22));
+    let backslash = has_zero(x ^ LO.wrapping_mul(0x5C));
+    let del = has_zero(x ^ LO.wrapping_mul(0x7F));
+    (below_space | high | quote | backslash | del) == 0
+}
+
 /// Decodes one strictly valid UTF-8 sequence (RFC 3629 table 3-7) starting at
 /// `i`. Returns the code point and the sequence length.
 #[inline]
@@ -205,6 +221,14 @@ impl<'a> Cursor<'a> {
         let mut i = start;
         let mut plain = true;
         loop {
+            // Fast path: skip 8 printable-ASCII bytes at a time.
+            while let Some(chunk) = bytes.get(i..i.saturating_add(8)) {
+                let Ok(word) = <[u8; 8]>::try_from(chunk) else { break };
+                if !plain_ascii8(u64::from_le_bytes(word)) {
+                    break;
+                }
+                i = i.saturating_add(8);
+            }
             let Some(&b) = bytes.get(i) else {
                 return Err(Error::UnexpectedEnd { at: bytes.len() });
             };

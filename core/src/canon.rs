@@ -226,7 +226,7 @@ impl<const DEPTH: usize, const MEMBERS: usize> Canonicalizer<DEPTH, MEMBERS> {
         let mut c = Cursor::new(input);
         let mut out = Out::new(sink);
         c.skip_ws();
-        self.value(&mut c, 0, 0, profile, &mut out)?;
+        self.value(&mut c, 0, 0, false, profile, &mut out)?;
         c.finish()?;
         out.finish()
     }
@@ -242,17 +242,20 @@ impl<const DEPTH: usize, const MEMBERS: usize> Canonicalizer<DEPTH, MEMBERS> {
     }
 
     /// Emits one value at the cursor. `depth` is the parent's nesting, `base`
-    /// the first free slot of the member pool.
+    /// the first free slot of the member pool, `checked` whether an enclosing
+    /// object's first pass already validated this value (so nested skips need
+    /// not validate again: every byte is validated exactly once).
     fn value<S: Sink>(
         &mut self,
         c: &mut Cursor<'_>,
         depth: usize,
         base: usize,
+        checked: bool,
         profile: Profile,
         out: &mut Out<'_, S>,
     ) -> Result<(), Error> {
         match c.peek() {
-            Some(b'{') => self.object(c, depth, base, profile, out),
+            Some(b'{') => self.object(c, depth, base, checked, profile, out),
             Some(b'[') => {
                 let depth = enter(depth, DEPTH, c.pos)?;
                 c.bump(1);
@@ -264,7 +267,7 @@ impl<const DEPTH: usize, const MEMBERS: usize> Canonicalizer<DEPTH, MEMBERS> {
                     return Ok(());
                 }
                 loop {
-                    self.value(c, depth, base, profile, out)?;
+                    self.value(c, depth, base, checked, profile, out)?;
                     c.skip_ws();
                     match c.peek() {
                         Some(b',') => {
@@ -304,6 +307,7 @@ impl<const DEPTH: usize, const MEMBERS: usize> Canonicalizer<DEPTH, MEMBERS> {
         c: &mut Cursor<'_>,
         depth: usize,
         base: usize,
+        checked: bool,
         profile: Profile,
         out: &mut Out<'_, S>,
     ) -> Result<(), Error> {
@@ -337,7 +341,11 @@ impl<const DEPTH: usize, const MEMBERS: usize> Canonicalizer<DEPTH, MEMBERS> {
                 plain: key.plain,
             };
             top = top.saturating_add(1);
-            c.skip_value(depth, DEPTH)?;
+            if checked {
+                c.skip_trusted();
+            } else {
+                c.skip_value(depth, DEPTH)?;
+            }
             c.skip_ws();
             match c.peek() {
                 Some(b',') => {
@@ -385,7 +393,7 @@ impl<const DEPTH: usize, const MEMBERS: usize> Canonicalizer<DEPTH, MEMBERS> {
             );
             out.put(b":");
             c.pos = usize_of(m.value);
-            self.value(c, depth, top, profile, out)?;
+            self.value(c, depth, top, true, profile, out)?;
         }
         out.put(b"}");
         c.pos = end;

@@ -70,6 +70,15 @@ fn plain_ascii8(x: u64) -> bool {
     (below_space | high | quote | backslash | del) == 0
 }
 
+/// Whether any of the 8 bytes of `x` is `"` or `\\`.
+#[inline]
+fn has_quote_or_backslash(x: u64) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
+    (has_zero(x ^ LO.wrapping_mul(0x22)) | has_zero(x ^ LO.wrapping_mul(0x5C))) != 0
+}
+
 /// Decodes one strictly valid UTF-8 sequence (RFC 3629 table 3-7) starting at
 /// `i`. Returns the code point and the sequence length.
 #[inline]
@@ -223,7 +232,9 @@ impl<'a> Cursor<'a> {
         loop {
             // Fast path: skip 8 printable-ASCII bytes at a time.
             while let Some(chunk) = bytes.get(i..i.saturating_add(8)) {
-                let Ok(word) = <[u8; 8]>::try_from(chunk) else { break };
+                let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+                    break;
+                };
                 if !plain_ascii8(u64::from_le_bytes(word)) {
                     break;
                 }
@@ -352,6 +363,71 @@ impl<'a> Cursor<'a> {
         let text = bytes.get(at..i).unwrap_or_default();
         self.pos = i;
         Ok(RawNum { text, at, is_int })
+    }
+
+    /// Skips one value of text that [`Cursor::skip_value`] has already
+    /// validated: no checks, no recursion, strings crossed 8 bytes at a time.
+    /// On unvalidated text it still terminates and never panics.
+    pub(crate) fn skip_trusted(&mut self) {
+        let mut depth = 0usize;
+        loop {
+            self.skip_ws();
+            match self.peek() {
+                None => return,
+                Some(b'"') => self.skip_string_trusted(),
+                Some(b'{' | b'[') => {
+                    self.bump(1);
+                    depth = depth.saturating_add(1);
+                    continue;
+                }
+                Some(b'}' | b']') => {
+                    self.bump(1);
+                    depth = depth.saturating_sub(1);
+                }
+                Some(b',' | b':') => {
+                    self.bump(1);
+                    continue;
+                }
+                Some(_) => {
+                    while let Some(b) = self.peek() {
+                        if matches!(b, b',' | b']' | b'}' | b':') || is_ws(b) {
+                            break;
+                        }
+                        self.bump(1);
+                    }
+                }
+            }
+            if depth == 0 {
+                return;
+            }
+        }
+    }
+
+    /// Moves past a validated string (cursor on its opening quote).
+    fn skip_string_trusted(&mut self) {
+        let bytes = self.bytes;
+        let mut i = self.pos.saturating_add(1);
+        loop {
+            while let Some(chunk) = bytes.get(i..i.saturating_add(8)) {
+                let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+                    break;
+                };
+                if has_quote_or_backslash(u64::from_le_bytes(word)) {
+                    break;
+                }
+                i = i.saturating_add(8);
+            }
+            match bytes.get(i) {
+                None => break,
+                Some(b'"') => {
+                    i = i.saturating_add(1);
+                    break;
+                }
+                Some(b'\\') => i = i.saturating_add(2),
+                Some(_) => i = i.saturating_add(1),
+            }
+        }
+        self.pos = i;
     }
 
     /// Skips one value, validating all of it; `depth` is the nesting of the

@@ -175,11 +175,7 @@ fn plan_hash_prints_the_four_fields_and_proofs_verify() {
             match mutate {
                 "sibling" => {
                     let s = p["siblings"][0].as_str().unwrap().to_owned();
-                    let flipped = if s.starts_with('0') {
-                        format!("1{}", &s[1..])
-                    } else {
-                        format!("0{}", &s[1..])
-                    };
+                    let flipped = flip_first_hex_digit(&s);
                     p["siblings"][0] = flipped.into();
                 }
                 "index" => p["index"] = ((i + 1) % 3).into(),
@@ -291,4 +287,11 @@ fn invalid_plans_exit_2_with_the_validation_message() {
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn flip_first_hex_digit(s: &str) -> String {
+    match s.strip_prefix('0') {
+        Some(rest) => format!("1{rest}"),
+        None => format!("0{}", &s[1..]),
+    }
 }

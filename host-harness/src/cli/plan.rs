@@ -5,7 +5,7 @@ use armoriq_core::plan::PlanHasher;
 use armoriq_core::{hex, merkle};
 use armoriq_host::io::read_input;
 use armoriq_host::proofs::{Position, StepProof, plan_hashes};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// `armoriq plan …`
@@ -80,8 +80,8 @@ fn decode_hash(what: &str, text: &str) -> Result<[u8; 32], String> {
 
 fn verify_step(
     root: &str,
-    proof: &PathBuf,
-    step: &PathBuf,
+    proof: &Path,
+    step: &Path,
     tree_size: Option<u64>,
     profile: ProfileArg,
 ) -> ExitCode {

@@ -3,15 +3,13 @@
 //! Both profiles print the *shortest* decimal digits that read back to the same
 //! double (Python `repr`, ECMAScript `Number::toString`); they differ only in
 //! where the decimal point goes and how exponents look. The digits come from
-//! `core::fmt`'s shortest round-trip formatting (`{:e}`), which picks the
-//! closest of the shortest candidates, as both references do.
-
-use core::fmt::Write;
+//! Ryu (see [`shortest`]), which picks the closest of the shortest candidates
+//! and breaks exact ties to even, as both references do.
 
 /// Shortest round-trip digits of a finite, non-negative double.
 pub(crate) struct Digits {
-    /// ASCII digits, no leading zeros (a single `0` for zero).
-    buf: [u8; 20],
+    /// ASCII digits, no leading or trailing zeros (a single `0` for zero).
+    buf: [u8; 24],
     len: usize,
     /// Power of ten of the first digit: the value is `d.ddd × 10^exp`.
     exp: i32,
@@ -23,55 +21,62 @@ impl Digits {
     }
 }
 
-/// A fixed buffer that `core::fmt` can write into; fails when full.
-struct Buf<const N: usize> {
-    buf: [u8; N],
-    len: usize,
-}
-
-impl<const N: usize> Write for Buf<N> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let end = self.len.checked_add(s.len()).ok_or(core::fmt::Error)?;
-        let dst = self.buf.get_mut(self.len..end).ok_or(core::fmt::Error)?;
-        dst.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
-
 /// Shortest digits and exponent of `|x|` for a finite `x`; `None` for a
 /// non-finite value (which the callers have ruled out).
+///
+/// The digits come from Ryu (Adams, PLDI 2018), which, like Python's `repr`
+/// (David Gay's dtoa, mode 0) and ECMAScript's `Number::toString`, picks the
+/// candidate closest to the exact value and breaks exact ties to even
+/// (`2^-25` → `2.9802322387695312e-8`, not `…313`). `core::fmt`'s shortest
+/// mode breaks such ties upward, which RFC 8785 Appendix B catches.
 pub(crate) fn shortest(x: f64) -> Option<Digits> {
     if !x.is_finite() {
         return None;
     }
-    let mut b = Buf::<40> {
-        buf: [0; 40],
-        len: 0,
+    let mut rb = ryu::Buffer::new();
+    let text = rb
+        .format_finite(if x.is_sign_negative() { -x } else { x })
+        .as_bytes();
+    // Ryu writes `d+.d+` or `d(.d+)?e-?d+`; normalise to digits and exponent.
+    let (mant, exp_part) = match text.iter().position(|&c| c == b'e' || c == b'E') {
+        Some(p) => (text.get(..p)?, text.get(p.checked_add(1)?..)),
+        None => (text, None),
     };
-    // `{:e}` on a finite f64 prints e.g. "1.2345e-7", "0e0", "-5e-324"; the
-    // longest (17 digits, a sign, a point, a 4-char exponent) fits in 40 bytes.
-    write!(b, "{x:e}").ok()?;
-    let text = b.buf.get(..b.len)?;
-    let text = text.strip_prefix(b"-").unwrap_or(text);
-    let e_pos = text.iter().position(|&c| c == b'e')?;
-    let (mant, exp) = text.split_at(e_pos);
-    let exp = core::str::from_utf8(exp.get(1..)?)
-        .ok()?
-        .parse::<i32>()
-        .ok()?;
+    let mut exp10: i32 = match exp_part {
+        Some(e) => core::str::from_utf8(e).ok()?.parse().ok()?,
+        None => 0,
+    };
+    let point = mant.iter().position(|&c| c == b'.').unwrap_or(mant.len());
+    // Exponent of the first mantissa digit before leading zeros are dropped.
+    exp10 = exp10.checked_add(i32::try_from(point).ok()?.checked_sub(1)?)?;
     let mut d = Digits {
-        buf: [0; 20],
+        buf: [0; 24],
         len: 0,
-        exp,
+        exp: exp10,
     };
+    let mut leading = true;
     for &c in mant {
-        if c.is_ascii_digit() {
-            *d.buf.get_mut(d.len)? = c;
-            d.len = d.len.checked_add(1)?;
+        if !c.is_ascii_digit() {
+            continue;
         }
+        if leading && c == b'0' {
+            d.exp = d.exp.checked_sub(1)?;
+            continue;
+        }
+        leading = false;
+        *d.buf.get_mut(d.len)? = c;
+        d.len = d.len.checked_add(1)?;
     }
-    (d.len > 0).then_some(d)
+    while d.len > 1 && d.buf.get(d.len.checked_sub(1)?) == Some(&b'0') {
+        d.len = d.len.checked_sub(1)?;
+    }
+    if d.len == 0 {
+        // Zero.
+        *d.buf.get_mut(0)? = b'0';
+        d.len = 1;
+        d.exp = 0;
+    }
+    Some(d)
 }
 
 /// Where formatted number bytes go.
@@ -243,6 +248,8 @@ mod tests {
             (0.0001, "0.0001"),
             (0.00001, "1e-05"),
             (-1.5, "-1.5"),
+            // An exact tie between two 17-digit candidates: to even.
+            (2.98023223876953125e-8, "2.9802322387695312e-08"),
         ] {
             assert_eq!(s(&py(x)), want, "{x:e}");
         }

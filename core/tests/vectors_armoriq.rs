@@ -127,12 +127,12 @@ fn intent_token_signed_bytes_are_canonical() {
         match x {
             serde_json::Value::Object(m) => {
                 for (k, val) in m {
-                    if k.starts_with("signed_bytes") || k.starts_with("canonical") {
-                        if let Some(s) = val.as_str().filter(|s| s.starts_with('{')) {
-                            let got = canon(s.as_bytes(), Profile::ArmorIq).unwrap();
-                            assert_eq!(String::from_utf8(got).unwrap(), s, "{k}");
-                            n += 1;
-                        }
+                    if (k.starts_with("signed_bytes") || k.starts_with("canonical"))
+                        && let Some(s) = val.as_str().filter(|s| s.starts_with('{'))
+                    {
+                        let got = canon(s.as_bytes(), Profile::ArmorIq).unwrap();
+                        assert_eq!(String::from_utf8(got).unwrap(), s, "{k}");
+                        n += 1;
                     }
                     stack.push(val);
                 }

@@ -97,7 +97,8 @@ fn plan_hash_prints_the_four_fields_and_proofs_verify() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
     assert_eq!(
         keys,
         ["merkle_root", "ordered_paths", "plan_hash", "step_proofs"]

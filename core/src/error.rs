@@ -202,6 +202,102 @@ pub enum Error {
     RootMismatch,
     /// A hex string is not lowercase or uppercase hex of the expected length.
     InvalidHex,
+
+    // ----- Tokens (RFC 7515 JWS, RFC 7519 JWT, the ArmorIQ CSRG token) -----
+    /// Not base64url as RFC 7515 §2 uses it: padding, a character outside the
+    /// alphabet, an impossible length, or non-zero trailing bits.
+    Base64 {
+        /// Offset in the token of the segment holding the defect.
+        at: usize,
+    },
+    /// Not three non-empty dot-separated segments (RFC 7515 §7.1).
+    TokenMalformed,
+    /// A decoded segment exceeds its configured limit.
+    TokenTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The protected header is not a strict JSON object with string `alg`.
+    HeaderMalformed,
+    /// A member appears twice in the protected header (RFC 7515 §4 says such
+    /// a header must be rejected or only the last taken; we reject).
+    DuplicateHeaderMember,
+    /// `alg` is `none` (RFC 7518 §3.6): never accepted.
+    AlgNone,
+    /// `alg` names an algorithm this verifier does not implement.
+    AlgUnsupported,
+    /// `alg` differs from the algorithm of the key that verifies the token:
+    /// the key decides, the header only has to agree.
+    AlgMismatch,
+    /// `crit` lists an extension this verifier does not understand (RFC 7515 §4.1.11).
+    CritUnsupported,
+    /// `crit` is present but empty or not an array of strings (RFC 7515 §4.1.11).
+    CritMalformed,
+    /// The header's `kid` names no trusted key.
+    UnknownKid,
+    /// No trusted key can verify this algorithm.
+    NoMatchingKey,
+    /// The signature does not verify. Deliberately says nothing more.
+    BadSignature,
+    /// The claims are not a strict JSON object, or a claim repeats.
+    ClaimsMalformed,
+    /// A required claim is absent.
+    MissingClaim {
+        /// The claim's name.
+        claim: &'static str,
+    },
+    /// A claim has the wrong type or form (e.g. `exp` not a number, a digest
+    /// not 64 hex characters).
+    InvalidClaim {
+        /// The claim's name.
+        claim: &'static str,
+    },
+    /// `now` is past `exp` plus leeway.
+    Expired {
+        /// The caller's time.
+        now: i64,
+        /// The token's `exp`.
+        exp: i64,
+    },
+    /// `now` is before `nbf` minus leeway.
+    NotYetValid {
+        /// The caller's time.
+        now: i64,
+        /// The token's `nbf`.
+        nbf: i64,
+    },
+    /// `iat` is further in the future than the leeway allows.
+    IssuedInFuture {
+        /// The caller's time.
+        now: i64,
+        /// The token's `iat`.
+        iat: i64,
+    },
+    /// `aud` does not contain the expected audience.
+    AudienceMismatch,
+    /// `iss` is not the expected issuer.
+    IssuerMismatch,
+    /// A key could not be parsed (bad JWK, wrong length, point not on the curve).
+    KeyInvalid,
+    /// The fixed-capacity key set is full.
+    KeySetFull {
+        /// Its capacity.
+        capacity: usize,
+    },
+    /// The proof is for a tree of another size than the token's `step_count`.
+    StepCountMismatch {
+        /// `step_count` signed in the token.
+        signed: u64,
+        /// `tree_size` of the proof.
+        proof: u64,
+    },
+    /// The invoked call differs from the signed step in one field.
+    CallMismatch {
+        /// `mcp`, `action` or `params`.
+        field: &'static str,
+    },
+    /// The invoked call or the step is not usable JSON of the right shape.
+    StepMalformed,
 }
 
 impl Error {
@@ -212,7 +308,33 @@ impl Error {
             Self::IndexOutOfRange { .. }
             | Self::ProofLength { .. }
             | Self::HashLength { .. }
-            | Self::RootMismatch => ErrorKind::IntentMismatch,
+            | Self::RootMismatch
+            | Self::StepCountMismatch { .. }
+            | Self::CallMismatch { .. }
+            | Self::StepMalformed => ErrorKind::IntentMismatch,
+            Self::Expired { .. } => ErrorKind::TokenExpired,
+            Self::Base64 { .. }
+            | Self::TokenMalformed
+            | Self::TokenTooLarge { .. }
+            | Self::HeaderMalformed
+            | Self::DuplicateHeaderMember
+            | Self::AlgNone
+            | Self::AlgUnsupported
+            | Self::AlgMismatch
+            | Self::CritUnsupported
+            | Self::CritMalformed
+            | Self::UnknownKid
+            | Self::NoMatchingKey
+            | Self::BadSignature
+            | Self::ClaimsMalformed
+            | Self::MissingClaim { .. }
+            | Self::InvalidClaim { .. }
+            | Self::NotYetValid { .. }
+            | Self::IssuedInFuture { .. }
+            | Self::AudienceMismatch
+            | Self::IssuerMismatch
+            | Self::KeyInvalid
+            | Self::KeySetFull { .. } => ErrorKind::InvalidToken,
             _ => ErrorKind::InvalidInput,
         }
     }
@@ -251,6 +373,32 @@ impl Error {
             Self::HashLength { .. } => "HashLength",
             Self::RootMismatch => "RootMismatch",
             Self::InvalidHex => "InvalidHex",
+            Self::Base64 { .. } => "Base64",
+            Self::TokenMalformed => "TokenMalformed",
+            Self::TokenTooLarge { .. } => "TokenTooLarge",
+            Self::HeaderMalformed => "HeaderMalformed",
+            Self::DuplicateHeaderMember => "DuplicateHeaderMember",
+            Self::AlgNone => "AlgNone",
+            Self::AlgUnsupported => "AlgUnsupported",
+            Self::AlgMismatch => "AlgMismatch",
+            Self::CritUnsupported => "CritUnsupported",
+            Self::CritMalformed => "CritMalformed",
+            Self::UnknownKid => "UnknownKid",
+            Self::NoMatchingKey => "NoMatchingKey",
+            Self::BadSignature => "BadSignature",
+            Self::ClaimsMalformed => "ClaimsMalformed",
+            Self::MissingClaim { .. } => "MissingClaim",
+            Self::InvalidClaim { .. } => "InvalidClaim",
+            Self::Expired { .. } => "Expired",
+            Self::NotYetValid { .. } => "NotYetValid",
+            Self::IssuedInFuture { .. } => "IssuedInFuture",
+            Self::AudienceMismatch => "AudienceMismatch",
+            Self::IssuerMismatch => "IssuerMismatch",
+            Self::KeyInvalid => "KeyInvalid",
+            Self::KeySetFull { .. } => "KeySetFull",
+            Self::StepCountMismatch { .. } => "StepCountMismatch",
+            Self::CallMismatch { .. } => "CallMismatch",
+            Self::StepMalformed => "StepMalformed",
         }
     }
 
@@ -339,6 +487,44 @@ impl fmt::Display for Error {
             Self::HashLength { got } => write!(f, "hash of {got} bytes, expected 32"),
             Self::RootMismatch => f.write_str("proof does not lead to the expected root"),
             Self::InvalidHex => f.write_str("invalid hex string"),
+            Self::Base64 { at } => write!(f, "invalid base64url in the segment at byte {at}"),
+            Self::TokenMalformed => {
+                f.write_str("token is not three non-empty dot-separated segments")
+            }
+            Self::TokenTooLarge { limit } => write!(f, "token segment exceeds {limit} bytes"),
+            Self::HeaderMalformed => {
+                f.write_str("protected header is not a JSON object with a string alg")
+            }
+            Self::DuplicateHeaderMember => f.write_str("protected header repeats a member"),
+            Self::AlgNone => f.write_str("alg none is never accepted"),
+            Self::AlgUnsupported => f.write_str("alg is not supported"),
+            Self::AlgMismatch => f.write_str("alg does not match the key's algorithm"),
+            Self::CritUnsupported => f.write_str("crit names an unsupported extension"),
+            Self::CritMalformed => f.write_str("crit must be a non-empty array of strings"),
+            Self::UnknownKid => f.write_str("kid names no trusted key"),
+            Self::NoMatchingKey => f.write_str("no trusted key for this algorithm"),
+            Self::BadSignature => f.write_str("bad signature"),
+            Self::ClaimsMalformed => {
+                f.write_str("claims are not a JSON object with distinct members")
+            }
+            Self::MissingClaim { claim } => write!(f, "missing claim '{claim}'"),
+            Self::InvalidClaim { claim } => write!(f, "claim '{claim}' has the wrong type or form"),
+            Self::Expired { now, exp } => write!(f, "token expired at {exp} (now {now})"),
+            Self::NotYetValid { now, nbf } => write!(f, "token not valid before {nbf} (now {now})"),
+            Self::IssuedInFuture { now, iat } => {
+                write!(f, "token issued in the future at {iat} (now {now})")
+            }
+            Self::AudienceMismatch => f.write_str("audience does not match"),
+            Self::IssuerMismatch => f.write_str("issuer does not match"),
+            Self::KeyInvalid => f.write_str("key is not a valid public key"),
+            Self::KeySetFull { capacity } => write!(f, "key set is full ({capacity} keys)"),
+            Self::StepCountMismatch { signed, proof } => {
+                write!(f, "proof is for {proof} steps, the token signed {signed}")
+            }
+            Self::CallMismatch { field } => {
+                write!(f, "invoked {field} differs from the signed step")
+            }
+            Self::StepMalformed => f.write_str("step or invoked call is not usable JSON"),
         }
     }
 }

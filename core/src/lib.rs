@@ -6,6 +6,10 @@
 //! * [`merkle`]: RFC 9162 tree hashing and inclusion proofs.
 //! * [`json`]: the strict RFC 8259 reader everything above is built on.
 //! * [`hex`]: lowercase hex for digests.
+//! * [`sig`], [`keys`], [`b64`], [`jws`]: signature backends, trusted keys,
+//!   strict base64url and compact JWS/JWT verification (ES256, EdDSA).
+//! * [`csrg`]: the ArmorIQ CSRG token object.
+//! * [`verify`]: the one-call invocation check.
 //!
 //! `#![no_std]`, no `alloc` even behind a feature, no `unsafe`. Limits (depth,
 //! members, steps) are const generics; exhausting one is an [`Error`] variant
@@ -26,15 +30,23 @@
     )
 )]
 
+pub mod b64;
 pub mod canon;
+pub mod csrg;
 pub mod error;
 pub mod hex;
 pub mod json;
+pub mod jws;
+pub mod keys;
 pub mod merkle;
 mod number;
 pub mod plan;
+pub mod sig;
+pub mod verify;
 
 pub use canon::{Canonicalizer, Profile, Sink, SliceSink, canonical_sha256, canonicalize};
 pub use error::{Error, ErrorKind};
 pub use merkle::{leaf_hash, node_hash, root_from_inclusion_proof, verify_inclusion};
 pub use plan::{Plan, PlanDigest, PlanHasher, StepPath};
+pub use sig::{Alg, Backend, RustCrypto};
+pub use verify::{Call, Rejection, StepProof, VerifiedStep, verify_invocation};

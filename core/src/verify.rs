@@ -1,0 +1,202 @@
+//! The one-call invocation check (SPEC §5).
+//!
+//! Order, and why:
+//! 1. **Token**: parse, choose the key, verify the signature (`jws::verify`).
+//!    First, because nothing in an unauthenticated token may steer the rest.
+//! 2. **Time window and claims** (`exp`/`nbf`/`iat` with leeway, `aud`, `iss`,
+//!    the intent claims present). An expired token is `TokenExpired` even if
+//!    the call would not match: the SDK raises that before anything else.
+//! 3. **Proof**: the proof's tree size must be the signed `step_count` (an
+//!    RFC 9162 path alone does not bind the size), then the step's leaf hash
+//!    `SHA-256(0x00 ‖ canonical(step))` must lead to the signed `merkle_root`.
+//! 4. **Call = step**: `mcp` and `action` equal; when the step declares
+//!    `params`, the invoked params must be canonically equal (compared as
+//!    SHA-256 of both canonical forms, so no buffer is needed).
+//!
+//! Each rejection has a kind that maps 1:1 to an SDK exception: stages 1–2
+//! give `InvalidToken` (or `TokenExpired` for `exp`), stages 3–4 `IntentMismatch`.
+
+use crate::canon::{Canonicalizer, Profile};
+use crate::error::{Error, ErrorKind};
+use crate::json::{Kind, Value};
+use crate::jws::{self, Claims, Expect};
+use crate::keys::KeySet;
+use crate::merkle::{leaf_hasher, verify_inclusion};
+use crate::sig::Backend;
+
+/// The tool call being made.
+#[derive(Clone, Copy, Debug)]
+pub struct Call<'a> {
+    /// The MCP server the call goes to.
+    pub mcp: &'a str,
+    /// The tool.
+    pub action: &'a str,
+    /// The arguments as JSON object text (`None` is `{}`).
+    pub params: Option<&'a [u8]>,
+}
+
+/// The step of the signed plan the call claims to be, with its proof.
+#[derive(Clone, Copy, Debug)]
+pub struct StepProof<'a, H: AsRef<[u8]>> {
+    /// The step's JSON text.
+    pub step: &'a [u8],
+    /// Its index in the plan.
+    pub index: u64,
+    /// The tree size the proof is for.
+    pub tree_size: u64,
+    /// Sibling hashes, leaf to root.
+    pub siblings: &'a [H],
+}
+
+/// A call that passed every check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VerifiedStep {
+    /// The step's index.
+    pub index: u64,
+    /// The signed step count.
+    pub step_count: u64,
+    /// The signed plan hash.
+    pub plan_hash: [u8; 32],
+    /// The signed Merkle root.
+    pub merkle_root: [u8; 32],
+    /// The step's leaf hash.
+    pub leaf_hash: [u8; 32],
+    /// The token's expiry.
+    pub exp: i64,
+}
+
+/// Why a call was refused: the surface kind and the precise error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    /// `InvalidToken`, `TokenExpired` or `IntentMismatch`.
+    pub kind: ErrorKind,
+    /// What exactly failed.
+    pub error: Error,
+}
+
+fn token_stage(error: Error) -> Rejection {
+    let kind = if matches!(error, Error::Expired { .. }) {
+        ErrorKind::TokenExpired
+    } else {
+        ErrorKind::InvalidToken
+    };
+    Rejection { kind, error }
+}
+
+fn intent_stage(error: Error) -> Rejection {
+    Rejection {
+        kind: ErrorKind::IntentMismatch,
+        error,
+    }
+}
+
+fn canonical_hash<const D: usize, const M: usize>(
+    canon: &mut Canonicalizer<D, M>,
+    json: &[u8],
+) -> Result<[u8; 32], Error> {
+    canon.sha256(json, Profile::ArmorIq)
+}
+
+/// Runs the invocation check with the canonicalizer `canon` (its limits bound
+/// the step and params accepted) and `payload_buf` for the token's claims.
+/// Never panics.
+///
+/// # Errors
+/// A [`Rejection`]; see the module documentation for the order of checks.
+pub fn verify_invocation_with<B, H, const N: usize, const D: usize, const M: usize>(
+    canon: &mut Canonicalizer<D, M>,
+    token: &[u8],
+    call: &Call<'_>,
+    proof: &StepProof<'_, H>,
+    expect: &Expect<'_>,
+    keys: &KeySet<B, N>,
+    payload_buf: &mut [u8],
+) -> Result<VerifiedStep, Rejection>
+where
+    B: Backend,
+    H: AsRef<[u8]>,
+{
+    // 1–2: token.
+    let verified = jws::verify(token, keys, payload_buf).map_err(token_stage)?;
+    let claims = Claims::parse(verified.payload).map_err(token_stage)?;
+    claims.check(expect).map_err(token_stage)?;
+    let (Some(plan_hash), Some(merkle_root), Some(step_count), Some(exp)) = (
+        claims.plan_hash,
+        claims.merkle_root,
+        claims.step_count,
+        claims.exp,
+    ) else {
+        return Err(token_stage(Error::MissingClaim { claim: "plan_hash" }));
+    };
+
+    // 3: the step is in the signed tree.
+    if proof.tree_size != step_count {
+        return Err(intent_stage(Error::StepCountMismatch {
+            signed: step_count,
+            proof: proof.tree_size,
+        }));
+    }
+    let mut h = leaf_hasher();
+    canon
+        .canonicalize(proof.step, Profile::ArmorIq, &mut h)
+        .map_err(|_| intent_stage(Error::StepMalformed))?;
+    let leaf_hash: [u8; 32] = sha2::Digest::finalize(h).into();
+    verify_inclusion(
+        &leaf_hash,
+        proof.index,
+        proof.tree_size,
+        proof.siblings,
+        &merkle_root,
+    )
+    .map_err(intent_stage)?;
+
+    // 4: the call is that step.
+    let step = Value::parse(proof.step, D).map_err(|_| intent_stage(Error::StepMalformed))?;
+    if step.kind() != Kind::Object {
+        return Err(intent_stage(Error::StepMalformed));
+    }
+    let field = |name: &str| step.members().find(|(k, _)| k.eq_str(name)).map(|(_, v)| v);
+    for (name, invoked) in [("mcp", call.mcp), ("action", call.action)] {
+        let same = field(name)
+            .and_then(|v| v.as_str())
+            .is_some_and(|s| s.eq_str(invoked));
+        if !same {
+            return Err(intent_stage(Error::CallMismatch { field: name }));
+        }
+    }
+    if let Some(declared) = field("params") {
+        let want = canonical_hash(canon, declared.bytes())
+            .map_err(|_| intent_stage(Error::StepMalformed))?;
+        let params = call.params.unwrap_or(b"{}");
+        let got = canonical_hash(canon, params)
+            .map_err(|_| intent_stage(Error::CallMismatch { field: "params" }))?;
+        if !crate::merkle::ct_eq(&want, &got) {
+            return Err(intent_stage(Error::CallMismatch { field: "params" }));
+        }
+    }
+    Ok(VerifiedStep {
+        index: proof.index,
+        step_count,
+        plan_hash,
+        merkle_root,
+        leaf_hash,
+        exp,
+    })
+}
+
+/// [`verify_invocation_with`] with the default canonicalizer limits.
+///
+/// # Errors
+/// A [`Rejection`].
+pub fn verify_invocation<B: Backend, H: AsRef<[u8]>, const N: usize>(
+    token: &[u8],
+    call: &Call<'_>,
+    proof: &StepProof<'_, H>,
+    expect: &Expect<'_>,
+    keys: &KeySet<B, N>,
+    payload_buf: &mut [u8],
+) -> Result<VerifiedStep, Rejection> {
+    let mut canon =
+        Canonicalizer::<{ crate::canon::DEFAULT_DEPTH }, { crate::canon::DEFAULT_MEMBERS }>::new();
+    verify_invocation_with(&mut canon, token, call, proof, expect, keys, payload_buf)
+}

@@ -75,7 +75,7 @@ pub fn verify<'p, B: Backend, const N: usize>(
     else {
         return Err(Error::TokenMalformed);
     };
-    if h64.is_empty() || p64.is_empty() || s64.is_empty() {
+    if h64.is_empty() || p64.is_empty() {
         return Err(Error::TokenMalformed);
     }
     let p_at = h64.len().saturating_add(1);
@@ -132,6 +132,9 @@ pub fn verify<'p, B: Backend, const N: usize>(
         ),
     };
     let key = keys.select(kid.map(str::as_bytes), alg)?;
+    if s64.is_empty() {
+        return Err(Error::TokenMalformed);
+    }
 
     // Signature: both algorithms sign 64 bytes.
     let mut sbuf = [0u8; 64];

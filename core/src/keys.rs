@@ -151,7 +151,20 @@ impl<B: Backend, const N: usize> KeySet<B, N> {
         let mut y = None;
         let mut kid = None;
         let mut alg = None;
+        let mut usage = None;
         for (k, val) in v.members() {
+            if k.eq_str("key_ops") {
+                // RFC 7517 §4.3: a key whose operations exclude "verify" is not
+                // for verifying.
+                if val.kind() != Kind::Array
+                    || !val
+                        .elements()
+                        .any(|o| o.as_str().is_some_and(|s| s.eq_str("verify")))
+                {
+                    return Err(Error::KeyInvalid);
+                }
+                continue;
+            }
             let slot = if k.eq_str("kty") {
                 &mut kty
             } else if k.eq_str("crv") {
@@ -164,6 +177,8 @@ impl<B: Backend, const N: usize> KeySet<B, N> {
                 &mut kid
             } else if k.eq_str("alg") {
                 &mut alg
+            } else if k.eq_str("use") {
+                &mut usage
             } else {
                 continue;
             };
@@ -175,6 +190,10 @@ impl<B: Backend, const N: usize> KeySet<B, N> {
                 .and_then(|s| s.as_unescaped())
                 .ok_or(Error::KeyInvalid)?;
             *slot = Some(s);
+        }
+        // RFC 7517 §4.2: an encryption key is not a signature key.
+        if usage.is_some_and(|u| u != "sig") {
+            return Err(Error::KeyInvalid);
         }
         let kid = kid.map(str::as_bytes);
         let coord = |c: Option<&str>| -> Result<[u8; 32], Error> {

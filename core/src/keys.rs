@@ -227,21 +227,30 @@ impl<B: Backend, const N: usize> KeySet<B, N> {
         }
     }
 
-    /// The key for a token: the one whose `kid` is `kid` when the header
-    /// names one, else the first key of the header's algorithm.
+    /// The key for a token: the one whose `kid` is the header's `kid`; else
+    /// (no such key, or no `kid` in the header) the first key of the header's
+    /// algorithm that has no `kid` of its own (a key loaded without a `kid`
+    /// vouches for any). A header `kid` that only keys with other `kid`s could
+    /// answer is [`Error::UnknownKid`].
     ///
     /// # Errors
     /// [`Error::UnknownKid`], [`Error::AlgMismatch`], [`Error::NoMatchingKey`].
     pub fn select(&self, kid: Option<&[u8]>, alg: Alg) -> Result<&PublicKey<B>, Error> {
         if let Some(kid) = kid {
-            let k = self
+            if let Some(k) = self.keys.iter().find(|k| k.kid() == Some(kid)) {
+                if k.key.alg() != alg {
+                    return Err(Error::AlgMismatch);
+                }
+                return Ok(&k.key);
+            }
+            return self
                 .keys
                 .iter()
-                .find(|k| k.kid() == Some(kid))
-                .ok_or(Error::UnknownKid)?;
-            if k.key.alg() != alg {
-                return Err(Error::AlgMismatch);
-            }
+                .find(|k| !k.has_kid && k.key.alg() == alg)
+                .map(|k| &k.key)
+                .ok_or(Error::UnknownKid);
+        }
+        if let Some(k) = self.keys.iter().find(|k| k.key.alg() == alg) {
             return Ok(&k.key);
         }
         if let Some(k) = self.keys.iter().find(|k| k.key.alg() == alg) {

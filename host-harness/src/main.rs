@@ -23,6 +23,11 @@ enum Command {
     /// Hash plans and check step proofs.
     #[command(subcommand)]
     Plan(cli::plan::PlanCommand),
+    /// Generate a signing key pair (ES256 or EdDSA).
+    Keygen(cli::token::KeygenArgs),
+    /// Mint and verify intent tokens (compact JWS).
+    #[command(subcommand)]
+    Token(cli::token::TokenCommand),
 }
 
 fn main() -> ExitCode {
@@ -30,5 +35,7 @@ fn main() -> ExitCode {
     match args.command {
         Command::Canon(a) => cli::canon::run(&a),
         Command::Plan(c) => cli::plan::run(c),
+        Command::Keygen(a) => cli::token::keygen(&a),
+        Command::Token(c) => cli::token::run(c),
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod canon;
 pub mod plan;
+pub mod token;
 
 use armoriq_core::Error;
 use std::process::ExitCode;

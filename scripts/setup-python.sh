@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
-REQS=(armoriq-sdk==0.8.17)
+REQS=(armoriq-sdk==0.8.17 pyjwt==2.15.1 joserfc==1.8.0)
 if [ ! -x .venv/bin/python ]; then
   echo "setup-python: creating .venv" >&2
   "$PY" -m venv .venv

@@ -1,12 +1,14 @@
-//! Host-side keys: generation and signing (ring), and loading public keys in
+//! Host-side keys: generation and signing (aws-lc-rs), and loading public keys in
 //! every encoding the official SDK accepts (hex, PEM SPKI, base64/base64url of
 //! raw or SPKI, JWK) plus P-256.
 
 use armoriq_core::Alg;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair,
+};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use ring::rand::SystemRandom;
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
 
 /// SPKI DER prefix of an Ed25519 key (RFC 8410 §4), before the 32 raw bytes.
 const ED25519_SPKI: &[u8] = &[
@@ -253,8 +255,7 @@ impl SigningKey {
     /// # Errors
     /// When it is neither.
     pub fn from_pkcs8(der: &[u8]) -> Result<Self, String> {
-        let rng = SystemRandom::new();
-        if let Ok(k) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &rng) {
+        if let Ok(k) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der) {
             return Ok(Self::Es256(k));
         }
         Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)

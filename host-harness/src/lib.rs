@@ -4,7 +4,7 @@
 //!   JSON shapes of SPEC §3 (`step_proofs`).
 //! * [`keys`]: key generation, signing, public-key loading in every encoding
 //!   the official SDK accepts.
-//! * [`backend`]: the ring signature backend used on hosts by default.
+//! * [`backend`]: the aws-lc-rs signature backend used on hosts by default.
 //! * [`io`]: small helpers shared by the CLI (input reading, output sinks).
 //!
 //! Verification lives in `armoriq-core`; this crate adds what needs a heap.

@@ -14,7 +14,7 @@ use armoriq_core::keys::KeySet;
 use armoriq_core::{
     Alg, Backend, Call, Error, ErrorKind, Profile, RustCrypto, StepProof, verify_invocation,
 };
-use armoriq_host::backend::Ring;
+use armoriq_host::backend::AwsLc;
 use armoriq_host::keys::{SigningKey, parse_public_key};
 use armoriq_host::proofs::plan_hashes;
 use proptest::prelude::*;
@@ -98,7 +98,7 @@ fn both_backends_pass_wycheproof() {
             want,
             "RustCrypto {file}"
         );
-        assert_eq!(run_suite::<Ring>(file, es256), want, "ring {file}");
+        assert_eq!(run_suite::<AwsLc>(file, es256), want, "aws-lc-rs {file}");
     }
 }
 
@@ -368,7 +368,7 @@ fn invocation_check_es256_and_eddsa_on_both_backends() {
     for alg in [Alg::Es256, Alg::EdDsa] {
         let (key, _) = SigningKey::generate(alg).unwrap();
         check_invocations::<RustCrypto>(&key);
-        check_invocations::<Ring>(&key);
+        check_invocations::<AwsLc>(&key);
     }
 }
 
@@ -385,7 +385,7 @@ proptest! {
         let (key, _) = SigningKey::generate(alg).unwrap();
         let (c, _) = claims(&plan(), NOW + 300);
         let token = key.sign_jwt(&c, Some("k1")).unwrap().into_bytes();
-        let mut keys = keyset::<Ring>(&key);
+        let mut keys = keyset::<AwsLc>(&key);
         keys.add_ed25519(Some(b"unrelated"), &[0x3b; 32]).ok();
         let mut buf = [0u8; 2048];
         prop_assert!(jws::verify(&token, &keys, &mut buf).is_ok());
@@ -404,7 +404,7 @@ proptest! {
         let c = serde_json::json!({"sub": sub, "exp": exp, "step_count": n, "jti": "j",
             "plan_hash": "ab".repeat(32), "merkle_root": "cd".repeat(32)});
         let token = key.sign_jwt(c.to_string().as_bytes(), None).unwrap();
-        let keys = keyset::<Ring>(&key);
+        let keys = keyset::<AwsLc>(&key);
         let mut buf = [0u8; 2048];
         let v = jws::verify(token.as_bytes(), &keys, &mut buf).unwrap();
         let got = jws::Claims::parse(v.payload).unwrap();

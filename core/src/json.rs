@@ -784,6 +784,18 @@ impl<'a> JsonStr<'a> {
         }
     }
 
+    /// Whether two JSON strings decode to the same text (escapes resolved).
+    #[must_use]
+    pub fn same(&self, other: &JsonStr<'_>) -> bool {
+        if self.raw == other.raw {
+            return true;
+        }
+        if !self.raw.contains(&b'\\') && !other.raw.contains(&b'\\') {
+            return false;
+        }
+        CodePoints::new(self.raw).eq(CodePoints::new(other.raw))
+    }
+
     /// The decoded characters.
     pub fn chars(&self) -> impl Iterator<Item = char> + 'a {
         CodePoints::new(self.raw).filter_map(char::from_u32)

@@ -36,16 +36,16 @@ pub struct Verified<'p> {
     pub payload: &'p [u8],
 }
 
-/// Checks that no two members of `obj` have the same decoded name.
+/// Checks that no two members of `obj` have the same decoded name, in one
+/// pass over the object with the names held in a fixed array.
 fn distinct_members(obj: &Value<'_>, err: Error) -> Result<(), Error> {
-    for (i, (a, _)) in obj.members().enumerate() {
-        if i >= MAX_MEMBERS {
+    let mut seen: [Option<JsonStr<'_>>; MAX_MEMBERS] = [None; MAX_MEMBERS];
+    for (i, (name, _)) in obj.members().enumerate() {
+        let slot = seen.get_mut(i).ok_or(err)?;
+        *slot = Some(name);
+        let earlier = seen.get(..i).unwrap_or_default();
+        if earlier.iter().flatten().any(|prev| prev.same(&name)) {
             return Err(err);
-        }
-        for (b, _) in obj.members().take(i) {
-            if a.chars().eq(b.chars()) {
-                return Err(err);
-            }
         }
     }
     Ok(())

@@ -9,7 +9,11 @@ use armoriq_host::keys::SigningKey;
 use armoriq_host::proofs::plan_hashes;
 
 fn main() {
-    let alg = if std::env::args().nth(1).as_deref() == Some("es256") { Alg::Es256 } else { Alg::EdDsa };
+    let alg = if std::env::args().nth(1).as_deref() == Some("es256") {
+        Alg::Es256
+    } else {
+        Alg::EdDsa
+    };
     let plan = serde_json::json!({"goal": "weather", "steps": [
         {"action": "get_weather", "mcp": "weather-mcp", "params": {"city": "Boston", "units": "metric"}},
         {"action": "send_email", "mcp": "mail-mcp", "params": {"to": "team@example.com"}},
@@ -29,18 +33,47 @@ fn main() {
     let mut keys = KeySet::<RustCrypto, 2>::new();
     match alg {
         Alg::Es256 => keys.add_es256(None, &p.raw).unwrap(),
-        Alg::EdDsa => keys.add_ed25519(None, &p.raw.clone().try_into().unwrap()).unwrap(),
+        Alg::EdDsa => keys
+            .add_ed25519(None, &p.raw.clone().try_into().unwrap())
+            .unwrap(),
     }
     let sib: Vec<[u8; 32]> = h.step_proofs[0]
         .siblings
         .iter()
-        .map(|s| (0..32).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap()).collect::<Vec<u8>>().try_into().unwrap())
+        .map(|s| {
+            (0..32)
+                .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+                .collect::<Vec<u8>>()
+                .try_into()
+                .unwrap()
+        })
         .collect();
     let step = plan["steps"][0].to_string();
-    let proof = StepProof { step: step.as_bytes(), index: 0, tree_size: 4, siblings: &sib };
-    let call = Call { mcp: "weather-mcp", action: "get_weather", params: Some(br#"{"units":"metric","city":"Boston"}"#) };
-    let expect = Expect { now, leeway: 0, audience: Some("armoriq-proxy"), issuer: Some("armoriq-iap") };
+    let proof = StepProof {
+        step: step.as_bytes(),
+        index: 0,
+        tree_size: 4,
+        siblings: &sib,
+    };
+    let call = Call {
+        mcp: "weather-mcp",
+        action: "get_weather",
+        params: Some(br#"{"units":"metric","city":"Boston"}"#),
+    };
+    let expect = Expect {
+        now,
+        leeway: 0,
+        audience: Some("armoriq-proxy"),
+        issuer: Some("armoriq-iap"),
+    };
     let mut buf = [0u8; 1024];
-    let v = verify_invocation(std::hint::black_box(token.as_bytes()), &call, &proof, &expect, &keys, &mut buf);
+    let v = verify_invocation(
+        std::hint::black_box(token.as_bytes()),
+        &call,
+        &proof,
+        &expect,
+        &keys,
+        &mut buf,
+    );
     println!("{:?}", v.map(|s| s.index));
 }

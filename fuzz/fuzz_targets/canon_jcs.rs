@@ -17,9 +17,11 @@ fuzz_target!(|data: &[u8]| {
     let mut out = V(Vec::new());
     if c.canonicalize(data, Profile::Jcs, &mut out).is_ok() {
         let mut again = V(Vec::new());
-        c.canonicalize(&out.0, Profile::Jcs, &mut again).expect("canonical output re-parses");
+        c.canonicalize(&out.0, Profile::Jcs, &mut again)
+            .expect("canonical output re-parses");
         assert_eq!(out.0, again.0, "not idempotent");
-        let v: serde_json::Value = serde_json::from_slice(data).expect("serde_json reads input we accept");
+        let v: serde_json::Value =
+            serde_json::from_slice(data).expect("serde_json reads input we accept");
         let reference = serde_jcs::to_vec(&v).expect("serde_jcs serializes");
         assert_eq!(out.0, reference, "differs from serde_jcs");
     }

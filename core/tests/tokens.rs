@@ -23,78 +23,64 @@ fn wycheproof(name: &str) -> serde_json::Value {
     )
 }
 
-#[test]
-fn wycheproof_ecdsa_p256_sha256_p1363() {
-    let v = wycheproof("ecdsa_secp256r1_sha256_p1363_test.json");
+/// Runs a Wycheproof signature-verify suite through the key set and
+/// `PublicKey::verify`; returns the (valid, invalid) counts.
+fn suite(file: &str, es256: bool) -> (usize, usize) {
+    let v = wycheproof(file);
     let (mut valid, mut invalid) = (0, 0);
     for g in v["testGroups"].as_array().unwrap() {
         let mut keys = Keys::new();
-        let sec1 = unhex(g["publicKey"]["uncompressed"].as_str().unwrap());
-        keys.add_es256(None, &sec1).unwrap();
+        if es256 {
+            keys.add_es256(
+                None,
+                &unhex(g["publicKey"]["uncompressed"].as_str().unwrap()),
+            )
+            .unwrap();
+        } else {
+            let pk: [u8; 32] = unhex(g["publicKey"]["pk"].as_str().unwrap())
+                .try_into()
+                .unwrap();
+            keys.add_ed25519(None, &pk).unwrap();
+        }
         let key = keys.iter().next().unwrap().key();
         for t in g["tests"].as_array().unwrap() {
             let r = key.verify(
                 &unhex(t["msg"].as_str().unwrap()),
                 &unhex(t["sig"].as_str().unwrap()),
             );
+            let id = format!("{file} tcId {} {}", t["tcId"], t["comment"]);
             match t["result"].as_str().unwrap() {
                 "valid" => {
-                    assert_eq!(r, Ok(()), "tcId {} {}", t["tcId"], t["comment"]);
+                    assert_eq!(r, Ok(()), "{id}");
                     valid += 1;
                 }
                 "invalid" => {
-                    assert_eq!(
-                        r,
-                        Err(Error::BadSignature),
-                        "tcId {} {}",
-                        t["tcId"],
-                        t["comment"]
-                    );
+                    assert_eq!(r, Err(Error::BadSignature), "{id}");
                     invalid += 1;
                 }
                 _ => {}
             }
         }
     }
-    assert_eq!((valid, invalid), (173, 89), "every test of the file ran");
+    (valid, invalid)
+}
+
+#[test]
+fn wycheproof_ecdsa_p256_sha256_p1363() {
+    assert_eq!(
+        suite("ecdsa_secp256r1_sha256_p1363_test.json", true),
+        (173, 89),
+        "every test ran"
+    );
 }
 
 #[test]
 fn wycheproof_ed25519() {
-    let v = wycheproof("ed25519_test.json");
-    let (mut valid, mut invalid) = (0, 0);
-    for g in v["testGroups"].as_array().unwrap() {
-        let mut keys = Keys::new();
-        let pk: [u8; 32] = unhex(g["publicKey"]["pk"].as_str().unwrap())
-            .try_into()
-            .unwrap();
-        keys.add_ed25519(None, &pk).unwrap();
-        let key = keys.iter().next().unwrap().key();
-        for t in g["tests"].as_array().unwrap() {
-            let r = key.verify(
-                &unhex(t["msg"].as_str().unwrap()),
-                &unhex(t["sig"].as_str().unwrap()),
-            );
-            match t["result"].as_str().unwrap() {
-                "valid" => {
-                    assert_eq!(r, Ok(()), "tcId {} {}", t["tcId"], t["comment"]);
-                    valid += 1;
-                }
-                "invalid" => {
-                    assert_eq!(
-                        r,
-                        Err(Error::BadSignature),
-                        "tcId {} {}",
-                        t["tcId"],
-                        t["comment"]
-                    );
-                    invalid += 1;
-                }
-                _ => {}
-            }
-        }
-    }
-    assert_eq!((valid, invalid), (88, 63), "every test of the file ran");
+    assert_eq!(
+        suite("ed25519_test.json", false),
+        (88, 63),
+        "every test ran"
+    );
 }
 
 #[test]

@@ -873,3 +873,28 @@ impl<'a> Iterator for Elements<'a> {
         Some(value)
     }
 }
+
+/// In one pass over an object: rejects a repeated member name with `dup`
+/// (names compared decoded; at most `MAX` members, else `dup` too) and
+/// returns the values of the members named in `names`.
+pub(crate) fn pick_members<'a, const K: usize, const MAX: usize>(
+    obj: &Value<'a>,
+    names: [&str; K],
+    dup: Error,
+) -> Result<[Option<Value<'a>>; K], Error> {
+    let mut seen: [Option<JsonStr<'a>>; MAX] = [None; MAX];
+    let mut out: [Option<Value<'a>>; K] = [None; K];
+    for (i, (name, value)) in obj.members().enumerate() {
+        let earlier = seen.get(..i).unwrap_or_default();
+        if earlier.iter().flatten().any(|prev| prev.same(&name)) {
+            return Err(dup);
+        }
+        *seen.get_mut(i).ok_or(dup)? = Some(name);
+        if let Some(k) = names.iter().position(|n| name.eq_str(n))
+            && let Some(slot) = out.get_mut(k)
+        {
+            *slot = Some(value);
+        }
+    }
+    Ok(out)
+}

@@ -15,7 +15,7 @@
 use crate::b64;
 use crate::error::Error;
 use crate::hex;
-use crate::json::{JsonStr, Kind, Value};
+use crate::json::{JsonStr, Kind, Value, pick_members};
 use crate::keys::KeySet;
 use crate::sig::{Alg, Backend};
 
@@ -34,25 +34,6 @@ pub struct Verified<'p> {
     pub alg: Alg,
     /// The decoded payload (the JWT claims set's JSON text).
     pub payload: &'p [u8],
-}
-
-/// Checks that no two members of `obj` have the same decoded name, in one
-/// pass over the object with the names held in a fixed array.
-fn distinct_members(obj: &Value<'_>, err: Error) -> Result<(), Error> {
-    let mut seen: [Option<JsonStr<'_>>; MAX_MEMBERS] = [None; MAX_MEMBERS];
-    for (i, (name, _)) in obj.members().enumerate() {
-        let slot = seen.get_mut(i).ok_or(err)?;
-        *slot = Some(name);
-        let earlier = seen.get(..i).unwrap_or_default();
-        if earlier.iter().flatten().any(|prev| prev.same(&name)) {
-            return Err(err);
-        }
-    }
-    Ok(())
-}
-
-fn member<'a>(obj: &Value<'a>, name: &str) -> Option<Value<'a>> {
-    obj.members().find(|(k, _)| k.eq_str(name)).map(|(_, v)| v)
 }
 
 /// Verifies a compact JWS against the trusted keys and returns its payload,
@@ -91,10 +72,9 @@ pub fn verify<'p, B: Backend, const N: usize>(
     if h.kind() != Kind::Object {
         return Err(Error::HeaderMalformed);
     }
-    distinct_members(&h, Error::DuplicateHeaderMember)?;
-    let alg = member(&h, "alg")
-        .and_then(|v| v.as_str())
-        .ok_or(Error::HeaderMalformed)?;
+    let [alg, crit, kid] =
+        pick_members::<3, MAX_MEMBERS>(&h, ["alg", "crit", "kid"], Error::DuplicateHeaderMember)?;
+    let alg = alg.and_then(|v| v.as_str()).ok_or(Error::HeaderMalformed)?;
     let alg = if alg.eq_str("ES256") {
         Alg::Es256
     } else if alg.eq_str("EdDSA") {
@@ -104,7 +84,7 @@ pub fn verify<'p, B: Backend, const N: usize>(
     } else {
         return Err(Error::AlgUnsupported);
     };
-    if let Some(crit) = member(&h, "crit") {
+    if let Some(crit) = crit {
         // RFC 7515 §4.1.11: a non-empty array of names; we implement no
         // extension, so any name in it is one we do not understand.
         if crit.kind() != Kind::Array {
@@ -123,7 +103,7 @@ pub fn verify<'p, B: Backend, const N: usize>(
             Error::CritUnsupported
         });
     }
-    let kid = match member(&h, "kid") {
+    let kid = match kid {
         None => None,
         Some(v) => Some(
             v.as_str()
@@ -252,7 +232,7 @@ impl<'a> Claims<'a> {
         if v.kind() != Kind::Object {
             return Err(Error::ClaimsMalformed);
         }
-        distinct_members(&v, Error::ClaimsMalformed)?;
+        let mut seen: [Option<JsonStr<'a>>; MAX_MEMBERS] = [None; MAX_MEMBERS];
         let mut c = Self {
             iss: None,
             sub: None,
@@ -267,7 +247,18 @@ impl<'a> Claims<'a> {
             merkle_root: None,
             step_count: None,
         };
-        for (k, val) in v.members() {
+        for (i, (k, val)) in v.members().enumerate() {
+            // Distinct names, checked in the same pass.
+            if seen
+                .get(..i)
+                .unwrap_or_default()
+                .iter()
+                .flatten()
+                .any(|p| p.same(&k))
+            {
+                return Err(Error::ClaimsMalformed);
+            }
+            *seen.get_mut(i).ok_or(Error::ClaimsMalformed)? = Some(k);
             let Some(name) = k.as_unescaped() else {
                 continue;
             };

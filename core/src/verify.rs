@@ -18,7 +18,7 @@
 
 use crate::canon::{Canonicalizer, Profile};
 use crate::error::{Error, ErrorKind};
-use crate::json::{Kind, Value};
+use crate::json::{Kind, Value, pick_members};
 use crate::jws::{self, Claims, Expect};
 use crate::keys::KeySet;
 use crate::merkle::{leaf_hasher, verify_inclusion};
@@ -155,16 +155,18 @@ where
     if step.kind() != Kind::Object {
         return Err(intent_stage(Error::StepMalformed));
     }
-    let field = |name: &str| step.members().find(|(k, _)| k.eq_str(name)).map(|(_, v)| v);
-    for (name, invoked) in [("mcp", call.mcp), ("action", call.action)] {
-        let same = field(name)
+    let [mcp, action, declared] =
+        pick_members::<3, 64>(&step, ["mcp", "action", "params"], Error::StepMalformed)
+            .map_err(intent_stage)?;
+    for (name, stated, invoked) in [("mcp", mcp, call.mcp), ("action", action, call.action)] {
+        let same = stated
             .and_then(|v| v.as_str())
             .is_some_and(|s| s.eq_str(invoked));
         if !same {
             return Err(intent_stage(Error::CallMismatch { field: name }));
         }
     }
-    if let Some(declared) = field("params") {
+    if let Some(declared) = declared {
         let want = canonical_hash(canon, declared.bytes())
             .map_err(|_| intent_stage(Error::StepMalformed))?;
         let params = call.params.unwrap_or(b"{}");

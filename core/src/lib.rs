@@ -11,7 +11,7 @@
 //! * [`csrg`]: the ArmorIQ CSRG token object.
 //! * [`verify`]: the one-call invocation check.
 //!
-//! `#![no_std]`, no `alloc` even behind a feature, no `unsafe`. Limits (depth,
+//! `#![no_std]`, no `alloc` even behind a feature, `forbid(unsafe_code)`. Limits (depth,
 //! members, steps) are const generics; exhausting one is an [`Error`] variant
 //! of its own. No public function panics on any input.
 #![no_std]

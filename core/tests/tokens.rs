@@ -237,3 +237,26 @@ fn csrg_token_vectors() {
     }
     assert_eq!(n, 7);
 }
+
+#[test]
+fn numeric_dates_with_fractions_round_down() {
+    let c = jws::Claims::parse(br#"{"exp":1700000060.5,"nbf":-1.5,"iat":1e9}"#).unwrap();
+    assert_eq!(
+        (c.exp, c.nbf, c.iat),
+        (Some(1_700_000_060), Some(-2), Some(1_000_000_000))
+    );
+    assert_eq!(
+        jws::Claims::parse(br#"{"exp":"soon"}"#).map(|_| ()),
+        Err(Error::InvalidClaim { claim: "exp" })
+    );
+    assert_eq!(
+        jws::Claims::parse(br#"{"exp":1,"exp":2}"#).map(|_| ()),
+        Err(Error::ClaimsMalformed)
+    );
+    assert_eq!(
+        jws::Claims::parse(br#"{"step_count":0}"#).map(|_| ()),
+        Err(Error::InvalidClaim {
+            claim: "step_count"
+        })
+    );
+}

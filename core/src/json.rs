@@ -240,6 +240,13 @@ impl<'a> Cursor<'a> {
                 }
                 i = i.saturating_add(8);
             }
+            // Then byte by byte, in a tight loop, to the next byte that needs care.
+            let rest = bytes.get(i..).unwrap_or_default();
+            let run = rest
+                .iter()
+                .position(|&b| !(0x20..=0x7E).contains(&b) || b == b'"' || b == b'\\')
+                .unwrap_or(rest.len());
+            i = i.saturating_add(run);
             let Some(&b) = bytes.get(i) else {
                 return Err(Error::UnexpectedEnd { at: bytes.len() });
             };

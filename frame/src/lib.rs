@@ -1,0 +1,2 @@
+//! Framed request/response codec for the verifier firmware (work in progress).
+#![no_std]

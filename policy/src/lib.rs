@@ -1,0 +1,1 @@
+//! Armor Policy v2 evaluation (work in progress).

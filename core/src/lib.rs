@@ -49,4 +49,7 @@ pub use error::{Error, ErrorKind};
 pub use merkle::{leaf_hash, node_hash, root_from_inclusion_proof, verify_inclusion};
 pub use plan::{Plan, PlanDigest, PlanHasher, StepPath};
 pub use sig::{Alg, Backend, RustCrypto};
-pub use verify::{Call, Rejection, StepProof, VerifiedStep, verify_invocation};
+pub use verify::{
+    Call, Rejection, SignedIntent, StepProof, VerifiedStep, verify_invocation, verify_step,
+    verify_token,
+};

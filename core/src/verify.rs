@@ -97,26 +97,63 @@ fn canonical_hash<const D: usize, const M: usize>(
     canon.sha256(json, Profile::ArmorIq)
 }
 
-/// Runs the invocation check with the canonicalizer `canon` (its limits bound
-/// the step and params accepted) and `payload_buf` for the token's claims.
-/// Never panics.
+/// What a verified token signed: the intent claims the later stages need,
+/// small enough to cache (a gateway keys it by the token's hash and skips the
+/// signature on the next call with the same token; the time window is checked
+/// again on every call with [`SignedIntent::check_time`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignedIntent {
+    /// The signed plan hash.
+    pub plan_hash: [u8; 32],
+    /// The signed Merkle root.
+    pub merkle_root: [u8; 32],
+    /// The signed step count (the tree size).
+    pub step_count: u64,
+    /// `exp`.
+    pub exp: i64,
+    /// `nbf`, if present.
+    pub nbf: Option<i64>,
+    /// `iat`, if present.
+    pub iat: Option<i64>,
+}
+
+impl SignedIntent {
+    /// Checks the time window again (`exp`, `nbf`, `iat` with leeway), as
+    /// [`Claims::check`] does. Never panics.
+    ///
+    /// # Errors
+    /// `Expired` (kind `TokenExpired`), `NotYetValid` or `IssuedInFuture`
+    /// (kind `InvalidToken`).
+    pub fn check_time(&self, now: i64, leeway: u64) -> Result<(), Rejection> {
+        let leeway = i64::try_from(leeway).unwrap_or(i64::MAX);
+        if now > self.exp.saturating_add(leeway) {
+            return Err(token_stage(Error::Expired { now, exp: self.exp }));
+        }
+        if let Some(nbf) = self.nbf
+            && now < nbf.saturating_sub(leeway)
+        {
+            return Err(token_stage(Error::NotYetValid { now, nbf }));
+        }
+        if let Some(iat) = self.iat
+            && iat > now.saturating_add(leeway)
+        {
+            return Err(token_stage(Error::IssuedInFuture { now, iat }));
+        }
+        Ok(())
+    }
+}
+
+/// Stages 1–2: the token's signature, time window and intent claims.
+/// `payload_buf` holds the decoded claims. Never panics.
 ///
 /// # Errors
-/// A [`Rejection`]; see the module documentation for the order of checks.
-pub fn verify_invocation_with<B, H, const N: usize, const D: usize, const M: usize>(
-    canon: &mut Canonicalizer<D, M>,
+/// A [`Rejection`] of kind `InvalidToken` or `TokenExpired`.
+pub fn verify_token<B: Backend, const N: usize>(
     token: &[u8],
-    call: &Call<'_>,
-    proof: &StepProof<'_, H>,
     expect: &Expect<'_>,
     keys: &KeySet<B, N>,
     payload_buf: &mut [u8],
-) -> Result<VerifiedStep, Rejection>
-where
-    B: Backend,
-    H: AsRef<[u8]>,
-{
-    // 1–2: token.
+) -> Result<SignedIntent, Rejection> {
     let verified = jws::verify(token, keys, payload_buf).map_err(token_stage)?;
     let claims = Claims::parse(verified.payload).map_err(token_stage)?;
     claims.check(expect).map_err(token_stage)?;
@@ -128,7 +165,37 @@ where
     ) else {
         return Err(token_stage(Error::MissingClaim { claim: "plan_hash" }));
     };
+    Ok(SignedIntent {
+        plan_hash,
+        merkle_root,
+        step_count,
+        exp,
+        nbf: claims.nbf,
+        iat: claims.iat,
+    })
+}
 
+/// Stages 3–4 against an already verified token: the step is in the signed
+/// tree, and the call is that step. Never panics.
+///
+/// # Errors
+/// A [`Rejection`] of kind `IntentMismatch`.
+pub fn verify_step<H, const D: usize, const M: usize>(
+    canon: &mut Canonicalizer<D, M>,
+    signed: &SignedIntent,
+    call: &Call<'_>,
+    proof: &StepProof<'_, H>,
+) -> Result<VerifiedStep, Rejection>
+where
+    H: AsRef<[u8]>,
+{
+    let SignedIntent {
+        plan_hash,
+        merkle_root,
+        step_count,
+        exp,
+        ..
+    } = *signed;
     // 3: the step is in the signed tree.
     if proof.tree_size != step_count {
         return Err(intent_stage(Error::StepCountMismatch {
@@ -184,6 +251,29 @@ where
         leaf_hash,
         exp,
     })
+}
+
+/// Runs the invocation check with the canonicalizer `canon` (its limits bound
+/// the step and params accepted) and `payload_buf` for the token's claims:
+/// [`verify_token`] then [`verify_step`]. Never panics.
+///
+/// # Errors
+/// A [`Rejection`]; see the module documentation for the order of checks.
+pub fn verify_invocation_with<B, H, const N: usize, const D: usize, const M: usize>(
+    canon: &mut Canonicalizer<D, M>,
+    token: &[u8],
+    call: &Call<'_>,
+    proof: &StepProof<'_, H>,
+    expect: &Expect<'_>,
+    keys: &KeySet<B, N>,
+    payload_buf: &mut [u8],
+) -> Result<VerifiedStep, Rejection>
+where
+    B: Backend,
+    H: AsRef<[u8]>,
+{
+    let signed = verify_token(token, expect, keys, payload_buf)?;
+    verify_step(canon, &signed, call, proof)
 }
 
 /// [`verify_invocation_with`] with the default canonicalizer limits.

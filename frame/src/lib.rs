@@ -815,7 +815,9 @@ pub enum Progress {
 pub struct Receiver<const CAP: usize> {
     buf: [u8; CAP],
     fill: usize,
-    need: usize,
+    /// The frame's whole length once its header is in; 0 before (so that a
+    /// new receiver is all zeros and can live in `.bss`).
+    frame_len: usize,
     in_garbage: bool,
 }
 
@@ -835,15 +837,24 @@ impl<const CAP: usize> Receiver<CAP> {
         Self {
             buf: [0; CAP],
             fill: 0,
-            need: HEADER_LEN,
+            frame_len: 0,
             in_garbage: false,
+        }
+    }
+
+    /// Bytes the current frame needs in all, as far as known.
+    const fn need(&self) -> usize {
+        if self.frame_len == 0 {
+            HEADER_LEN
+        } else {
+            self.frame_len
         }
     }
 
     /// Forgets any partial frame (keeps the garbage state).
     pub fn reset(&mut self) {
         self.fill = 0;
-        self.need = HEADER_LEN;
+        self.frame_len = 0;
     }
 
     /// Whether part of a frame has been received.
@@ -858,7 +869,7 @@ impl<const CAP: usize> Receiver<CAP> {
         if self.fill == 0 {
             return None;
         }
-        let need = self.need.saturating_sub(self.fill);
+        let need = self.need().saturating_sub(self.fill);
         self.reset();
         Some(DecodeError::Truncated { need })
     }
@@ -871,7 +882,7 @@ impl<const CAP: usize> Receiver<CAP> {
 
     /// Feeds one byte.
     pub fn push(&mut self, b: u8) -> Progress {
-        if self.fill >= self.need {
+        if self.fill >= self.need() {
             // The previous frame was handed out; start a new one.
             self.reset();
         }
@@ -900,7 +911,7 @@ impl<const CAP: usize> Receiver<CAP> {
         let Some(slot) = self.buf.get_mut(self.fill) else {
             self.reset();
             return Progress::Error(DecodeError::Oversized {
-                len: u32::try_from(self.need).unwrap_or(u32::MAX),
+                len: u32::try_from(self.need()).unwrap_or(u32::MAX),
                 max: u32::try_from(Self::MAX_PAYLOAD).unwrap_or(u32::MAX),
             });
         };
@@ -908,7 +919,7 @@ impl<const CAP: usize> Receiver<CAP> {
         self.fill += 1;
         if self.fill == HEADER_LEN {
             match parse_header_cap(&self.buf, Self::MAX_PAYLOAD) {
-                Ok(h) => self.need = h.frame_len(),
+                Ok(h) => self.frame_len = h.frame_len(),
                 Err(e) => {
                     self.reset();
                     self.in_garbage = true;
@@ -916,7 +927,7 @@ impl<const CAP: usize> Receiver<CAP> {
                 }
             }
         }
-        if self.fill < self.need {
+        if self.fill < self.need() {
             return Progress::Pending;
         }
         self.in_garbage = false;

@@ -28,6 +28,9 @@ enum Command {
     /// Mint and verify intent tokens (compact JWS).
     #[command(subcommand)]
     Token(cli::token::TokenCommand),
+    /// Ask the verifier firmware (QEMU, serial or TCP) for a verdict.
+    #[command(subcommand)]
+    Device(cli::device::DeviceCommand),
 }
 
 fn main() -> ExitCode {
@@ -37,5 +40,6 @@ fn main() -> ExitCode {
         Command::Plan(c) => cli::plan::run(c),
         Command::Keygen(a) => cli::token::keygen(&a),
         Command::Token(c) => cli::token::run(c),
+        Command::Device(c) => cli::device::run(c),
     }
 }

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
-REQS=(armoriq-sdk==0.8.17 pyjwt==2.15.1 joserfc==1.8.0)
+REQS=(armoriq-sdk==0.8.17 pyjwt==2.15.1 joserfc==1.8.0 armoriq-policy-ir==0.1.3 mcp==2.3.0)
 if [ ! -x .venv/bin/python ]; then
   echo "setup-python: creating .venv" >&2
   "$PY" -m venv .venv

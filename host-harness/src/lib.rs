@@ -11,6 +11,7 @@
 
 pub mod backend;
 pub mod device;
+pub mod gateway;
 pub mod io;
 pub mod keys;
 pub mod proofs;

@@ -28,6 +28,19 @@ enum Command {
     /// Mint and verify intent tokens (compact JWS).
     #[command(subcommand)]
     Token(cli::token::TokenCommand),
+    /// Run the gateway: IAP (backend) and proxy, policy, audit, MCP forwarding.
+    Serve(cli::gateway::ServeArgs),
+    /// Manage the gateway's API keys.
+    #[command(subcommand)]
+    Keys(cli::gateway::KeysCommand),
+    /// Approve a held call (a pending delegation).
+    Approve(cli::gateway::DecideArgs),
+    /// Reject a held call (a pending delegation).
+    Reject(cli::gateway::DecideArgs),
+    /// List delegations (held calls).
+    Delegations(cli::gateway::DelegationsArgs),
+    /// Show the gateway's audit log.
+    Logs(cli::gateway::LogsArgs),
     /// Ask the verifier firmware (QEMU, serial or TCP) for a verdict.
     #[command(subcommand)]
     Device(cli::device::DeviceCommand),
@@ -41,5 +54,11 @@ fn main() -> ExitCode {
         Command::Keygen(a) => cli::token::keygen(&a),
         Command::Token(c) => cli::token::run(c),
         Command::Device(c) => cli::device::run(c),
+        Command::Serve(a) => cli::gateway::serve(&a),
+        Command::Keys(c) => cli::gateway::keys(&c),
+        Command::Approve(a) => cli::gateway::decide(&a, true),
+        Command::Reject(a) => cli::gateway::decide(&a, false),
+        Command::Delegations(a) => cli::gateway::delegations(&a),
+        Command::Logs(a) => cli::gateway::logs(&a),
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod canon;
 pub mod device;
+pub mod gateway;
 pub mod plan;
 pub mod token;
 

@@ -1,0 +1,292 @@
+//! Policy decisions for the gateway: allow, hold or block a call.
+//!
+//! Sources, strictest verdict wins:
+//! * `policy: {allow, deny}` of `armoriq.yaml`: refs `"<server>.<tool>"`, with
+//!   `*` (any run of characters) globs. A deny match blocks; when the allow
+//!   list is non-empty, a call matching none of it blocks.
+//! * Armor Policy v2 documents (`policy.json` beside `armoriq.yaml`, or
+//!   `armoriq policy load FILE`), evaluated with `armoriq-policy`.
+
+use super::config::PolicyLists;
+use serde_json::Value;
+
+/// allow < hold < block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verdict {
+    /// Go ahead.
+    Allow,
+    /// Wait for a human.
+    Hold,
+    /// Refuse.
+    Block,
+}
+
+impl Verdict {
+    /// `allow` / `hold` / `block`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Hold => "hold",
+            Self::Block => "block",
+        }
+    }
+}
+
+/// A decision with its provenance.
+#[derive(Clone, Debug)]
+pub struct Decision {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why, as the SDK's reason strings have it (`<verdict>:<rule>`).
+    pub reason: String,
+    /// The rule that decided, if any.
+    pub rule: Option<String>,
+    /// Approval requirements (Armor Policy v2 `approval`).
+    pub approval: Option<Value>,
+    /// Obligations (schema drift).
+    pub obligations: Vec<Value>,
+}
+
+impl Decision {
+    fn allow(reason: &str) -> Self {
+        Self {
+            verdict: Verdict::Allow,
+            reason: reason.into(),
+            rule: None,
+            approval: None,
+            obligations: Vec::new(),
+        }
+    }
+}
+
+/// One call, as policy sees it.
+#[derive(Clone, Debug)]
+pub struct PolicyCall<'a> {
+    /// MCP server id.
+    pub mcp: &'a str,
+    /// Tool.
+    pub tool: &'a str,
+    /// Arguments.
+    pub args: &'a Value,
+    /// The user, if known.
+    pub email: Option<&'a str>,
+    /// Unix seconds.
+    pub now: i64,
+}
+
+/// The gateway's policy.
+#[derive(Clone, Debug, Default)]
+pub struct Policy {
+    lists: PolicyLists,
+    /// `{floor?, agent?, group?}` for Armor Policy v2.
+    bound: Option<Value>,
+}
+
+/// `*` matches any run of characters; everything else literally.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti, mut star, mut mark) = (0usize, 0usize, None::<usize>, 0usize);
+    while ti < t.len() {
+        if pi < p.len() && p[pi] != '*' && p[pi] == t[ti] {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+impl Policy {
+    /// From `armoriq.yaml` lists and an optional v2 bound.
+    pub fn new(lists: PolicyLists, bound: Option<Value>) -> Self {
+        Self { lists, bound }
+    }
+
+    /// Whether any rule is configured.
+    pub fn is_empty(&self) -> bool {
+        self.lists.allow.is_empty() && self.lists.deny.is_empty() && self.bound.is_none()
+    }
+
+    /// The v2 bound, if loaded.
+    pub fn bound(&self) -> Option<&Value> {
+        self.bound.as_ref()
+    }
+
+    /// Decides a call. Never fails: an evaluation error is a block with the
+    /// error kept as the reason.
+    pub fn decide(&self, call: &PolicyCall<'_>) -> Decision {
+        let reference = format!("{}.{}", call.mcp, call.tool);
+        let mut best = Decision::allow("no_active_policy");
+        if let Some(rule) = self.lists.deny.iter().find(|r| glob_match(r, &reference)) {
+            return Decision {
+                verdict: Verdict::Block,
+                reason: format!("block:deny:{rule}"),
+                rule: Some(format!("deny:{rule}")),
+                approval: None,
+                obligations: Vec::new(),
+            };
+        }
+        if !self.lists.allow.is_empty() {
+            match self.lists.allow.iter().find(|r| glob_match(r, &reference)) {
+                Some(rule) => best = Decision::allow(&format!("allow:allow:{rule}")),
+                None => {
+                    return Decision {
+                        verdict: Verdict::Block,
+                        reason: format!("block:not-in-allow-list:{reference}"),
+                        rule: Some("allow-list".into()),
+                        approval: None,
+                        obligations: Vec::new(),
+                    };
+                }
+            }
+        }
+        if let Some(bound) = &self.bound {
+            let d = evaluate_v2(bound, call, &reference);
+            if d.verdict > best.verdict || best.reason == "no_active_policy" {
+                best = d;
+            }
+        }
+        best
+    }
+}
+
+fn iso8601(now: i64) -> String {
+    // Days from civil (Howard Hinnant's algorithm), UTC.
+    let days = now.div_euclid(86_400);
+    let secs = now.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    )
+}
+
+/// Unix seconds → `YYYY-MM-DDTHH:MM:SS.000Z`.
+pub fn iso_time(now: i64) -> String {
+    iso8601(now)
+}
+
+fn evaluate_v2(bound: &Value, call: &PolicyCall<'_>, reference: &str) -> Decision {
+    let mut member = serde_json::Map::new();
+    if let Some(e) = call.email {
+        member.insert("email".into(), Value::String(e.to_owned()));
+    }
+    let mut c = serde_json::json!({
+        "tool": reference,
+        "arguments": call.args,
+        "timestamp": iso8601(call.now),
+    });
+    if !member.is_empty() {
+        c["member"] = Value::Object(member);
+    }
+    decision_from_v2(v2_evaluate(&c, bound))
+}
+
+fn v2_evaluate(_call: &Value, _bound: &Value) -> Result<Value, String> {
+    Err("TODO-V2".into())
+}
+
+fn decision_from_v2<E: std::fmt::Display>(r: Result<Value, E>) -> Decision {
+    match r {
+        Ok(d) => {
+            let verdict = match d.get("verdict").and_then(Value::as_str) {
+                Some("allow") => Verdict::Allow,
+                Some("hold") => Verdict::Hold,
+                _ => Verdict::Block,
+            };
+            let prov = d.get("provenance").cloned().unwrap_or(Value::Null);
+            let rule_key = prov.get("ruleKey").and_then(Value::as_str).unwrap_or("");
+            let variant = prov.get("variant").and_then(Value::as_i64).unwrap_or(-1);
+            let rule = if rule_key == "tools.default" || rule_key.is_empty() {
+                "tools.default".to_owned()
+            } else {
+                format!("{rule_key}#{variant}")
+            };
+            Decision {
+                verdict,
+                reason: format!("{}:{rule}", verdict.as_str()),
+                rule: Some(rule),
+                approval: d.get("approval").filter(|a| !a.is_null()).cloned(),
+                obligations: d
+                    .get("obligations")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+            }
+        }
+        Err(e) => Decision {
+            verdict: Verdict::Block,
+            reason: format!("block:policy-error:{e}"),
+            rule: Some("policy-error".into()),
+            approval: None,
+            obligations: Vec::new(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("stripe.*", "stripe.create_refund"));
+        assert!(glob_match("*", "a.b"));
+        assert!(glob_match("*.delete_*", "github.delete_repo"));
+        assert!(!glob_match("stripe.*", "github.x"));
+        assert!(!glob_match("a.b", "a.bc"));
+    }
+
+    #[test]
+    fn lists() {
+        let p = Policy::new(
+            PolicyLists {
+                allow: vec!["w.*".into()],
+                deny: vec!["w.delete".into()],
+            },
+            None,
+        );
+        let args = serde_json::json!({});
+        let call = |tool| PolicyCall {
+            mcp: "w",
+            tool,
+            args: &args,
+            email: None,
+            now: 0,
+        };
+        assert_eq!(p.decide(&call("get")).verdict, Verdict::Allow);
+        assert_eq!(p.decide(&call("delete")).verdict, Verdict::Block);
+        let other = PolicyCall {
+            mcp: "x",
+            ..call("get")
+        };
+        assert_eq!(p.decide(&other).verdict, Verdict::Block);
+    }
+
+    #[test]
+    fn iso() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(1_700_000_000), "2023-11-14T22:13:20.000Z");
+    }
+}

@@ -251,7 +251,7 @@ fn condition_holds(call: &Call, c: &Condition) -> Result<bool, EvalError> {
         },
         Op::Regex | Op::NotRegex => match (strings, &c.prepared) {
             (Some((a, _)), Prepared::Regex(r)) => {
-                r.as_ref().map_err(Clone::clone)?.search(a) == (c.op == Op::Regex)
+                r.as_ref().map_err(Clone::clone)?.search(a)? == (c.op == Op::Regex)
             }
             _ => false,
         },

@@ -465,7 +465,40 @@ enum Inst {
 /// A compiled portable pattern: `search` semantics on UTF-16 code units.
 #[derive(Clone, Debug)]
 pub struct JsRegex {
+    ast: Node,
+    /// The program with the pattern's own counts, if within budget.
+    prog: Option<Program>,
+}
+
+#[derive(Clone, Debug)]
+struct Program {
     prog: Vec<Inst>,
+}
+
+/// Caps every repetition count at `cap`. On inputs of `cap - 1` code units
+/// this accepts the same strings: at most `cap - 1` iterations consume, and
+/// iterations that match empty at one position can be repeated or dropped.
+fn capped(n: &Node, cap: u64) -> Node {
+    match n {
+        Node::Concat(v) => Node::Concat(v.iter().map(|x| capped(x, cap)).collect()),
+        Node::Alt(v) => Node::Alt(v.iter().map(|x| capped(x, cap)).collect()),
+        Node::Repeat { node, min, max } => Node::Repeat {
+            node: Box::new(capped(node, cap)),
+            min: (*min).min(cap),
+            max: max.map(|m| m.min(cap)),
+        },
+        other => other.clone(),
+    }
+}
+
+fn compile(ast: &Node) -> Option<Program> {
+    if size(ast) > MAX_PROGRAM {
+        return None;
+    }
+    let mut prog = Vec::new();
+    emit(ast, &mut prog);
+    prog.push(Inst::Match);
+    Some(Program { prog })
 }
 
 fn size(n: &Node) -> usize {
@@ -564,24 +597,35 @@ impl JsRegex {
         if let Some(e) = p.late {
             return Err(e);
         }
-        if size(&ast) > MAX_PROGRAM {
-            return Err(EvalError::ResourceLimit(format!(
-                "pattern compiles to more than {MAX_PROGRAM} instructions"
-            )));
-        }
-        let mut prog = Vec::new();
-        emit(&ast, &mut prog);
-        prog.push(Inst::Match);
-        Ok(Self { prog })
+        let prog = compile(&ast);
+        Ok(Self { ast, prog })
     }
 
-    /// Whether the pattern matches anywhere in `value`.
-    pub fn search(&self, value: &str) -> bool {
+    /// Whether the pattern matches anywhere in `value` (`re.search`).
+    ///
+    /// A pattern with counts too large to compile is compiled for this input
+    /// with its counts capped at the input length; `ResourceLimit` only if
+    /// that is still over budget.
+    pub fn search(&self, value: &str) -> Result<bool, EvalError> {
         let input: Vec<u16> = value.encode_utf16().collect();
-        self.search_units(&input)
+        if let Some(p) = &self.prog {
+            return Ok(p.search(&input));
+        }
+        let cap = u64::try_from(input.len())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        compile(&capped(&self.ast, cap))
+            .map(|p| p.search(&input))
+            .ok_or_else(|| {
+                EvalError::ResourceLimit(format!(
+                    "pattern compiles to more than {MAX_PROGRAM} instructions for this input"
+                ))
+            })
     }
+}
 
-    fn search_units(&self, input: &[u16]) -> bool {
+impl Program {
+    fn search(&self, input: &[u16]) -> bool {
         let n = self.prog.len();
         let mut seen = vec![usize::MAX; n];
         let mut clist: Vec<usize> = Vec::with_capacity(n);
@@ -669,7 +713,7 @@ mod tests {
 
     fn s(p: &str, v: &str) -> bool {
         JsRegex::new(p)
-            .map(|r| r.search(v))
+            .and_then(|r| r.search(v))
             .unwrap_or_else(|e| panic!("{p}: {e}"))
     }
 

@@ -571,20 +571,20 @@ pub fn evaluate(call: &Call, bound: &Bound) -> Result<Decision, EvalError> {
         }
         None => None,
     };
-    if let Some((f, doc)) = &floor {
-        if f.statement.effect == Verdict::Block {
-            return Ok(from_decision(f, doc, "floor"));
-        }
+    if let Some((f, doc)) = &floor
+        && f.statement.effect == Verdict::Block
+    {
+        return Ok(from_decision(f, doc, "floor"));
     }
     let candidate = decide_candidate(&cx, bound)?;
     let floor_verdict = floor.as_ref().map(|(f, _)| f.statement.effect);
-    if let (Some((f, doc)), Some(fv)) = (&floor, floor_verdict) {
-        if fv.rank() > candidate.verdict.rank() {
-            return Ok(Decision {
-                floor_verdict: Some(fv),
-                ..from_decision(f, doc, "floor")
-            });
-        }
+    if let (Some((f, doc)), Some(fv)) = (&floor, floor_verdict)
+        && fv.rank() > candidate.verdict.rank()
+    {
+        return Ok(Decision {
+            floor_verdict: Some(fv),
+            ..from_decision(f, doc, "floor")
+        });
     }
     Ok(Decision {
         floor_verdict,

@@ -229,10 +229,10 @@ pub(crate) fn epoch_ms(text: &str) -> Result<Option<i64>, EvalError> {
     if !in_range {
         return Ok(None);
     }
-    if let Some(tz) = &p.tz {
-        if tz.hours > 23 || tz.minutes > 59 {
-            return Ok(None);
-        }
+    if let Some(tz) = &p.tz
+        && (tz.hours > 23 || tz.minutes > 59)
+    {
+        return Ok(None);
     }
     let wall = wall_ms(&p);
     let offset = match &p.tz {

@@ -655,10 +655,11 @@ fn pattern_case(r: &mut Rng) -> (Value, Value) {
 
 /// Liveness: a statement expiry against the call time, both from `TIMES`.
 fn time_case(r: &mut Rng) -> (Value, Value) {
+    let now = TIMES[r.below(TIMES.len())];
     let (call, mut bound) = single_condition_case(
         json!({"field": "args.s", "op": "exists"}),
         json!({"s": 1}),
-        *r.pick(TIMES),
+        now,
     );
     bound["agent"]["statements"][0]["expiresAt"] = json!(*r.pick(TIMES));
     if r.chance(30) {

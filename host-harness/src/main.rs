@@ -44,6 +44,9 @@ enum Command {
     /// Ask the verifier firmware (QEMU, serial or TCP) for a verdict.
     #[command(subcommand)]
     Device(cli::device::DeviceCommand),
+    /// Evaluate and check Armor Policy v2 documents.
+    #[command(subcommand)]
+    Policy(cli::policy::PolicyCommand),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Keygen(a) => cli::token::keygen(&a),
         Command::Token(c) => cli::token::run(c),
         Command::Device(c) => cli::device::run(c),
+        Command::Policy(c) => cli::policy::run(c),
         Command::Serve(a) => cli::gateway::serve(&a),
         Command::Keys(c) => cli::gateway::keys(&c),
         Command::Approve(a) => cli::gateway::decide(&a, true),

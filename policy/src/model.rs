@@ -542,3 +542,45 @@ impl Call {
         })
     }
 }
+
+impl Bound {
+    /// Problems the reference would raise only when evaluation reaches them:
+    /// patterns outside the portable subset (or rejected by `re`) and
+    /// `expiresAt` values that are not ISO-8601. Each comes with its JSON
+    /// path. An empty list means no statement can fail that way (the call's
+    /// own timestamp can still be bad).
+    pub fn latent_errors(&self) -> Vec<(String, EvalError)> {
+        let mut out = Vec::new();
+        for (name, doc) in [
+            ("floor", &self.floor),
+            ("agent", &self.agent),
+            ("group", &self.group),
+        ] {
+            let Some(doc) = doc else { continue };
+            let time = |path: String, t: &Option<String>, out: &mut Vec<(String, EvalError)>| {
+                if let Some(t) = t.as_deref().filter(|t| *t != "never")
+                    && let Err(e) = crate::jstime::epoch_ms(t)
+                {
+                    out.push((path, e));
+                }
+            };
+            time(format!("{name}.expiresAt"), &doc.expires_at, &mut out);
+            for (i, s) in doc.statements.iter().enumerate() {
+                time(
+                    format!("{name}.statements[{i}].expiresAt"),
+                    &s.expires_at,
+                    &mut out,
+                );
+                for (j, c) in s.conditions.iter().enumerate() {
+                    if let Prepared::Regex(Err(e)) = &c.prepared {
+                        out.push((
+                            format!("{name}.statements[{i}].conditions[{j}].value"),
+                            e.clone(),
+                        ));
+                    }
+                }
+            }
+        }
+        out
+    }
+}

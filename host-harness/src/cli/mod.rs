@@ -10,6 +10,7 @@ pub mod canon;
 pub mod device;
 pub mod gateway;
 pub mod plan;
+pub mod policy;
 pub mod token;
 
 use armoriq_core::Error;

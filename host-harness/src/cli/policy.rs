@@ -1,0 +1,109 @@
+//! `armoriq policy eval` and `armoriq policy check`: Armor Policy v2
+//! (armoriq-policy-ir 0.1.3 semantics, crate `armoriq-policy`).
+
+use super::{EXIT_BAD_INPUT, EXIT_REJECTED, fail};
+use armoriq_host::io::read_input;
+use armoriq_policy::{Bound, Call, EvalError, evaluate};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// `armoriq policy …`
+#[derive(clap::Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Decide a call: print the decision JSON (`verdict`, `floorVerdict`,
+    /// `approval`, `obligations`, `provenance`), exit 0. An evaluation error
+    /// prints `error: <ErrorClass>: <reason>` and exits 2 (callers block).
+    Eval {
+        /// A bound `{floor?, agent?, group?}`, or one document (the agent layer).
+        #[arg(long)]
+        policy: PathBuf,
+        /// The call `{tool, arguments, timestamp, member?, capabilities?, schemaHash?, derived?}`;
+        /// `-` reads standard input.
+        #[arg(long)]
+        call: PathBuf,
+    },
+    /// Validate a bound or a document: exit 0 and print a summary when it
+    /// loads and every pattern and expiry is usable, 1 when a pattern or
+    /// expiry would fail at evaluation time, 2 when it does not load.
+    Check {
+        /// A bound `{floor?, agent?, group?}`, or one document.
+        file: PathBuf,
+    },
+}
+
+/// Runs `armoriq policy …`.
+pub fn run(c: PolicyCommand) -> ExitCode {
+    match c {
+        PolicyCommand::Eval { policy, call } => eval(&policy, &call),
+        PolicyCommand::Check { file } => check(&file),
+    }
+}
+
+fn read_json(path: &Path) -> Result<Value, String> {
+    let bytes = read_input(Some(path)).map_err(|e| e.to_string())?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("{}: invalid JSON: {e}", path.display()))
+}
+
+fn fail_eval(e: &EvalError) -> ExitCode {
+    fail(e, EXIT_BAD_INPUT)
+}
+
+fn eval(policy: &Path, call: &Path) -> ExitCode {
+    let (policy, call) = match (read_json(policy), read_json(call)) {
+        (Ok(p), Ok(c)) => (p, c),
+        (Err(e), _) | (_, Err(e)) => return fail(e, EXIT_BAD_INPUT),
+    };
+    let bound = match Bound::from_json_or_doc(&policy) {
+        Ok(b) => b,
+        Err(e) => return fail_eval(&e),
+    };
+    let call = match Call::from_json(&call) {
+        Ok(c) => c,
+        Err(e) => return fail_eval(&e),
+    };
+    match evaluate(&call, &bound) {
+        Ok(d) => {
+            println!("{}", d.to_json());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail_eval(&e),
+    }
+}
+
+fn check(file: &Path) -> ExitCode {
+    let doc = match read_json(file) {
+        Ok(v) => v,
+        Err(e) => return fail(e, EXIT_BAD_INPUT),
+    };
+    let bound = match Bound::from_json_or_doc(&doc) {
+        Ok(b) => b,
+        Err(e) => return fail_eval(&e),
+    };
+    let latent = bound.latent_errors();
+    if !latent.is_empty() {
+        for (path, e) in &latent {
+            eprintln!("error: {}: {path}: {}", e.class_name(), e.reason());
+        }
+        return ExitCode::from(EXIT_REJECTED);
+    }
+    let layers: Vec<Value> = [
+        ("floor", &bound.floor),
+        ("agent", &bound.agent),
+        ("group", &bound.group),
+    ]
+    .into_iter()
+    .filter_map(|(slot, d)| {
+        d.as_ref().map(|d| {
+            serde_json::json!({
+                "slot": slot,
+                "policyId": d.policy_id,
+                "layer": d.layer,
+                "statements": d.statements.len(),
+            })
+        })
+    })
+    .collect();
+    println!("{}", serde_json::json!({ "ok": true, "documents": layers }));
+    ExitCode::SUCCESS
+}

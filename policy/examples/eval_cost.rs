@@ -100,10 +100,11 @@ fn fifty_statements() -> Value {
         Some(("subject", json!({"group": "admins"}))),
     );
     while agent.len() < 45 {
+        let tool = format!("legacy.tool{}", agent.len());
         push(
             &mut agent,
             "block",
-            json!({"tool": format!("legacy.tool{n}"), "order": 1}),
+            json!({"tool": tool, "order": 1}),
             json!([]),
             None,
         );

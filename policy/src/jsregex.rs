@@ -734,6 +734,34 @@ mod tests {
         assert!(s("\\u00e9", "é"));
     }
 
+    /// `js_search(p, "ab")`, `js_search(p, "")` as the reference answers them.
+    #[test]
+    fn zero_width_and_empty_loops() {
+        for (p, ab, empty) in [
+            ("(^)*", true, true),
+            ("(\\b)+", true, false),
+            ("(?:$)?", true, true),
+            ("()*", true, true),
+            ("(a|^)*b", true, false),
+            ("(?:\\b)*x", false, false),
+            ("a{0}", true, true),
+            ("(?:a*)+b", true, false),
+            ("(a?){3,5}c", false, false),
+            ("x{1,}?", false, false),
+            ("(|a)+", true, true),
+        ] {
+            assert_eq!((s(p, "ab"), s(p, "")), (ab, empty), "{p}");
+        }
+    }
+
+    #[test]
+    fn huge_counts_are_capped_per_input() {
+        assert!(!s("a{4294967294}", ""));
+        assert!(!s("^a{100000}$", "aaa"));
+        assert!(s("(?:a?){100000}b", "aab"));
+        assert!(s("a{0,100000}b", "xb"));
+    }
+
     #[test]
     fn errors() {
         let class = |p: &str| JsRegex::new(p).err().map(|e| e.to_string());

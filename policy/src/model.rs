@@ -478,10 +478,14 @@ impl Bound {
         })
     }
 
-    /// Reads either a bound `{floor?, agent?, group?}` or, if the object has a
-    /// `policyId`, a single document taken as the agent layer.
+    /// Reads either a bound `{floor?, agent?, group?}` or, if the object has
+    /// any of a document's own keys (`policyId`, `layer`, `defaults`,
+    /// `statements`), a single document taken as the agent layer.
     pub fn from_json_or_doc(v: &Value) -> Result<Self, EvalError> {
-        if v.get("policyId").is_some() {
+        let is_doc = ["policyId", "layer", "defaults", "statements"]
+            .iter()
+            .any(|k| v.get(k).is_some());
+        if is_doc {
             return Ok(Self {
                 agent: Some(Doc::from_json(v, "doc")?),
                 ..Self::default()

@@ -265,6 +265,11 @@ async fn mint_inner(
         "merkle_root": hashes.merkle_root,
         "step_count": step_count,
     });
+    // Absent, not null: the core reads a claim's type strictly.
+    let claims = match claims {
+        Value::Object(m) => Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).collect()),
+        other => other,
+    };
     let jwt = st
         .signer
         .sign_jwt(&claims)

@@ -231,8 +231,16 @@ pub fn parse_body<T: DeserializeOwned>(
             "empty body: expected a JSON object".into(),
         ));
     }
-    let v = serde_json::from_slice::<T>(&body)
-        .map_err(|e| GatewayError::BadRequest(format!("invalid JSON body: {e}")))?;
+    let de = &mut serde_json::Deserializer::from_slice(&body);
+    let v: T = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path.is_empty() || path == "." {
+            GatewayError::BadRequest(format!("invalid JSON body: {inner}"))
+        } else {
+            GatewayError::BadRequest(format!("invalid JSON body: `{path}`: {inner}"))
+        }
+    })?;
     Ok((v, body))
 }
 

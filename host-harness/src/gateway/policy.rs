@@ -151,7 +151,7 @@ impl Policy {
             }
         }
         if let Some(bound) = &self.bound {
-            let d = evaluate_v2(bound, call, &reference);
+            let d = evaluate_v2(bound, call);
             if d.verdict > best.verdict || best.reason == "no_active_policy" {
                 best = d;
             }
@@ -187,24 +187,26 @@ pub fn iso_time(now: i64) -> String {
     iso8601(now)
 }
 
-fn evaluate_v2(bound: &Value, call: &PolicyCall<'_>, reference: &str) -> Decision {
-    let mut member = serde_json::Map::new();
-    if let Some(e) = call.email {
-        member.insert("email".into(), Value::String(e.to_owned()));
-    }
-    let mut c = serde_json::json!({
-        "tool": reference,
-        "arguments": call.args,
-        "timestamp": iso8601(call.now),
-    });
-    if !member.is_empty() {
-        c["member"] = Value::Object(member);
-    }
-    decision_from_v2(v2_evaluate(&c, bound))
+/// Unix milliseconds → `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn iso_time_ms(ms: i64) -> String {
+    let s = iso8601(ms.div_euclid(1000));
+    format!("{}{:03}Z", &s[..s.len() - 4], ms.rem_euclid(1000))
 }
 
-fn v2_evaluate(_call: &Value, _bound: &Value) -> Result<Value, String> {
-    Err("TODO-V2".into())
+fn evaluate_v2(bound: &Value, call: &PolicyCall<'_>) -> Decision {
+    // The call as the official SDK's `decide_locally` builds it: the bare tool
+    // name, no schema hash or capabilities, millisecond UTC time, the member.
+    let mut c = serde_json::json!({
+        "tool": call.tool,
+        "arguments": call.args,
+        "schemaHash": null,
+        "capabilities": [],
+        "timestamp": iso8601(call.now),
+    });
+    if let Some(e) = call.email {
+        c["member"] = serde_json::json!({ "email": e });
+    }
+    decision_from_v2(armoriq_policy::evaluate_json(&c, bound))
 }
 
 fn decision_from_v2<E: std::fmt::Display>(r: Result<Value, E>) -> Decision {
@@ -218,10 +220,10 @@ fn decision_from_v2<E: std::fmt::Display>(r: Result<Value, E>) -> Decision {
             let prov = d.get("provenance").cloned().unwrap_or(Value::Null);
             let rule_key = prov.get("ruleKey").and_then(Value::as_str).unwrap_or("");
             let variant = prov.get("variant").and_then(Value::as_i64).unwrap_or(-1);
-            let rule = if rule_key == "tools.default" || rule_key.is_empty() {
-                "tools.default".to_owned()
-            } else {
+            let rule = if prov.get("statementId").is_some_and(|s| !s.is_null()) {
                 format!("{rule_key}#{variant}")
+            } else {
+                "tools.default".to_owned()
             };
             Decision {
                 verdict,
@@ -288,5 +290,6 @@ mod tests {
     fn iso() {
         assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso8601(1_700_000_000), "2023-11-14T22:13:20.000Z");
+        assert_eq!(iso_time_ms(1_700_000_000_042), "2023-11-14T22:13:20.042Z");
     }
 }

@@ -450,7 +450,7 @@ async fn hold(
             "delegationId": d.id, "delegation_id": d.id, "status": d.status,
             "domain": mcp, "tool": tool, "planId": plan.record.plan_id,
             "intentReference": plan.record.intent_reference, "merkleRoot": plan.record.merkle_root,
-            "approval": decision.approval, "expiresAt": d.expires_ms,
+            "approval": decision.approval, "expiresAt": super::policy::iso_time_ms(d.expires_ms),
         }),
     })
 }

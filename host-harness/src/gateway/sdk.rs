@@ -264,7 +264,7 @@ pub async fn delegation_request(
         .blocking(move |s| s.create_delegation(&nd, now_ms()))
         .await?;
     Ok(Json(
-        json!({"delegationId": d.id, "status": d.status, "expiresAt": d.expires_ms}),
+        json!({"delegationId": d.id, "status": d.status, "expiresAt": super::policy::iso_time_ms(d.expires_ms)}),
     ))
 }
 

@@ -1,0 +1,60 @@
+"""A real MCP server (official `mcp` SDK, streamable HTTP) for the gateway tests.
+
+Usage: python mcp_test_server.py NAME PORT
+
+Tools:
+  get_weather(city, units)   -> "Weather in <city>: 21 degrees <units>, clear"
+  send_email(to, subject)    -> "sent to <to>"
+  send_payment(amount, recipient) -> "paid <amount> to <recipient>"
+  delete_records(table)      -> "deleted <table>"
+  fail(message)              -> raises: the result has isError: true
+  slow(seconds)              -> sleeps, then "slept"
+"""
+
+import asyncio
+import sys
+
+from mcp.server.mcpserver import MCPServer
+
+name, port = sys.argv[1], int(sys.argv[2])
+server = MCPServer(name)
+
+
+@server.tool()
+def get_weather(city: str, units: str = "metric") -> str:
+    """Current weather for a city."""
+    return f"Weather in {city}: 21 degrees {units}, clear"
+
+
+@server.tool()
+def send_email(to: str, subject: str) -> str:
+    """Send an email."""
+    return f"sent to {to}: {subject}"
+
+
+@server.tool()
+def send_payment(amount: float, recipient: str) -> str:
+    """Pay someone."""
+    return f"paid {amount} to {recipient}"
+
+
+@server.tool()
+def delete_records(table: str) -> str:
+    """Delete a table."""
+    return f"deleted {table}"
+
+
+@server.tool()
+def fail(message: str) -> str:
+    """Always fails."""
+    raise ValueError(message)
+
+
+@server.tool()
+async def slow(seconds: float) -> str:
+    """Sleeps."""
+    await asyncio.sleep(seconds)
+    return "slept"
+
+
+server.run(transport="streamable-http", host="127.0.0.1", port=port, json_response=True)

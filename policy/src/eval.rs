@@ -430,6 +430,47 @@ fn decide_layer<'d>(
     })
 }
 
+/// Characters with a lowercase mapping newer than Unicode 14.0 (Python
+/// 3.11's `str.lower()` leaves them alone; Rust's tables map them).
+fn newer_than_unicode_14(c: char) -> bool {
+    matches!(
+        c,
+        '\u{1C89}'
+            | '\u{A7CB}'
+            | '\u{A7CC}'
+            | '\u{A7CE}'
+            | '\u{A7D2}'
+            | '\u{A7D4}'
+            | '\u{A7DA}'
+            | '\u{A7DC}'
+            | '\u{10D50}'..='\u{10D65}'
+            | '\u{16EA0}'..='\u{16EB8}'
+    )
+}
+
+/// Python 3.11 `str.lower()`: full Unicode lowercase with the final-sigma
+/// rule, as of Unicode 14.0. Runs between characters Python does not map are
+/// lowered on their own, which keeps the final-sigma context Python sees
+/// (those characters are unassigned there: neither cased nor case-ignorable).
+fn py_lower(s: &str) -> String {
+    if !s.chars().any(newer_than_unicode_14) {
+        return s.to_lowercase();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut run = String::new();
+    for c in s.chars() {
+        if newer_than_unicode_14(c) {
+            out.push_str(&run.to_lowercase());
+            run.clear();
+            out.push(c);
+        } else {
+            run.push(c);
+        }
+    }
+    out.push_str(&run.to_lowercase());
+    out
+}
+
 fn subject_finds(member: &Member, s: &crate::model::Subject, finder: usize) -> bool {
     match finder {
         0 => s.membership_id.as_ref().is_some_and(|id| {
@@ -439,7 +480,7 @@ fn subject_finds(member: &Member, s: &crate::model::Subject, finder: usize) -> b
             )
         }),
         1 => match (&s.email, &member.email) {
-            (Some(se), Some(pe)) => se.to_lowercase() == pe.to_lowercase(),
+            (Some(se), Some(pe)) => py_lower(se) == py_lower(pe),
             _ => false,
         },
         2 => s.group.as_ref().is_some_and(|g| {
@@ -624,4 +665,20 @@ pub fn evaluate_json(call: &Value, bound: &Value) -> Result<Value, EvalError> {
     let call = Call::from_json(call)?;
     let bound = Bound::from_json(bound)?;
     evaluate(&call, &bound).map(|d| d.to_json())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::py_lower;
+
+    #[test]
+    fn lower_like_python_3_11() {
+        assert_eq!(py_lower("CFO@Example.COM"), "cfo@example.com");
+        assert_eq!(py_lower("ΑΣ Σ"), "ας σ");
+        assert_eq!(py_lower("İ"), "i\u{307}");
+        // Unicode 16 letters Python 3.11 does not lower.
+        assert_eq!(py_lower("A\u{1C89}ΣB\u{10D50}"), "a\u{1C89}σb\u{10D50}");
+        assert_eq!(py_lower("AΣ\u{1C89}"), "aς\u{1C89}");
+        assert_eq!(py_lower("\u{1C89}ΣA"), "\u{1C89}σa");
+    }
 }

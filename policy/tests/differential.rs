@@ -397,7 +397,10 @@ fn random_subject(r: &mut Rng) -> Value {
                     "CFO@Example.COM",
                     "x@y",
                     "ΣΑΣ@x",
-                    "σας@x"
+                    "σας@x",
+                    "\u{1C89}@x",
+                    "ᲊ@x",
+                    "AΣ\u{1C89}@X"
                 ])),
             ),
             2 => m.insert(
@@ -549,6 +552,9 @@ fn random_call(r: &mut Rng) -> Value {
                     json!("cfo@example.com"),
                     json!("CFO@EXAMPLE.COM"),
                     json!("σας@X"),
+                    json!("\u{1C89}@x"),
+                    json!("ᲊ@X"),
+                    json!("aς\u{1C89}@x"),
                     json!(5),
                 ])
                 .clone(),
@@ -723,6 +729,31 @@ fn normalize(v: &Value) -> Value {
     }
 }
 
+/// Member scope: subject statements on the called tool, a random member.
+fn member_case(r: &mut Rng) -> (Value, Value) {
+    let statements: Vec<Value> = (0..1 + r.below(5))
+        .map(|i| {
+            let mut s = json!({
+                "id": format!("m{i}"), "effect": *r.pick(&["allow", "hold", "block"]),
+                "match": {"tool": "t", "order": r.below(3)}, "conditions": [], "expiresAt": "never",
+                "provenance": {"ruleKey": "tools.t", "variant": i}
+            });
+            if r.chance(80) {
+                s["subject"] = random_subject(r);
+            }
+            s
+        })
+        .collect();
+    let doc = json!({"policyId": "p", "layer": "agent", "expiresAt": "never",
+        "defaults": {"tools": "block"}, "statements": statements});
+    let mut call = random_call(r);
+    call["tool"] = json!("t");
+    if call.get("member").is_none() && r.chance(80) {
+        call["member"] = json!({"email": *r.pick(&["cfo@example.com", "σας@x", "\u{1C89}@x", "ᲊ@X", "aς\u{1C89}@x"])});
+    }
+    (call, json!({"agent": doc}))
+}
+
 fn python() -> Option<PathBuf> {
     let py = std::env::var_os("ARMORIQ_PYTHON")
         .map(PathBuf::from)
@@ -792,6 +823,7 @@ fn agrees_with_reference() {
     cases.extend((0..focused).map(|_| pattern_case(&mut r)));
     cases.extend((0..focused / 2).map(|_| time_case(&mut r)));
     cases.extend((0..focused / 2).map(|_| operand_case(&mut r)));
+    cases.extend((0..focused / 2).map(|_| member_case(&mut r)));
     let expected = oracle(&py, &cases);
     assert_eq!(expected.len(), cases.len(), "oracle answered every case");
     let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();

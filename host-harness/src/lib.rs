@@ -10,6 +10,7 @@
 //! Verification lives in `armoriq-core`; this crate adds what needs a heap.
 
 pub mod backend;
+pub mod client;
 pub mod device;
 pub mod gateway;
 pub mod io;

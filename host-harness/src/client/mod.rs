@@ -342,6 +342,37 @@ impl ClientOptions {
     }
 }
 
+/// A token lifetime as the caller wrote it: Python sends `120` for an int
+/// and `60.0` for a float, and so does this client.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Seconds {
+    /// Whole seconds (`120`).
+    Int(u64),
+    /// Float seconds (`60.0`).
+    Float(f64),
+}
+
+impl From<u64> for Seconds {
+    fn from(v: u64) -> Self {
+        Self::Int(v)
+    }
+}
+impl From<u32> for Seconds {
+    fn from(v: u32) -> Self {
+        Self::Int(u64::from(v))
+    }
+}
+impl From<i32> for Seconds {
+    fn from(v: i32) -> Self {
+        Self::Int(u64::try_from(v).unwrap_or(0))
+    }
+}
+impl From<f64> for Seconds {
+    fn from(v: f64) -> Self {
+        Self::Float(v)
+    }
+}
+
 /// `PlanCapture`: the plan and what produced it (only the plan is sent).
 #[derive(Clone, Debug)]
 pub struct PlanCapture {
@@ -947,12 +978,23 @@ impl ArmorIQClient {
         &self,
         capture: &PlanCapture,
         policy: Option<&Value>,
-        validity_seconds: f64,
+        validity_seconds: impl Into<Seconds>,
         user_email: Option<&str>,
     ) -> Result<IntentToken> {
-        let expires = serde_json::to_string(&validity_seconds)
-            .map_err(|e| ArmorIqError::InvalidToken(format!("Failed to get intent token: {e}")))?;
-        self.mint(capture, policy, &expires, validity_seconds, user_email)
+        let v: Seconds = validity_seconds.into();
+        let (text, secs) = match v {
+            Seconds::Int(n) => (n.to_string(), n as f64),
+            Seconds::Float(f) if f.is_finite() => (
+                serde_json::to_string(&f).unwrap_or_else(|_| "60.0".into()),
+                f,
+            ),
+            Seconds::Float(f) => {
+                return Err(ArmorIqError::InvalidToken(format!(
+                    "Failed to get intent token: Out of range float values are not JSON compliant: {f}"
+                )));
+            }
+        };
+        self.mint(capture, policy, &text, secs, user_email)
     }
 
     pub(crate) fn mint(

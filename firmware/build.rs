@@ -128,6 +128,9 @@ fn provision(text: &[u8]) -> Result<String, String> {
         let alg = opt_str(jwk, "alg").map_err(ctx)?;
         match (jwk["kty"].as_str(), jwk["crv"].as_str()) {
             (Some("EC"), Some("P-256")) => {
+                if std::env::var_os("CARGO_FEATURE_ES256").is_none() {
+                    return Err(ctx("an ES256 key, but feature es256 is off".into()));
+                }
                 if alg.as_deref().is_some_and(|a| a != "ES256") {
                     return Err(ctx("a P-256 key with an alg other than ES256".into()));
                 }
@@ -142,6 +145,9 @@ fn provision(text: &[u8]) -> Result<String, String> {
                 .unwrap();
             }
             (Some("OKP"), Some("Ed25519")) => {
+                if std::env::var_os("CARGO_FEATURE_EDDSA").is_none() {
+                    return Err(ctx("an EdDSA key, but feature eddsa is off".into()));
+                }
                 if alg.as_deref().is_some_and(|a| a != "EdDSA") {
                     return Err(ctx("an Ed25519 key with an alg other than EdDSA".into()));
                 }

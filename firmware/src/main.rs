@@ -27,6 +27,7 @@ use static_cell::ConstStaticCell;
 /// The keys and verifier settings from the trusted-key file (see build.rs).
 mod provision {
     /// A public key's bytes.
+    #[allow(dead_code)] // a one-algorithm build never sees the other variant
     pub enum Material {
         /// Uncompressed SEC1 P-256 point.
         Es256([u8; 65]),
@@ -64,7 +65,8 @@ static KEYS: ConstStaticCell<Keys> = ConstStaticCell::new(Keys::new());
 
 /// RustCrypto (p256, ed25519-dalek), with each algorithm's verification kept
 /// out of line: inlined together, their frames add up (7.4 KiB of stack for
-/// the pair against ~4.4 KiB for the larger one alone).
+/// the pair against ~5.4 KiB for either alone). An algorithm whose feature
+/// (`es256`, `eddsa`) is off is not linked: its keys and signatures are refused.
 struct OnDevice;
 
 impl Backend for OnDevice {
@@ -73,12 +75,20 @@ impl Backend for OnDevice {
 
     #[inline(never)]
     fn p256_key(sec1: &[u8]) -> Result<Self::P256Key, armoriq_core::Error> {
-        RustCrypto::p256_key(sec1)
+        if cfg!(feature = "es256") {
+            RustCrypto::p256_key(sec1)
+        } else {
+            Err(armoriq_core::Error::KeyInvalid)
+        }
     }
 
     #[inline(never)]
     fn ed25519_key(raw: &[u8; 32]) -> Result<Self::Ed25519Key, armoriq_core::Error> {
-        RustCrypto::ed25519_key(raw)
+        if cfg!(feature = "eddsa") {
+            RustCrypto::ed25519_key(raw)
+        } else {
+            Err(armoriq_core::Error::KeyInvalid)
+        }
     }
 
     #[inline(never)]
@@ -87,7 +97,11 @@ impl Backend for OnDevice {
         msg: &[u8],
         sig: &[u8],
     ) -> Result<(), armoriq_core::Error> {
-        RustCrypto::verify_es256(key, msg, sig)
+        if cfg!(feature = "es256") {
+            RustCrypto::verify_es256(key, msg, sig)
+        } else {
+            Err(armoriq_core::Error::BadSignature)
+        }
     }
 
     #[inline(never)]
@@ -96,7 +110,11 @@ impl Backend for OnDevice {
         msg: &[u8],
         sig: &[u8],
     ) -> Result<(), armoriq_core::Error> {
-        RustCrypto::verify_ed25519(key, msg, sig)
+        if cfg!(feature = "eddsa") {
+            RustCrypto::verify_ed25519(key, msg, sig)
+        } else {
+            Err(armoriq_core::Error::BadSignature)
+        }
     }
 }
 

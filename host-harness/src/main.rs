@@ -41,6 +41,18 @@ enum Command {
     Delegations(cli::gateway::DelegationsArgs),
     /// Show the gateway's audit log.
     Logs(cli::gateway::LogsArgs),
+    /// Write armoriq.yaml (the official layout), probing each MCP server.
+    Init(cli::client::InitArgs),
+    /// Check armoriq.yaml: syntax, API key, MCP servers, policy refs.
+    Validate(cli::client::ValidateArgs),
+    /// Store an API key in ~/.armoriq/credentials.json (the official format).
+    Login(cli::client::LoginArgs),
+    /// Remove a stored profile.
+    Logout(cli::client::ProfileArgs),
+    /// Show the stored profile.
+    Whoami(cli::client::ProfileArgs),
+    /// Show the profile, armoriq.yaml, and whether backend and proxy answer.
+    Status(cli::client::StatusArgs),
     /// Ask the verifier firmware (QEMU, serial or TCP) for a verdict.
     #[command(subcommand)]
     Device(cli::device::DeviceCommand),
@@ -64,5 +76,11 @@ fn main() -> ExitCode {
         Command::Reject(a) => cli::gateway::decide(&a, false),
         Command::Delegations(a) => cli::gateway::delegations(&a),
         Command::Logs(a) => cli::gateway::logs(&a),
+        Command::Init(a) => cli::client::init(&a),
+        Command::Validate(a) => cli::client::validate(&a),
+        Command::Login(a) => cli::client::login(&a),
+        Command::Logout(a) => cli::client::logout(&a),
+        Command::Whoami(a) => cli::client::whoami(&a),
+        Command::Status(a) => cli::client::status(&a),
     }
 }

@@ -7,6 +7,7 @@
 //! | 2 | unusable input or arguments (bad JSON, invalid plan, unreadable file) |
 
 pub mod canon;
+pub mod client;
 pub mod device;
 pub mod gateway;
 pub mod plan;

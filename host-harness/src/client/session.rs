@@ -572,6 +572,23 @@ impl ArmorIQSession {
         }
     }
 
+    /// `dispatch(tool, args)`: runs the call through the proxy with the
+    /// session's token (`client.invoke`), for the session's user.
+    ///
+    /// # Errors
+    /// `InvalidInput` before `start_plan`; as [`ArmorIQClient::invoke`].
+    pub fn dispatch(&self, tool: &str, args: &Value) -> Result<super::McpInvocationResult> {
+        let Some(token) = &self.token else {
+            return Err(ArmorIqError::InvalidInput(format!(
+                "dispatch(\"{tool}\") called before start_plan()."
+            )));
+        };
+        let (mcp, action) = (self.parser)(tool)?;
+        let mcp = self.resolve_mcp(tool, &mcp, &action);
+        self.client
+            .invoke(&mcp, &action, token, Some(args), self.user_email.as_deref())
+    }
+
     /// `report(tool, args, result, opts)`: `POST {backend}/iap/audit` after
     /// the agent ran the tool. Errors are swallowed; the step index always
     /// advances.

@@ -330,11 +330,13 @@ fn main() -> ! {
     let (mut served, mut frame_errors) = (0u32, 0u32);
     loop {
         let resp = match next_byte(&mut uart, rx.is_partial()) {
-            None => rx.abort().map(|e| {
-                defmt::warn!("frame dropped: line idle mid-frame");
-                frame_errors = frame_errors.wrapping_add(1);
-                Response::FrameError(e.into())
-            }),
+            None => {
+                defmt::warn!("frame dropped: line idle after {=[u8]:x}", rx.frame());
+                rx.abort().map(|e| {
+                    frame_errors = frame_errors.wrapping_add(1);
+                    Response::FrameError(e.into())
+                })
+            }
             Some(b) => match rx.push(b) {
                 Progress::Pending => None,
                 Progress::Error(e) => {

@@ -857,16 +857,17 @@ impl<const CAP: usize> Receiver<CAP> {
         self.frame_len = 0;
     }
 
-    /// Whether part of a frame has been received.
+    /// Whether part of a frame has been received (a frame already handed
+    /// out by [`Progress::Frame`] does not count).
     #[must_use]
     pub const fn is_partial(&self) -> bool {
-        self.fill > 0
+        self.fill > 0 && self.fill < self.need()
     }
 
     /// Gives up on a partial frame (e.g. after an idle timeout): returns
     /// [`DecodeError::Truncated`] if there was one.
     pub fn abort(&mut self) -> Option<DecodeError> {
-        if self.fill == 0 {
+        if !self.is_partial() {
             return None;
         }
         let need = self.need().saturating_sub(self.fill);

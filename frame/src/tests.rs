@@ -345,6 +345,10 @@ fn receiver_refuses_oversized_and_aborts_partial() {
     let b = enc_req(&Request::Stats);
     let last = b.iter().map(|&x| rx.push(x)).last();
     assert_eq!(last, Some(Progress::Frame));
+    // A frame handed out is not a partial one: nothing to abort.
+    assert!(!rx.is_partial());
+    assert_eq!(rx.abort(), None);
+    assert_eq!(rx.frame(), &b[..]);
 }
 
 /// now, index, tree_size, token, mcp, action, params, step, siblings.

@@ -142,7 +142,7 @@ impl Link for std::net::TcpStream {
 
 impl Link for std::fs::File {
     fn set_timeout(&mut self, _: Duration) -> io::Result<()> {
-        // A serial device: configure it with `stty raw` beforehand; reads block.
+        // A serial device: reads block (no timeout on a plain file descriptor).
         Ok(())
     }
 }
@@ -273,11 +273,21 @@ impl Device {
         }
     }
 
-    /// Opens a serial device (a tty set to raw mode, or a QEMU pty).
+    /// Opens a serial device or a QEMU pty. It is put in raw mode without echo
+    /// first (`stty -F PATH raw -echo`, best effort: the line speed is left
+    /// as configured).
     ///
     /// # Errors
     /// When it cannot be opened.
     pub fn open_serial(path: &Path) -> io::Result<Self> {
+        let _ = Command::new("stty")
+            .arg("-F")
+            .arg(path)
+            .args(["raw", "-echo"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         let f = std::fs::OpenOptions::new()
             .read(true)
             .write(true)

@@ -16,7 +16,7 @@ pub struct Target {
     /// Boot this firmware ELF in qemu-system-arm and talk to its UART0.
     #[arg(long, value_name = "FIRMWARE_ELF")]
     qemu: Option<PathBuf>,
-    /// A serial device (set to raw mode, e.g. `stty -F PATH raw`) or pty.
+    /// A serial device or pty (put in raw mode with `stty -F PATH raw -echo`).
     #[arg(long, value_name = "PATH")]
     serial: Option<PathBuf>,
     /// A UART served over TCP, e.g. `127.0.0.1:4444` from `cargo run` in firmware/.

@@ -101,6 +101,7 @@ fn temp_dir(tag: &str) -> PathBuf {
 /// list `weather-mcp.delete_records`, and a real MCP server behind it.
 struct Stack {
     dir: PathBuf,
+    mcp_port: u16,
     backend: u16,
     proxy: u16,
     key: String,
@@ -170,6 +171,7 @@ impl Stack {
         wait_port(proxy, "armoriq serve", &mut gw);
         Self {
             dir,
+            mcp_port,
             backend,
             proxy,
             key,
@@ -459,6 +461,149 @@ fn end_to_end_against_armoriq_serve() {
 }
 
 // ---------------------------------------------------------------------------
+// The CLI: init, validate, login, whoami, status, logout.
+
+fn cli(s: &Stack, home: &Path, args: &[&str]) -> (i32, Value, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("HOME", home)
+        .env("ARMORIQ_API_KEY", &s.key)
+        .env(
+            "ARMORIQ_BACKEND_URL",
+            format!("http://127.0.0.1:{}", s.backend),
+        )
+        .env("PROXY_ENDPOINT", format!("http://127.0.0.1:{}", s.proxy))
+        .env_remove("ARMORIQ_PROFILE")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let v = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    (
+        out.status.code().unwrap_or(-1),
+        v,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn cli_init_validate_login_whoami_status_logout() {
+    let Some(py) = python() else { return };
+    let s = Stack::start(&py);
+    let home = temp_dir("client-cli");
+    let yaml = home.join("armoriq.yaml");
+    let y = yaml.to_str().unwrap();
+    let mcp_url = format!("http://127.0.0.1:{}/mcp", s.mcp_port);
+    let init = [
+        "init",
+        "--no-prompt",
+        "--json",
+        "--output",
+        y,
+        "--mcp",
+        &mcp_url,
+        "--mcp-id",
+        MCP,
+        "--agent-id",
+        "weather-agent",
+    ];
+    let (code, v, err) = cli(&s, &home, &init);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v["credentials_verified"], true, "{v}");
+    assert_eq!(v["mcp_servers"][0]["reachable"], true, "{v}");
+    assert_eq!(
+        v["mcp_servers"][0]["tools"].as_array().unwrap().len(),
+        6,
+        "{v}"
+    );
+    let cfg = armoriq_host::gateway::config::ArmorIqYaml::load(&yaml).unwrap();
+    assert_eq!(cfg.identity.api_key, "$ARMORIQ_API_KEY");
+    assert!(cfg.policy.allow.contains(&format!("{MCP}.get_weather")));
+    assert_eq!(cfg.proxy.url, format!("http://127.0.0.1:{}", s.proxy));
+    // The official loader reads it.
+    let out = Command::new(&py)
+        .arg("-c")
+        .arg(format!(
+            "from armoriq_sdk.config import load_armoriq_config as l; c = l({y:?}); print(c.mcp_servers[0].id, len(c.policy.allow))"
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("{MCP} 6")
+    );
+    // No silent overwrite.
+    let (code, _, err) = cli(&s, &home, &init);
+    assert_eq!(code, 2);
+    assert!(err.starts_with("error: Configuration: "), "{err}");
+    assert!(err.contains("\nhint: "), "{err}");
+
+    let (code, v, err) = cli(&s, &home, &["validate", "--config", y, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v["valid"], true, "{v}");
+    let text = std::fs::read_to_string(&yaml)
+        .unwrap()
+        .replace("deny: []", "deny:\n  - weather-mcp.nope");
+    std::fs::write(&yaml, text).unwrap();
+    let (code, v, err) = cli(&s, &home, &["validate", "--config", y, "--json"]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(
+        v["policy_errors"],
+        json!(["deny ref not found: weather-mcp.nope"])
+    );
+    assert!(err.contains("Policy references invalid tools"), "{err}");
+
+    let backend = format!("http://127.0.0.1:{}", s.backend);
+    let (code, v, err) = cli(
+        &s,
+        &home,
+        &[
+            "login",
+            "--api-key",
+            &s.key,
+            "--backend",
+            &backend,
+            "--email",
+            "a@b.c",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v["profile"], format!("default@127.0.0.1:{}", s.backend));
+    let bogus = "ak_test_00000000000000000000000000000000";
+    let (code, _, err) = cli(
+        &s,
+        &home,
+        &["login", "--api-key", bogus, "--backend", &backend],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("API key authentication failed (401)."),
+        "{err}"
+    );
+    let (code, v, _) = cli(&s, &home, &["whoami", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["email"], "a@b.c");
+    assert!(!v["apiKey"].as_str().unwrap().contains(&s.key[8..]), "{v}");
+    let (code, v, _) = cli(&s, &home, &["status", "--json", "--config", y]);
+    assert_eq!(code, 0);
+    assert_eq!(v["config"]["backend"]["reachable"], true, "{v}");
+    assert_eq!(v["config"]["proxy"]["reachable"], true, "{v}");
+    assert_eq!(
+        v["profile"]["profile"],
+        format!("default@127.0.0.1:{}", s.backend)
+    );
+    let (code, _, err) = cli(&s, &home, &["logout"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = cli(&s, &home, &["whoami"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("error: Configuration: Not logged in."),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+// ---------------------------------------------------------------------------
 // Wire compatibility with the official SDK's requests.
 
 #[derive(Clone, Debug)]
@@ -503,7 +648,7 @@ impl Mock {
 fn serve_one(conn: TcpStream, seen: &Mutex<Vec<Seen>>, route: &Route) {
     let mut r = BufReader::new(conn.try_clone().unwrap());
     let mut w = conn;
-    loop {
+    {
         let mut line = String::new();
         if r.read_line(&mut line).unwrap_or(0) == 0 {
             return;
@@ -541,7 +686,6 @@ fn serve_one(conn: TcpStream, seen: &Mutex<Vec<Seen>>, route: &Route) {
             text.len()
         );
         let _ = w.write_all(resp.as_bytes());
-        return;
     }
 }
 

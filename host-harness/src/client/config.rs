@@ -45,7 +45,8 @@ pub fn options_from_config(path: &Path) -> Result<ClientOptions> {
 /// `resolve_env_reference`: `${VAR}`, or `$VAR` without spaces, from the
 /// environment (empty when unset); anything else as is.
 pub fn resolve_key(v: &str) -> String {
-    if v.starts_with('$') && v.len() > 1 && !(v.contains(' ') && !v.starts_with("${")) {
+    let braced = v.starts_with("${") && v.ends_with('}');
+    if braced || (v.starts_with('$') && v.len() > 1 && !v.contains(' ')) {
         return resolve_env(v);
     }
     v.to_owned()

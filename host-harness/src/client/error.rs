@@ -44,7 +44,7 @@ pub enum ArmorIqError {
         /// The matched policy's name.
         matched_policy: Option<String>,
         /// `policy_validation` (mint) or `{"obligations"}` (invoke).
-        metadata: Value,
+        metadata: Box<Value>,
     },
     /// `PolicyHoldException`: the call needs approval.
     PolicyHold {
@@ -55,11 +55,11 @@ pub enum ArmorIqError {
         /// The delegation to wait for, when one was created.
         delegation_id: Option<String>,
         /// `delegation_context` from the proxy.
-        delegation_context: Value,
+        delegation_context: Box<Value>,
         /// The matched policy's name.
         matched_policy: Option<String>,
         /// Extra data (`obligations`, `delegationError`).
-        metadata: Value,
+        metadata: Box<Value>,
     },
     /// `DelegationException`: a delegation call failed, was rejected, expired
     /// or timed out.

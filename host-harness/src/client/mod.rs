@@ -56,7 +56,7 @@ pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const MULTIUSER: &str = "__sdk_multiuser__";
 
 /// Known environments: `(name, backend, proxy, iap, dashboard)`.
-const ENDPOINTS: [(&str, &str, &str, &str, &str); 3] = [
+const ENDPOINTS: [EnvRow; 3] = [
     (
         "production",
         "https://api.armoriq.ai",
@@ -106,15 +106,16 @@ pub fn active_env() -> &'static str {
         .map_or("production", |e| e.0)
 }
 
-fn env_row(
-    name: &str,
-) -> (
+/// `(name, backend, proxy, iap, dashboard)`.
+type EnvRow = (
     &'static str,
     &'static str,
     &'static str,
     &'static str,
     &'static str,
-) {
+);
+
+fn env_row(name: &str) -> EnvRow {
     *ENDPOINTS
         .iter()
         .find(|e| e.0 == name)
@@ -498,6 +499,9 @@ pub struct McpInvocationResult {
     pub metadata: Value,
 }
 
+/// The `on_hold` callback of [`InvokeOptions`].
+pub type OnHold = Arc<dyn Fn(&HoldInfo) + Send + Sync>;
+
 /// `InvokeOptions` of `invoke_with_policy`.
 #[derive(Clone, Default)]
 pub struct InvokeOptions {
@@ -506,7 +510,7 @@ pub struct InvokeOptions {
     /// Give up waiting after this long (default: the client's poll timeout).
     pub delegation_timeout: Option<Duration>,
     /// Called on a hold (before and after the delegation request).
-    pub on_hold: Option<Arc<dyn Fn(&HoldInfo) + Send + Sync>>,
+    pub on_hold: Option<OnHold>,
     /// The requester.
     pub user_email: Option<String>,
     /// The requester's role (else `GET /delegation/my-role`).
@@ -1057,7 +1061,7 @@ impl ArmorIQClient {
                         .and_then(Value::as_str)
                         .map(str::to_owned),
                     matched_policy: None,
-                    metadata: pv,
+                    metadata: Box::new(pv),
                 });
             }
             let message = match &data {
@@ -1803,7 +1807,7 @@ impl ArmorIQClient {
                     delegation_id: None,
                     delegation_context: ctx,
                     matched_policy: None,
-                    metadata: json!({"delegationError": e.message()}),
+                    metadata: Box::new(json!({"delegationError": e.message()})),
                 });
             }
         };
@@ -2017,10 +2021,10 @@ fn policy_refusal(data: &Value) -> Option<ArmorIqError> {
                     .or_else(|| ctx.get("delegation_id"))
                     .and_then(Value::as_str)
                     .map(str::to_owned),
-                delegation_context: ctx,
+                delegation_context: Box::new(ctx),
                 reason,
                 matched_policy: matched,
-                metadata: obligations,
+                metadata: Box::new(obligations),
             })
         }
         "block" => Some(ArmorIqError::PolicyBlocked {
@@ -2028,7 +2032,7 @@ fn policy_refusal(data: &Value) -> Option<ArmorIqError> {
             reason,
             enforcement_action: Some("block".into()),
             matched_policy: matched,
-            metadata: obligations,
+            metadata: Box::new(obligations),
         }),
         _ => None,
     }

@@ -519,6 +519,49 @@ pub struct InvokeOptions {
     pub requester_limit: Option<f64>,
 }
 
+/// `DelegationRequestParams`, serialized by alias in the model's field
+/// order with missing members left out.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct DelegationRequestParams {
+    /// The tool.
+    pub tool: String,
+    /// The action (`execute` from `invoke_with_policy`, the tool from a session).
+    pub action: String,
+    /// The call's arguments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<Value>,
+    /// The amount (a float).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<f64>,
+    /// The requester.
+    #[serde(rename = "requesterEmail")]
+    pub requester_email: String,
+    /// The requester's role.
+    #[serde(rename = "requesterRole", skip_serializing_if = "Option::is_none")]
+    pub requester_role: Option<String>,
+    /// The requester's limit (a float).
+    #[serde(rename = "requesterLimit", skip_serializing_if = "Option::is_none")]
+    pub requester_limit: Option<f64>,
+    /// The MCP (or the domain from the proxy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// `targetUrl`.
+    #[serde(rename = "targetUrl", skip_serializing_if = "Option::is_none")]
+    pub target_url: Option<String>,
+    /// `planId`.
+    #[serde(rename = "planId", skip_serializing_if = "Option::is_none")]
+    pub plan_id: Option<String>,
+    /// `intentReference`.
+    #[serde(rename = "intentReference", skip_serializing_if = "Option::is_none")]
+    pub intent_reference: Option<String>,
+    /// `merkleRoot`.
+    #[serde(rename = "merkleRoot", skip_serializing_if = "Option::is_none")]
+    pub merkle_root: Option<String>,
+    /// Why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// What `on_hold` is told.
 #[derive(Clone, Debug)]
 pub struct HoldInfo {
@@ -1517,12 +1560,16 @@ impl ArmorIQClient {
         vec![self.key_header(), ("X-User-Email", email.to_owned())]
     }
 
-    /// `create_delegation_request(params)`: `POST {backend}/delegation/request`.
-    /// `params` is the body (`DelegationRequestParams` by alias, nulls dropped).
+    /// `create_delegation_request(params)`: `POST {backend}/delegation/request`
+    /// with `X-User-Email` and an `Idempotency-Key: deleg-<ms>-<8 hex>`.
     ///
     /// # Errors
     /// `Delegation` on ≥ 400 or a transport error.
-    pub fn create_delegation_request(&self, params: &Value, email: &str) -> Result<Value> {
+    pub fn create_delegation_request(
+        &self,
+        params: &DelegationRequestParams,
+        email: &str,
+    ) -> Result<Value> {
         let mut headers = self.email_headers(email);
         let ms = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -1566,7 +1613,10 @@ impl ArmorIQClient {
     ) -> Option<Value> {
         let mut q = format!("tool={}", urlenc(tool));
         if let Some(a) = amount {
-            q.push_str(&format!("&amount={a}"));
+            q.push_str(&format!(
+                "&amount={}",
+                serde_json::to_string(&a).unwrap_or_default()
+            ));
         }
         if let Some(p) = plan_id {
             q.push_str(&format!("&planId={}", urlenc(p)));
@@ -1658,6 +1708,50 @@ impl ArmorIQClient {
             })
     }
 
+    /// `_enrich_policy_context`: `{is_financial, transaction_type, amount,
+    /// recipient_id}` from the tool's metadata (`amount` divided by 100 for
+    /// cents).
+    pub fn policy_context(
+        &self,
+        mcp: &str,
+        action: &str,
+        params: &serde_json::Map<String, Value>,
+    ) -> Value {
+        let meta = self.fetch_tool_metadata(mcp);
+        let tm = meta
+            .get("toolMetadata")
+            .and_then(|t| t.get(action))
+            .cloned()
+            .unwrap_or(Value::Null);
+        if tm.get("isFinancial").and_then(Value::as_bool) != Some(true) {
+            return json!({"is_financial": false, "transaction_type": null, "amount": null,
+                          "recipient_id": null});
+        }
+        let cents = tm.get("amountUnit").and_then(Value::as_str) == Some("cents");
+        let amount = tm
+            .get("amountFields")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .find_map(|f| match params.get(f)? {
+                Value::Number(n) => n.as_f64(),
+                Value::String(s) => s.trim().parse::<f64>().ok(),
+                Value::Bool(b) => Some(f64::from(u8::from(*b))),
+                _ => None,
+            })
+            .map(|a| if cents { a / 100.0 } else { a });
+        let recipient = tm
+            .get("recipientField")
+            .and_then(Value::as_str)
+            .and_then(|f| params.get(f).cloned())
+            .unwrap_or(Value::Null);
+        json!({"is_financial": true,
+               "transaction_type": tm.get("transactionType").filter(|t| truthy(t)).cloned()
+                   .unwrap_or_else(|| json!(action)),
+               "amount": amount, "recipient_id": recipient})
+    }
+
     /// `invoke_with_policy(mcp, action, token, params, opts)`: tool metadata
     /// (`_policy_context` for financial tools), `invoke`; on a hold, and when
     /// waiting is asked with a user email: a delegation request, status
@@ -1680,37 +1774,10 @@ impl ArmorIQClient {
             Some(Value::Object(m)) => m.clone(),
             _ => serde_json::Map::new(),
         };
-        let meta = self.fetch_tool_metadata(mcp);
-        let tm = meta
-            .get("toolMetadata")
-            .and_then(|t| t.get(action))
-            .cloned()
-            .unwrap_or(Value::Null);
-        let mut amount = None;
-        if tm.get("isFinancial").and_then(Value::as_bool) == Some(true) {
-            let fields = tm
-                .get("amountFields")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            amount = fields
-                .iter()
-                .filter_map(Value::as_str)
-                .find_map(|f| params.get(f).and_then(Value::as_f64));
-            if tm.get("amountUnit").and_then(Value::as_str) == Some("cents") {
-                amount = amount.map(|a| a / 100.0);
-            }
-            let recipient = tm
-                .get("recipientField")
-                .and_then(Value::as_str)
-                .and_then(|f| params.get(f).cloned())
-                .unwrap_or(Value::Null);
-            params.insert(
-                "_policy_context".into(),
-                json!({"is_financial": true, "transaction_type": tm.get("transactionType"),
-                       "amount": amount, "recipient_id": recipient}),
-            );
-        }
+        let original = params.clone();
+        let ctx = self.policy_context(mcp, action, &params);
+        let amount = ctx.get("amount").and_then(Value::as_f64);
+        params.insert("_policy_context".into(), ctx);
         let first = self.invoke(
             mcp,
             action,
@@ -1718,7 +1785,7 @@ impl ArmorIQClient {
             Some(&Value::Object(params.clone())),
             opts.user_email.as_deref(),
         );
-        let (reason, ctx) = match first {
+        let held = match first {
             Err(ArmorIqError::PolicyHold {
                 reason,
                 delegation_context,
@@ -1730,7 +1797,7 @@ impl ArmorIQClient {
                 let info = HoldInfo {
                     mcp: mcp.into(),
                     action: action.into(),
-                    reason: reason.clone(),
+                    reason: Some(reason.clone().unwrap_or_else(|| message.clone())),
                     delegation_id: None,
                     amount,
                 };
@@ -1752,62 +1819,54 @@ impl ArmorIQClient {
                     });
                 };
                 let _ = email;
-                (reason, delegation_context)
+                (
+                    reason,
+                    message,
+                    delegation_context,
+                    matched_policy,
+                    metadata,
+                )
             }
             other => return other,
         };
+        let (reason, message, ctx, matched_policy, hold_meta) = held;
+        let reason_text = reason.clone().unwrap_or_else(|| message.clone());
         let email = opts.user_email.clone().unwrap_or_default();
         let (role, limit) = match &opts.requester_role {
             Some(r) => (r.clone(), opts.requester_limit.unwrap_or(0.0)),
             None => self.resolve_user_role(&email),
         };
         let c = |k: &str| ctx.get(k).and_then(Value::as_str).map(str::to_owned);
-        let mut req = serde_json::Map::new();
-        req.insert("tool".into(), json!(action));
-        req.insert("action".into(), json!("execute"));
-        let original: serde_json::Map<String, Value> = params
-            .iter()
-            .filter(|(k, _)| k.as_str() != "_policy_context")
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        req.insert("arguments".into(), Value::Object(original));
-        if let Some(a) = amount {
-            req.insert("amount".into(), json!(a));
-        }
-        req.insert("requesterEmail".into(), json!(email));
-        req.insert("requesterRole".into(), json!(role));
-        req.insert("requesterLimit".into(), json!(limit));
-        req.insert(
-            "domain".into(),
-            json!(c("domain").unwrap_or_else(|| mcp.to_owned())),
-        );
-        if let Some(t) = c("targetUrl") {
-            req.insert("targetUrl".into(), json!(t));
-        }
-        if let Some(p) = c("planId").or_else(|| token.plan_id.clone()) {
-            req.insert("planId".into(), json!(p));
-        }
-        req.insert(
-            "intentReference".into(),
-            json!(c("intentReference").unwrap_or_else(|| token.token_id.clone())),
-        );
-        req.insert(
-            "merkleRoot".into(),
-            json!(c("merkleRoot").unwrap_or_else(|| token.plan_hash.clone())),
-        );
-        if let Some(r) = &reason {
-            req.insert("reason".into(), json!(r));
-        }
-        let created = match self.create_delegation_request(&Value::Object(req), &email) {
+        let req = DelegationRequestParams {
+            tool: action.to_owned(),
+            action: "execute".into(),
+            arguments: Some(Value::Object(original)),
+            amount: Some(amount.filter(|a| *a != 0.0).unwrap_or(0.0)),
+            requester_email: email.clone(),
+            requester_role: Some(role),
+            requester_limit: Some(limit),
+            domain: Some(c("domain").unwrap_or_else(|| mcp.to_owned())),
+            target_url: c("targetUrl"),
+            plan_id: c("planId").or_else(|| token.plan_id.clone()),
+            intent_reference: Some(c("intentReference").unwrap_or_else(|| token.token_id.clone())),
+            merkle_root: Some(c("merkleRoot").unwrap_or_else(|| token.plan_hash.clone())),
+            reason: Some(reason_text.clone()),
+        };
+        let created = match self.create_delegation_request(&req, &email) {
             Ok(v) => v,
             Err(e) => {
+                let mut meta = match *hold_meta {
+                    Value::Object(m) => m,
+                    _ => serde_json::Map::new(),
+                };
+                meta.insert("delegationError".into(), json!(e.message()));
                 return Err(ArmorIqError::PolicyHold {
-                    message: "Action held for approval".into(),
+                    message,
                     reason,
                     delegation_id: None,
                     delegation_context: ctx,
-                    matched_policy: None,
-                    metadata: Box::new(json!({"delegationError": e.message()})),
+                    matched_policy,
+                    metadata: Box::new(Value::Object(meta)),
                 });
             }
         };
@@ -1823,7 +1882,7 @@ impl ArmorIQClient {
             cb(&HoldInfo {
                 mcp: mcp.into(),
                 action: action.into(),
-                reason: reason.clone(),
+                reason: Some(reason_text.clone()),
                 delegation_id: Some(id.clone()),
                 amount,
             });
@@ -1837,7 +1896,7 @@ impl ArmorIQClient {
             if left.is_zero() {
                 return Err(ArmorIqError::Delegation {
                     message: format!(
-                        "Delegation approval timed out after {}s",
+                        "Delegation approval timed out after {:.0}s",
                         timeout.as_secs_f64()
                     ),
                     status: None,
@@ -1847,19 +1906,17 @@ impl ArmorIQClient {
             wait = Duration::from_secs_f64(
                 (wait.as_secs_f64() * poll.factor).min(poll.cap.as_secs_f64()),
             );
-            let status = match self.get_delegation_status(&id) {
-                Ok(v) => v
-                    .get("status")
-                    .and_then(Value::as_str)
-                    .unwrap_or("pending")
-                    .to_owned(),
-                Err(_) => continue,
-            };
+            let status = self
+                .get_delegation_status(&id)?
+                .get("status")
+                .and_then(Value::as_str)
+                .unwrap_or("pending")
+                .to_owned();
             match status.as_str() {
                 "approved" => break,
                 "rejected" | "expired" => {
                     return Err(ArmorIqError::Delegation {
-                        message: format!("Delegation {id} was {status}"),
+                        message: format!("Delegation {status}"),
                         status: None,
                     });
                 }

@@ -531,30 +531,24 @@ impl ArmorIQSession {
                 ..Default::default()
             };
         }
-        let mut req = serde_json::Map::new();
-        req.insert("tool".into(), json!(action));
-        req.insert("action".into(), json!(action));
-        req.insert("arguments".into(), args.clone());
-        req.insert("amount".into(), json!(amount));
-        req.insert("requesterEmail".into(), json!(email));
-        req.insert("requesterRole".into(), json!("agent_user"));
-        req.insert("requesterLimit".into(), json!(0));
-        req.insert("domain".into(), json!(mcp));
-        if let Some(p) = plan_id {
-            req.insert("planId".into(), json!(p));
-        }
-        if let Some(t) = token {
-            req.insert("intentReference".into(), json!(t.token_id));
-            if let Some(m) = &t.raw_token.merkle_root {
-                req.insert("merkleRoot".into(), json!(m));
-            }
-        }
-        if let Some(r) = &hold.reason {
-            req.insert("reason".into(), json!(r));
-        }
+        let req = super::DelegationRequestParams {
+            tool: action.to_owned(),
+            action: action.to_owned(),
+            arguments: Some(args.clone()),
+            amount: Some(amount),
+            requester_email: email.clone(),
+            requester_role: Some("agent_user".into()),
+            requester_limit: Some(0.0),
+            domain: Some(mcp.to_owned()),
+            target_url: None,
+            plan_id: plan_id.map(str::to_owned),
+            intent_reference: token.map(|t| t.token_id.clone()),
+            merkle_root: token.and_then(|t| t.raw_token.merkle_root.clone()),
+            reason: hold.reason.clone(),
+        };
         let delegation_id = self
             .client
-            .create_delegation_request(&Value::Object(req), &email)
+            .create_delegation_request(&req, &email)
             .ok()
             .and_then(|v| {
                 v.get("delegationId")

@@ -1290,7 +1290,7 @@ fn invoke_answers_map_to_the_same_results_and_errors() {
         content_type: ctype.to_owned(),
         text: body.to_owned(),
     };
-    let url = "http://x/invoke";
+    let url = "http://127.0.0.1:37245/proxy/invoke";
     let map = |r: &Resp| map_invoke_response(r, url, "Stripe", "create_refund", "ph", 0.0);
     let want = |step: &str| t[step]["outcome"].clone();
 
@@ -1331,6 +1331,7 @@ fn invoke_answers_map_to_the_same_results_and_errors() {
         ))
         .unwrap_err();
         assert_eq!(e.sdk_exception(), want(step)["raised"], "{step}");
+        assert_eq!(e.message(), want(step)["message"], "{step}");
     }
     let e = map(&resp(
         409,
@@ -1339,8 +1340,10 @@ fn invoke_answers_map_to_the_same_results_and_errors() {
     ))
     .unwrap_err();
     assert_eq!(e.sdk_exception(), want("invoke_409")["raised"]);
+    assert_eq!(e.message(), want("invoke_409")["message"]);
     let e = map(&resp(502, "application/json", r#"{"message":"upstream"}"#)).unwrap_err();
     assert_eq!(e.sdk_exception(), want("invoke_502_not_retried")["raised"]);
+    assert_eq!(e.message(), want("invoke_502_not_retried")["message"]);
     assert_eq!(e.status(), Some(502));
 
     // enforcementAction wins over the status, in both directions.
@@ -1572,4 +1575,96 @@ fn hold_flows_send_the_official_requests() {
         )
     );
     assert_eq!(ours[2].body, theirs[2]["body"].as_str().unwrap());
+}
+
+/// Mint, bootstrap and resolve-user refusals: the recorded mock answers give
+/// the official SDK's exception and message.
+#[test]
+fn mint_and_setup_refusals_match_the_official_sdk() {
+    let t = transcript();
+    let next: Arc<Mutex<(u16, String)>> = Arc::new(Mutex::new((200, "{}".into())));
+    let n2 = next.clone();
+    let route: Route = Arc::new(move |_r: &Seen| {
+        let (st, body) = n2.lock().unwrap().clone();
+        (st, "application/json".into(), body)
+    });
+    let m = Mock::start(route);
+    let c = ArmorIQClient::builder()
+        .api_key("ak_test_wire")
+        .backend_endpoint(m.url())
+        .proxy_endpoint(m.url())
+        .max_retries(0)
+        .local_verification(false)
+        .credentials_path("/nonexistent/c.json")
+        .build()
+        .unwrap();
+    let cap = c
+        .capture_plan(
+            "l",
+            "p",
+            Some(&json!({"steps": [{"action": "create_refund", "mcp": "Stripe"}]})),
+            None,
+        )
+        .unwrap();
+    let cases = [
+        (
+            "get_intent_token_403",
+            403,
+            r#"{"message": "Forbidden by policy", "policy_validation": {"denied_tools": ["create_refund"], "denied_reasons": ["amount > limit"], "default_enforcement_action": "block"}}"#,
+        ),
+        (
+            "get_intent_token_400_denied_tools",
+            400,
+            r#"{"message": "x", "policy_validation": {"denied_tools": ["t"], "denied_reasons": []}}"#,
+        ),
+        (
+            "get_intent_token_400",
+            400,
+            r#"{"message": "plan invalid"}"#,
+        ),
+        (
+            "get_intent_token_success_false",
+            200,
+            r#"{"success": false, "message": "nope"}"#,
+        ),
+    ];
+    for (step, status, body) in cases {
+        *next.lock().unwrap() = (status, body.into());
+        let e = c.get_intent_token(&cap, None, 60.0, None).unwrap_err();
+        let w = &t[step]["outcome"];
+        assert_eq!(e.sdk_exception(), w["raised"], "{step}");
+        assert_eq!(e.message(), w["message"], "{step}");
+        if let ArmorIqError::PolicyBlocked {
+            enforcement_action,
+            reason,
+            metadata,
+            ..
+        } = &e
+        {
+            assert_eq!(
+                enforcement_action.as_deref(),
+                w["attrs"]["enforcement_action"].as_str()
+            );
+            assert_eq!(reason.as_deref(), w["attrs"]["reason"].as_str());
+            assert_eq!(**metadata, w["attrs"]["metadata"], "{step}");
+        }
+    }
+    *next.lock().unwrap() = (200, "not json".into());
+    let e = c.get_intent_token(&cap, None, 60.0, None).unwrap_err();
+    assert_eq!(e.sdk_exception(), "InvalidTokenException");
+    assert!(
+        e.message().starts_with("Failed to get intent token: "),
+        "{e}"
+    );
+
+    *next.lock().unwrap() = (404, r#"{"message": "no such member"}"#.into());
+    let e = c.resolve_user("bob@example.com").unwrap_err();
+    assert_eq!(e.message(), t["resolve_user_404"]["outcome"]["message"]);
+    *next.lock().unwrap() = (401, r#"{"message": "bad key"}"#.into());
+    let e = c.bootstrap().unwrap_err();
+    assert_eq!(e.message(), t["bootstrap_401"]["outcome"]["message"]);
+    assert_eq!(e.sdk_exception(), "ConfigurationException");
+    // A refusal is not cached: the next success is fetched.
+    *next.lock().unwrap() = (200, r#"{"agentId":"a"}"#.into());
+    assert_eq!(c.bootstrap().unwrap()["agentId"], "a");
 }

@@ -2131,8 +2131,52 @@ pub(crate) fn py_str(v: &Value) -> String {
     }
 }
 
-fn py_repr(v: &Value) -> String {
-    serde_json::to_string(v).unwrap_or_default()
+/// Python's `repr()` of the parsed JSON value (`{'message': 'x'}`), as the
+/// SDK's messages show a response body.
+pub fn py_repr(v: &Value) -> String {
+    match v {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => py_str_repr(s),
+        Value::Array(a) => format!("[{}]", a.iter().map(py_repr).collect::<Vec<_>>().join(", ")),
+        Value::Object(o) => format!(
+            "{{{}}}",
+            o.iter()
+                .map(|(k, v)| format!("{}: {}", py_str_repr(k), py_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn py_str_repr(s: &str) -> String {
+    let q = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut o = String::with_capacity(s.len() + 2);
+    o.push(q);
+    for c in s.chars() {
+        match c {
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            '\r' => o.push_str("\\r"),
+            '\t' => o.push_str("\\t"),
+            c if c == q => {
+                o.push('\\');
+                o.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                o.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => o.push(c),
+        }
+    }
+    o.push(q);
+    o
 }
 
 pub(crate) fn urlenc(s: &str) -> String {

@@ -40,15 +40,15 @@ cd "$fw"
 unset RUSTFLAGS CARGO_TARGET_DIR CARGO_BUILD_TARGET
 
 step "build thumbv7em-none-eabihf (Cortex-M4F, mps2-an386), release"
-cargo build --release --locked --target thumbv7em-none-eabihf
+cargo build --release --target thumbv7em-none-eabihf
 step "build thumbv7m-none-eabi (Cortex-M3, mps2-an385), release"
-cargo build --release --locked --target thumbv7m-none-eabi
+cargo build --release --target thumbv7m-none-eabi
 step "clippy (firmware)"
-cargo clippy --release --locked --target thumbv7em-none-eabihf -- -D warnings
+cargo clippy --release --target thumbv7em-none-eabihf -- -D warnings
 
 if [ "$have_nightly" = 1 ]; then
   step "core-only sysroot build (-Zbuild-std=core: any alloc in the graph fails)"
-  cargo +nightly build --release --locked -Zbuild-std=core --target thumbv7em-none-eabihf \
+  cargo +nightly build --release -Zbuild-std=core --target thumbv7em-none-eabihf \
     --target-dir target/corecheck
 else
   echo "SKIPPED core-only build: no nightly toolchain (or ARMORIQ_SKIP_CORECHECK=1)"

@@ -463,3 +463,75 @@ fn tick_counts_are_deterministic_under_icount() {
         );
     }
 }
+
+/// `armoriq device verify --qemu`: exit 0 with the verdict as JSON, exit 1
+/// with `error: <kind>: <error>`, from files as `armoriq plan hash` and
+/// `armoriq token mint` write them; params are passed through verbatim.
+#[test]
+fn cli_device_verify() {
+    let Some(elf) = firmware() else { return };
+    let key = dev_key("es256.pem");
+    let f = fixture(&key, Some("dev-es256"));
+    let dir = std::env::temp_dir().join(format!("armoriq-device-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let token = write("token.jwt", &format!("{}\n", f.token));
+    let step = write("step.json", &f.plan["steps"][1].to_string());
+    let proof = write(
+        "proof.json",
+        &serde_json::to_string(&f.hashes.step_proofs[1]).unwrap(),
+    );
+    // Same params, other spacing and key order: canonically equal.
+    let call = write(
+        "call.json",
+        r#"{"mcp": "mail-mcp", "action": "send_email", "params": {"n": 1.0, "to": "team@example.com"}}"#,
+    );
+    let run = |now: i64, call: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_armoriq"))
+            .args(["device", "verify", "--qemu"])
+            .arg(elf)
+            .arg("--token")
+            .arg(&token)
+            .arg("--call")
+            .arg(call)
+            .arg("--step")
+            .arg(&step)
+            .arg("--proof")
+            .arg(&proof)
+            .args(["--now", &now.to_string()])
+            .output()
+            .unwrap()
+    };
+    let out = run(NOW, &call);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verdict"], "accepted");
+    assert_eq!(v["index"], 1);
+    assert_eq!(v["merkle_root"], f.hashes.merkle_root.as_str());
+    let out = run(EXP + LEEWAY + 1, &call);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: TokenExpired: Expired"
+    );
+    let other = write(
+        "other.json",
+        r#"{"mcp":"mail-mcp","action":"send_email","params":{"n":2,"to":"team@example.com"}}"#,
+    );
+    let out = run(NOW, &other);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: IntentMismatch: CallMismatch"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

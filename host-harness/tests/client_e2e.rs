@@ -458,6 +458,54 @@ fn end_to_end_against_armoriq_serve() {
         fc.default_proxy_endpoint().unwrap(),
         format!("http://127.0.0.1:{}", s.proxy)
     );
+
+    // 11. The examples, configured from the environment only.
+    let examples = Path::new(BIN).parent().unwrap().join("examples");
+    let home = temp_dir("client-examples");
+    for (ex, want) in [
+        (
+            "weather",
+            &[
+                "get_weather → Weather in Paris: 21 degrees metric, clear",
+                "refused as it should be: IntentMismatch",
+            ][..],
+        ),
+        (
+            "paris_trip",
+            &[
+                "check weather-mcp__get_weather → allow",
+                "sent to alice@example.com: Paris trip",
+                "check weather-mcp__send_payment → block (tool-not-in-plan",
+            ][..],
+        ),
+    ] {
+        let exe = examples.join(ex);
+        if !exe.exists() {
+            eprintln!("skipping example {ex}: not built (`cargo test -p armoriq-host` builds it)");
+            continue;
+        }
+        let out = Command::new(&exe)
+            .env("HOME", &home)
+            .env("ARMORIQ_API_KEY", &s.key)
+            .env(
+                "ARMORIQ_BACKEND_URL",
+                format!("http://127.0.0.1:{}", s.backend),
+            )
+            .env("PROXY_ENDPOINT", format!("http://127.0.0.1:{}", s.proxy))
+            .env_remove("ARMORIQ_PROFILE")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{ex}: {text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for w in want {
+            assert!(text.contains(w), "{ex}: {w:?} not in\n{text}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&home);
 }
 
 // ---------------------------------------------------------------------------
@@ -858,6 +906,18 @@ fn requests_match_the_official_sdk() {
     c.resolve_user(" ALICE@example.com").unwrap();
     let seen = m.take();
     assert_eq!(seen.len(), 2);
+    // The cache lives for the TTL only.
+    let short = base()
+        .user_context_ttl(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    short.resolve_user("bob@example.com").unwrap();
+    short.resolve_user("bob@example.com").unwrap();
+    std::thread::sleep(Duration::from_millis(80));
+    short.resolve_user("bob@example.com").unwrap();
+    short.invalidate_user("BOB@example.com");
+    short.resolve_user("bob@example.com").unwrap();
+    assert_eq!(m.take().len(), 3);
     same_request(&seen[0], &t["bootstrap"]["requests"][0], &fixed, true);
     same_request(&seen[1], &t["resolve_user"]["requests"][0], &fixed, true);
 
@@ -1241,6 +1301,42 @@ fn credentials_and_config_files_interoperate_with_the_official_sdk() {
         "from armoriq_sdk.credentials import load_profile\nprint(load_profile('http://127.0.0.1:3000'))\n",
     );
     assert_eq!(got.trim(), "None");
+
+    // Both writers at once: the lock protocol loses no update.
+    let home2 = temp_dir("client-home-race");
+    let path2 = home2.join(".armoriq").join("credentials.json");
+    let py2 = py.clone();
+    let h2 = home2.clone();
+    let writer = std::thread::spawn(move || {
+        run_py(
+            &py2,
+            &h2,
+            "from armoriq_sdk.credentials import LoginProfile, save_login_profile\n\
+             for i in range(15):\n    save_login_profile(LoginProfile(backend=f'http://py{i}.test', product='', apiKey=f'ak_test_py{i}', email='', userId='u', orgId=''))\n",
+        )
+    });
+    let ours2 = Credentials::at(&path2);
+    for i in 0..15 {
+        ours2
+            .save_login_profile(&LoginProfile {
+                backend: format!("http://rs{i}.test"),
+                product: String::new(),
+                api_key: format!("ak_test_rs{i}"),
+                email: String::new(),
+                user_id: "u".into(),
+                org_id: String::new(),
+            })
+            .unwrap();
+    }
+    writer.join().unwrap();
+    assert_eq!(ours2.read().1.len(), 30);
+    let n = run_py(
+        &py,
+        &home2,
+        "from armoriq_sdk.credentials import _read\nprint(len(_read()[1]))\n",
+    );
+    assert_eq!(n.trim(), "30");
+    let _ = std::fs::remove_dir_all(&home2);
 
     // armoriq.yaml: theirs → ours, ours → theirs (byte-identical re-save).
     let theirs_yaml = home.join("theirs.yaml");

@@ -551,10 +551,13 @@ pub struct ProfileArgs {
 }
 
 fn mask(key: &str) -> String {
-    if key.len() <= 12 {
+    let chars: Vec<char> = key.chars().collect();
+    if chars.len() <= 12 {
         return "****".into();
     }
-    format!("{}…{}", &key[..8], &key[key.len() - 4..])
+    let head: String = chars[..8].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}…{tail}")
 }
 
 fn profile_json(name: &str, p: &Profile) -> Value {

@@ -2190,3 +2190,26 @@ pub(crate) fn urlenc(s: &str) -> String {
     }
     o
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_is_send_sync_clone_and_reprs_are_pythonic() {
+        fn assert_traits<T: Send + Sync + Clone + 'static>() {}
+        assert_traits::<ArmorIQClient>();
+        assert_eq!(
+            py_repr(&json!({"message": "it's", "n": [1, true, null]})),
+            r#"{'message': "it's", 'n': [1, True, None]}"#
+        );
+        assert_eq!(urlenc("a b/é"), "a%20b%2F%C3%A9");
+        assert!(check_api_key_format("ak_claw_x", "http://h").is_ok());
+        assert!(check_api_key_format("ak_x", "http://h").is_err());
+        assert_eq!(
+            paired_endpoint("proxy", "http://127.0.0.1:3000/"),
+            Some("http://127.0.0.1:3001")
+        );
+        assert_eq!(paired_endpoint("proxy", "http://example.com"), None);
+    }
+}

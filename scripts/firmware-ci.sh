@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Firmware CI: tools, builds for both Cortex-M targets, the core-only sysroot
 # build (proves no `alloc` anywhere in the graph), clippy, and the static
-# budgets. Writes the ELF path for the host test (host-harness/tests/firmware_qemu.rs):
+# budgets; builds the QEMU instruction-count plugin (firmware/target/libinsncount.so).
+# Writes the ELF path for the host test (host-harness/tests/firmware_qemu.rs):
 #   firmware/target/firmware-elf.env   ARMORIQ_FIRMWARE_ELF=<path>
 # and prints `export ARMORIQ_FIRMWARE_ELF=...` (also appended to $GITHUB_ENV if set).
 #
@@ -54,6 +55,14 @@ else
   echo "SKIPPED core-only build: no nightly toolchain (or ARMORIQ_SKIP_CORECHECK=1)"
 fi
 
+step "instruction-count QEMU plugin (bench/insncount.c)"
+if command -v gcc >/dev/null 2>&1; then
+  gcc -shared -fPIC -O2 -Wall -o target/libinsncount.so bench/insncount.c
+  echo "built firmware/target/libinsncount.so (used by the host test for exact counts)"
+else
+  echo "SKIPPED: no gcc; the host test then reports SysTick ticks only"
+fi
+
 step "static budgets"
 size_tool=arm-none-eabi-size
 command -v "$size_tool" >/dev/null 2>&1 || size_tool="$(find "$(rustc --print sysroot)" -name llvm-size -type f | head -1)"
@@ -73,7 +82,7 @@ for t in thumbv7em-none-eabihf thumbv7m-none-eabi; do
     "$t" "$ram" "$data" "$bss" "$uninit"
   [ "$verdict" = met ] || fail=1
 done
-echo "stack high-water mark and instruction counts: measured on the device by"
+echo "stack high-water mark and instruction counts (exact, with the plugin): measured on the device by"
 echo "  cargo test -p armoriq-host --test firmware_qemu -- --nocapture"
 
 elf="$fw/target/thumbv7em-none-eabihf/release/armoriq-firmware"

@@ -145,3 +145,21 @@ pub fn stack_peak() -> u32 {
     }
     (top - p) as u32
 }
+
+/// Start marker of a measured region, for the instruction-count plugin
+/// (`bench/insncount.c`): its address is looked up by symbol name. The two
+/// markers have different bodies so the linker cannot fold them into one.
+#[inline(never)]
+#[unsafe(no_mangle)]
+pub extern "C" fn armoriq_bench_start() {
+    // SAFETY: a `nop` has no effect.
+    unsafe { core::arch::asm!("nop", options(nomem, nostack, preserves_flags)) }
+}
+
+/// End marker of a measured region; see [`armoriq_bench_start`].
+#[inline(never)]
+#[unsafe(no_mangle)]
+pub extern "C" fn armoriq_bench_end() {
+    // SAFETY: `nop`s have no effect.
+    unsafe { core::arch::asm!("nop", "nop", options(nomem, nostack, preserves_flags)) }
+}

@@ -191,6 +191,7 @@ impl Verifier<'_> {
             issuer: provision::ISSUER,
         };
         let t0 = self.ticks.now();
+        hw::armoriq_bench_start();
         let verdict = verify_invocation_with(
             self.canon,
             v.token,
@@ -200,6 +201,7 @@ impl Verifier<'_> {
             self.keys,
             self.claims,
         );
+        hw::armoriq_bench_end();
         let ticks = self.ticks.since(t0);
         match verdict {
             Ok(ok) => {
@@ -261,7 +263,9 @@ impl Verifier<'_> {
             return fail;
         };
         let t0 = self.ticks.now();
+        hw::armoriq_bench_start();
         let ok = key.verify(msg, sig).is_ok();
+        hw::armoriq_bench_end();
         let ticks = self.ticks.since(t0);
         defmt::info!("bare {} verify ok={} ({} ticks)", want.name(), ok, ticks);
         Response::BareVerify { ok, ticks }

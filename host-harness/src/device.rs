@@ -76,6 +76,8 @@ pub struct QemuOptions {
     pub icount: bool,
     /// Where QEMU's stdout (the binary defmt log) goes; discarded if `None`.
     pub log: Option<PathBuf>,
+    /// More QEMU arguments (e.g. `-plugin …`), placed before `-kernel`.
+    pub extra_args: Vec<std::ffi::OsString>,
 }
 
 impl Default for QemuOptions {
@@ -85,6 +87,7 @@ impl Default for QemuOptions {
             machine: "mps2-an386".into(),
             icount: false,
             log: None,
+            extra_args: Vec::new(),
         }
     }
 }
@@ -242,6 +245,7 @@ impl Device {
         if opts.icount {
             cmd.args(["-icount", "shift=0"]);
         }
+        cmd.args(&opts.extra_args);
         cmd.arg("-kernel")
             .arg(elf)
             .stdin(Stdio::null())

@@ -535,3 +535,121 @@ fn cli_device_verify() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The instruction-count plugin (`firmware/bench/insncount.c`, built by
+/// scripts/firmware-ci.sh): `$ARMORIQ_QEMU_PLUGIN` or
+/// `firmware/target/libinsncount.so`.
+fn plugin() -> Option<PathBuf> {
+    let p = std::env::var_os("ARMORIQ_QEMU_PLUGIN").map_or_else(
+        || firmware_dir().join("target/libinsncount.so"),
+        PathBuf::from,
+    );
+    p.is_file().then_some(p)
+}
+
+/// A symbol's address (Thumb bit cleared) from `nm`.
+fn symbol(elf: &Path, name: &str) -> u64 {
+    for nm in ["arm-none-eabi-nm", "llvm-nm", "nm"] {
+        let Ok(out) = Command::new(nm).arg(elf).output() else {
+            continue;
+        };
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let mut parts = line.split_whitespace();
+            if let (Some(addr), Some(_), Some(sym)) = (parts.next(), parts.next(), parts.next())
+                && sym == name
+            {
+                return u64::from_str_radix(addr, 16).unwrap() & !1;
+            }
+        }
+    }
+    panic!("symbol {name} not found in {} (no nm?)", elf.display());
+}
+
+/// Region counts the plugin has logged so far.
+fn regions(log: &Path, want: usize) -> Vec<u64> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let got: Vec<u64> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("insncount: region "))
+            .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+            .collect();
+        if got.len() >= want || std::time::Instant::now() > deadline {
+            return got;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Exact instruction counts of the invocation check and of the bare verify,
+/// with the TCG plugin counting between the firmware's bench markers; they
+/// repeat exactly and agree with the SysTick ticks.
+#[test]
+fn exact_instruction_counts_with_plugin() {
+    let Some(elf) = firmware() else { return };
+    let Some(so) = plugin() else {
+        eprintln!("SKIPPED: no instruction-count plugin (scripts/firmware-ci.sh builds it)");
+        return;
+    };
+    let (start, end) = (
+        symbol(elf, "armoriq_bench_start"),
+        symbol(elf, "armoriq_bench_end"),
+    );
+    for (key, kid, alg) in [
+        (dev_key("es256.pem"), Some("dev-es256"), frame::Alg::Es256),
+        (dev_key("ed25519.pem"), None, frame::Alg::EdDsa),
+    ] {
+        let log = std::env::temp_dir().join(format!(
+            "armoriq-insncount-{}-{alg:?}.log",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&log);
+        let mut opts = QemuOptions::for_elf(elf);
+        opts.icount = true;
+        opts.extra_args = vec![
+            "-plugin".into(),
+            format!("{},start={start:#x},end={end:#x}", so.display()).into(),
+            "-d".into(),
+            "plugin".into(),
+            "-D".into(),
+            log.clone().into(),
+        ];
+        let mut dev = Device::boot_qemu(elf, &opts).unwrap();
+        let f = fixture(&key, kid);
+        let o = Owned::new(&f, 1);
+        let t1 = verify(&mut dev, o.request(&f.token, NOW)).unwrap().ticks;
+        let t2 = verify(&mut dev, o.request(&f.token, NOW)).unwrap().ticks;
+        let bare_ticks = match dev
+            .request(&Request::BareVerify {
+                alg,
+                token: f.token.as_bytes(),
+            })
+            .unwrap()
+            .response()
+        {
+            Response::BareVerify { ok: true, ticks } => ticks,
+            other => panic!("bare verify: {other:?}"),
+        };
+        let r = regions(&log, 3);
+        drop(dev);
+        let _ = std::fs::remove_file(&log);
+        assert_eq!(r.len(), 3, "{alg:?}: plugin regions {r:?}");
+        let (check, again, bare) = (r[0], r[1], r[2]);
+        assert_eq!(check, again, "{alg:?}: identical checks, different counts");
+        for (ticks, insns) in [(t1, check), (t2, again), (bare_ticks, bare)] {
+            let approx = u64::from(ticks) * INSNS_PER_TICK;
+            assert!(
+                approx.abs_diff(insns) <= 2 * INSNS_PER_TICK + 64,
+                "{alg:?}: {ticks} ticks vs {insns} instructions"
+            );
+        }
+        let ratio = check as f64 / bare as f64;
+        eprintln!(
+            "{alg:?}: invocation check {check} instructions, bare signature verify {bare} \
+             instructions, overhead {} ({ratio:.4}x)",
+            check - bare
+        );
+        assert!(ratio <= 1.15, "{alg:?}: {ratio:.4}x");
+    }
+}

@@ -195,6 +195,36 @@ impl Stack {
     }
 }
 
+/// A token that was never minted (for calls that fail before the proxy).
+fn dummy_token(cap: &armoriq_host::client::PlanCapture) -> armoriq_host::client::IntentToken {
+    armoriq_host::client::IntentToken {
+        token_id: "t".into(),
+        plan_hash: "h".into(),
+        plan_id: Some("p".into()),
+        signature: String::new(),
+        issued_at: 0.0,
+        expires_at: 0.0,
+        policy: json!({}),
+        composite_identity: json!(""),
+        client_info: Value::Null,
+        policy_validation: Value::Null,
+        step_proofs: json!([]),
+        total_steps: 0,
+        raw_token: armoriq_host::client::RawToken {
+            plan: cap.plan.clone(),
+            plan_id: Some("p".into()),
+            token: json!({}),
+            plan_hash: None,
+            merkle_root: None,
+            intent_reference: None,
+            composite_identity: json!(""),
+            step_proofs: json!([]),
+        },
+        jwt_token: Some("x.y.z".into()),
+        policy_snapshot: Value::Null,
+    }
+}
+
 /// A JWS with one character in the middle of its signature changed.
 fn flip_sig(jwt: &str) -> String {
     let i = jwt.rfind('.').unwrap() + 20;
@@ -436,6 +466,94 @@ fn end_to_end_against_armoriq_serve() {
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert!(seen[0].is_none() && seen[1].is_some(), "{seen:?}");
+
+    // 9b. Session holds, sdk and proxy modes: hold with a delegation, approve,
+    // the next check is allowed by the approved delegation.
+    let approve = |id: &str| {
+        let out = Command::new(BIN)
+            .args(["approve", id, "--by", "boss@example.com", "--state-dir"])
+            .arg(s.dir.join("state"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let pay_call = format!("{MCP}__send_payment");
+    for mode in [SessionMode::Sdk, SessionMode::Proxy] {
+        let mut sess = c2
+            .for_user("alice@example.com")
+            .start_session(SessionOptions {
+                mode,
+                ..SessionOptions::default()
+            });
+        let calls = vec![
+            ToolCall::new(&pay_call, pay.clone()).unwrap(),
+            ToolCall::new(format!("{MCP}__get_weather"), params.clone()).unwrap(),
+        ];
+        sess.start_plan(&calls, Some("pay and look")).unwrap();
+        let ok = sess
+            .check(&format!("{MCP}__get_weather"), &params, None)
+            .unwrap();
+        assert!(ok.allowed, "{mode:?}: {ok:?}");
+        let held = sess.check(&pay_call, &pay, None).unwrap();
+        assert_eq!(held.action, "hold", "{mode:?}: {held:?}");
+        let id = held
+            .delegation_id
+            .clone()
+            .unwrap_or_else(|| panic!("{mode:?}: {held:?}"));
+        approve(&id);
+        let after = sess.check(&pay_call, &pay, None).unwrap();
+        assert!(
+            after.allowed && after.action == "allow",
+            "{mode:?}: {after:?}"
+        );
+        assert_eq!(
+            after.delegation_id.as_deref(),
+            Some(id.as_str()),
+            "{mode:?}"
+        );
+        let unplanned = sess
+            .check(
+                &format!("{MCP}__send_email"),
+                &json!({"to": "x", "subject": "y"}),
+                None,
+            )
+            .unwrap();
+        assert!(!unplanned.allowed, "{mode:?}: {unplanned:?}");
+        assert!(
+            unplanned
+                .reason
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("tool-not-in-plan"),
+            "{mode:?}: {unplanned:?}"
+        );
+    }
+    // Local mode: the token and the plan are checked, then fail-closed.
+    let mut local = c.start_session(SessionOptions {
+        mode: SessionMode::Local,
+        ..SessionOptions::default()
+    });
+    local
+        .start_plan(
+            &[ToolCall::new(format!("{MCP}__get_weather"), params.clone()).unwrap()],
+            None,
+        )
+        .unwrap();
+    let d = local
+        .check(&format!("{MCP}__get_weather"), &params, None)
+        .unwrap();
+    assert!(
+        !d.allowed
+            && d.reason
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("policy-bundle-unavailable"),
+        "{d:?}"
+    );
 
     // 10. from_config: sandbox means the local defaults unless env overrides.
     let yaml = s.dir.join("client.yaml");
@@ -1098,6 +1216,56 @@ fn error_mapping_and_retries_match_the_official_sdk() {
         seen[0].body.contains("\"expires_in\":60.0"),
         "{}",
         seen[0].body
+    );
+
+    // Transport errors are retried too, then reported.
+    let closed = free_port();
+    let c3 = ArmorIQClient::builder()
+        .api_key("ak_live_x")
+        .backend_endpoint(format!("http://127.0.0.1:{closed}"))
+        .proxy_endpoint(format!("http://127.0.0.1:{closed}"))
+        .backoff(Backoff {
+            base: Duration::from_millis(100),
+            cap: Duration::from_millis(150),
+        })
+        .credentials_path("/nonexistent/c.json")
+        .build()
+        .unwrap();
+    let t0 = Instant::now();
+    let e = c3.get_intent_token(&cap, None, 60, None).unwrap_err();
+    // 4 attempts: sleeps of 100, 150, 150 ms between them.
+    assert!(
+        t0.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert!(
+        e.message().starts_with("Failed to get intent token: "),
+        "{e}"
+    );
+    let t0 = Instant::now();
+    let tok = armoriq_host::client::IntentToken {
+        expires_at: 4e9,
+        ..dummy_token(&cap)
+    };
+    let e = ArmorIQClient::builder()
+        .api_key("ak_live_x")
+        .backend_endpoint(format!("http://127.0.0.1:{closed}"))
+        .proxy_endpoint(format!("http://127.0.0.1:{closed}"))
+        .local_verification(false)
+        .credentials_path("/nonexistent/c.json")
+        .build()
+        .unwrap()
+        .invoke("m", "a", &tok, None, None)
+        .unwrap_err();
+    assert!(
+        t0.elapsed() < Duration::from_millis(400),
+        "invoke is never retried"
+    );
+    assert!(
+        e.message()
+            .starts_with("Could not reach the ArmorIQ proxy at "),
+        "{e}"
     );
 
     // Bad key prefix, missing key: Configuration with the official text.

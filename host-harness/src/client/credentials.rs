@@ -95,9 +95,10 @@ impl Credentials {
             return Default::default();
         };
         match serde_json::from_str::<serde_json::Value>(&text) {
+            // Python compares with `!=`, so `2.0` is version 2 too.
             Ok(serde_json::Value::Object(m))
-                if m.get("version").and_then(serde_json::Value::as_i64) == Some(FILE_VERSION)
-                    && m.get("version").is_some_and(|v| v.is_i64() || v.is_u64()) =>
+                if m.get("version").and_then(serde_json::Value::as_f64)
+                    == Some(FILE_VERSION as f64) =>
             {
                 m
             }

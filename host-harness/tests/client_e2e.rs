@@ -735,6 +735,27 @@ fn cli_init_validate_login_whoami_status_logout() {
     );
     assert_eq!(code, 0, "{err}");
     assert_eq!(v["profile"], format!("default@127.0.0.1:{}", s.backend));
+    // The official SDK picks the saved key up for that backend.
+    let out = Command::new(&py)
+        .arg("-c")
+        .arg(format!(
+            "from armoriq_sdk import ArmorIQClient\nfrom armoriq_sdk.observability import ObservabilityOptions\n\
+             c = ArmorIQClient(backend_endpoint={backend:?}, proxy_endpoint={backend:?}, iap_endpoint={backend:?}, observability=ObservabilityOptions(enabled=False))\n\
+             print(c.api_key == {:?}, c.bootstrap().get('agentId'))",
+            s.key
+        ))
+        .env("HOME", &home)
+        .env_remove("ARMORIQ_API_KEY")
+        .env_remove("ARMORIQ_PROFILE")
+        .env("OTEL_SDK_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "True weather-agent",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bogus = "ak_test_00000000000000000000000000000000";
     let (code, _, err) = cli(
         &s,

@@ -718,6 +718,52 @@ fn cli_init_validate_login_whoami_status_logout() {
     );
     assert!(err.contains("Policy references invalid tools"), "{err}");
 
+    // Interactive: prompts on a terminal (util-linux `script` gives it one).
+    if Path::new("/usr/bin/script").exists() {
+        let out_yaml = home.join("interactive.yaml");
+        let answers = format!("$MY_KEY\nmy-bot\nbob\nsandbox\n{mcp_url}\n{MCP}\nWeather tools\n\n");
+        let mut child = Command::new("/usr/bin/script")
+            .arg("-qec")
+            .arg(format!("{BIN} init --output {}", out_yaml.display()))
+            .arg("/dev/null")
+            .env("HOME", &home)
+            .env(
+                "ARMORIQ_BACKEND_URL",
+                format!("http://127.0.0.1:{}", s.backend),
+            )
+            .env("PROXY_ENDPOINT", format!("http://127.0.0.1:{}", s.proxy))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(answers.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{shown}");
+        assert!(shown.contains("Agent ID [my-agent]: "), "{shown}");
+        assert!(shown.contains("6 tools discovered"), "{shown}");
+        let cfg = armoriq_host::gateway::config::ArmorIqYaml::load(&out_yaml).unwrap();
+        assert_eq!(
+            (
+                cfg.identity.api_key.as_str(),
+                cfg.identity.agent_id.as_str(),
+                cfg.identity.user_id.as_str()
+            ),
+            ("$MY_KEY", "my-bot", "bob")
+        );
+        assert_eq!(
+            cfg.mcp_servers[0].description.as_deref(),
+            Some("Weather tools")
+        );
+        assert_eq!(cfg.policy.allow.len(), 6);
+    }
+
     let backend = format!("http://127.0.0.1:{}", s.backend);
     let (code, v, err) = cli(
         &s,

@@ -555,6 +555,32 @@ fn end_to_end_against_armoriq_serve() {
         "{d:?}"
     );
 
+    // 9c. Revocation: the plan's token stops working at the proxy.
+    let rcap = c
+        .capture_plan("gpt-4", "weather", Some(&weather_plan("Rome")), None)
+        .unwrap();
+    let rtok = c.get_intent_token(&rcap, None, 300, None).unwrap();
+    let rparams = json!({"city": "Rome", "units": "metric"});
+    assert!(
+        c.invoke(MCP, "get_weather", &rtok, Some(&rparams), None)
+            .is_ok()
+    );
+    let v = c.revoke(&rtok, "user cancelled", true, None, None).unwrap();
+    assert_eq!(v["success"], true, "{v}");
+    let e = c
+        .invoke(MCP, "get_weather", &rtok, Some(&rparams), None)
+        .unwrap_err();
+    assert!(
+        matches!(&e, ArmorIqError::InvalidToken(m) if m.contains("revoked")),
+        "{e:?}"
+    );
+    let mut gone = rtok.clone();
+    gone.plan_id = Some("plan_nope".into());
+    match c.revoke(&gone, "x", true, None, None).unwrap_err() {
+        ArmorIqError::Delegation { status, .. } => assert_eq!(status, Some(404)),
+        other => panic!("{other:?}"),
+    }
+
     // 10. from_config: sandbox means the local defaults unless env overrides.
     let yaml = s.dir.join("client.yaml");
     std::fs::write(
@@ -1029,8 +1055,11 @@ fn future_body(req: &Value) -> Value {
     let text = r["body"].as_str().unwrap();
     let mut b: Value = serde_json::from_str(text).unwrap();
     let order = keys_in_order(text);
-    b["token"] = future(&b["token"]);
-    b["csrg_token"] = future(&b["csrg_token"]);
+    for k in ["token", "csrg_token"] {
+        if b.get(k).is_some() {
+            b[k] = future(&b[k]);
+        }
+    }
     let mut out = String::from("{");
     for (i, k) in order.iter().enumerate() {
         if i > 0 {
@@ -1173,6 +1202,25 @@ fn requests_match_the_official_sdk() {
         &future_body(&t["invoke_409"]["requests"][0]),
         &fixed,
         false,
+    );
+
+    // revoke: Bearer only (no X-API-Key), the CSRG token object, cascade.
+    c.revoke(&tok, "user cancelled", true, None, None).unwrap();
+    let seen = m.take();
+    let theirs = future_body(&t["revoke"]["requests"][0]);
+    let (a, b): (Value, Value) = (
+        serde_json::from_str(&seen[0].body).unwrap(),
+        serde_json::from_str(theirs["body"].as_str().unwrap()).unwrap(),
+    );
+    assert_eq!(seen[0].path, "/iap/trust/revoke");
+    assert_eq!(a, b);
+    assert_eq!(
+        keys_in_order(&seen[0].body),
+        keys_in_order(theirs["body"].as_str().unwrap())
+    );
+    assert_eq!(
+        ours_header_names(&seen[0].headers),
+        header_names(&theirs["headers"])
     );
 
     // Session, sdk mode: start_plan's mint, check's enforce, report's audit.

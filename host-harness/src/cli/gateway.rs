@@ -65,22 +65,11 @@ pub struct ServeArgs {
     leeway: u64,
 }
 
-/// Loads a policy file: a bound `{floor?, agent?, group?}` or one document (the agent layer).
+/// Reads a policy file (a bound `{floor?, agent?, group?}` or one document).
 pub fn load_policy_bound(path: &Path) -> Result<serde_json::Value, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let is_bound = v.as_object().is_some_and(|o| {
-        !o.is_empty()
-            && o.keys()
-                .all(|k| matches!(k.as_str(), "floor" | "agent" | "group"))
-    });
-    Ok(if is_bound {
-        v
-    } else {
-        serde_json::json!({ "agent": v })
-    })
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn open_store(dir: &Path) -> Result<SqliteStore, String> {
@@ -117,14 +106,20 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
     };
+    // --policy, else policy.json beside armoriq.yaml, else the one
+    // `armoriq policy load` installed in the state directory.
     let policy_path = a.policy.clone().or_else(|| {
-        let p = config_path
+        let beside = config_path
             .as_deref()
             .and_then(Path::parent)
             .unwrap_or(Path::new("."))
             .join("policy.json");
-        p.exists().then_some(p)
+        let installed = dir.join("policy.json");
+        [beside, installed].into_iter().find(|p| p.exists())
     });
+    let watched = policy_path
+        .clone()
+        .unwrap_or_else(|| dir.join("policy.json"));
     let bound = match policy_path.as_deref().map(load_policy_bound).transpose() {
         Ok(b) => b,
         Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
@@ -163,7 +158,10 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
         .unwrap_or_default();
     settings.config = config;
     settings.config_path = config_path.clone();
-    let policy = Policy::new(lists, bound);
+    let policy = match Policy::new(lists, bound.as_ref()) {
+        Ok(p) => p,
+        Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
+    };
     let gw = match Gateway::new(settings, Arc::new(store), policy) {
         Ok(g) => Arc::new(g),
         Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
@@ -199,9 +197,55 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(e, EXIT_BAD_INPUT),
     };
+    let lists_for_reload = gw
+        .settings
+        .config
+        .as_ref()
+        .map(|c| c.policy.clone())
+        .unwrap_or_default();
+    rt.spawn(watch_policy(gw.clone(), watched, lists_for_reload));
     match rt.block_on(armoriq_host::gateway::serve(gw)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e, EXIT_BAD_INPUT),
+    }
+}
+
+/// Reloads the policy file when it changes (checked every 2 s). A file that
+/// does not load is reported and the policy in force stays.
+async fn watch_policy(
+    gw: Arc<Gateway>,
+    path: PathBuf,
+    lists: armoriq_host::gateway::config::PolicyLists,
+) {
+    let stamp = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut last = stamp(&path);
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let now = stamp(&path);
+        if now == last {
+            continue;
+        }
+        last = now;
+        let bound = if path.exists() {
+            match load_policy_bound(&path) {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    tracing::error!("policy not reloaded: {e}");
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
+        match Policy::new(lists.clone(), bound.as_ref()) {
+            Ok(p) => {
+                if let Ok(mut slot) = gw.policy.write() {
+                    *slot = Arc::new(p);
+                }
+                tracing::info!("policy reloaded from {}", path.display());
+            }
+            Err(e) => tracing::error!("policy not reloaded: {e}"),
+        }
     }
 }
 
@@ -366,7 +410,7 @@ fn print_row(r: &AuditRow, json: bool) {
         println!("{}", serde_json::to_string(r).unwrap_or_default());
         return;
     }
-    let t = armoriq_host::gateway::policy::iso_time(r.at_ms / 1000);
+    let t = armoriq_host::gateway::policy::iso_time_ms(r.at_ms);
     println!(
         "{:>6} {t} {:<8} {:<18} {:<24} plan={} step={} user={} agent={} {}µs{}",
         r.id,
@@ -413,7 +457,10 @@ pub fn logs(a: &LogsArgs) -> ExitCode {
     for r in &all {
         print_row(r, a.state.json);
     }
-    while a.follow {
+    if !a.follow {
+        return ExitCode::SUCCESS;
+    }
+    loop {
         std::thread::sleep(Duration::from_millis(250));
         match store.audit_since(after, 1000) {
             Ok(rows) => {
@@ -425,5 +472,4 @@ pub fn logs(a: &LogsArgs) -> ExitCode {
             Err(e) => return fail(e, EXIT_BAD_INPUT),
         }
     }
-    ExitCode::SUCCESS
 }

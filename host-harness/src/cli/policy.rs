@@ -30,6 +30,16 @@ pub enum PolicyCommand {
         /// A bound `{floor?, agent?, group?}`, or one document.
         file: PathBuf,
     },
+    /// Install a bound or document as the gateway's policy
+    /// (`<state-dir>/policy.json`); a running `armoriq serve` picks it up
+    /// within two seconds. Refuses a file that does not load.
+    Load {
+        /// A bound `{floor?, agent?, group?}`, or one document.
+        file: PathBuf,
+        /// The gateway's state directory.
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
 }
 
 /// Runs `armoriq policy …`.
@@ -37,7 +47,37 @@ pub fn run(c: PolicyCommand) -> ExitCode {
     match c {
         PolicyCommand::Eval { policy, call } => eval(&policy, &call),
         PolicyCommand::Check { file } => check(&file),
+        PolicyCommand::Load { file, state_dir } => load(&file, state_dir),
     }
+}
+
+fn load(file: &Path, state_dir: Option<PathBuf>) -> ExitCode {
+    let doc = match read_json(file) {
+        Ok(v) => v,
+        Err(e) => return fail(e, EXIT_BAD_INPUT),
+    };
+    if let Err(e) = Bound::from_json_or_doc(&doc) {
+        return fail_eval(&e);
+    }
+    let dir = state_dir.unwrap_or_else(armoriq_host::gateway::config::default_state_dir);
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return fail(
+            format!("cannot create {}: {e}", dir.display()),
+            EXIT_BAD_INPUT,
+        );
+    }
+    // Write beside, then rename: a running gateway never reads half a file.
+    let tmp = dir.join(".policy.json.tmp");
+    let dest = dir.join("policy.json");
+    let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &dest)) {
+        return fail(
+            format!("cannot write {}: {e}", dest.display()),
+            EXIT_BAD_INPUT,
+        );
+    }
+    eprintln!("policy: installed {} as {}", file.display(), dest.display());
+    ExitCode::SUCCESS
 }
 
 fn read_json(path: &Path) -> Result<Value, String> {

@@ -78,8 +78,8 @@ pub struct PolicyCall<'a> {
 #[derive(Clone, Debug, Default)]
 pub struct Policy {
     lists: PolicyLists,
-    /// `{floor?, agent?, group?}` for Armor Policy v2.
-    bound: Option<Value>,
+    /// Armor Policy v2 `{floor?, agent?, group?}`, parsed once.
+    bound: Option<armoriq_policy::Bound>,
 }
 
 /// `*` matches any run of characters; everything else literally.
@@ -107,9 +107,17 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 }
 
 impl Policy {
-    /// From `armoriq.yaml` lists and an optional v2 bound.
-    pub fn new(lists: PolicyLists, bound: Option<Value>) -> Self {
-        Self { lists, bound }
+    /// From `armoriq.yaml` lists and an optional v2 bound (or one document,
+    /// taken as the agent layer).
+    ///
+    /// # Errors
+    /// The v2 document does not load (its error class and reason).
+    pub fn new(lists: PolicyLists, bound: Option<&Value>) -> Result<Self, String> {
+        let bound = bound
+            .map(armoriq_policy::Bound::from_json_or_doc)
+            .transpose()
+            .map_err(|e| format!("Armor Policy v2: {}: {}", e.class_name(), e.reason()))?;
+        Ok(Self { lists, bound })
     }
 
     /// Whether any rule is configured.
@@ -117,9 +125,9 @@ impl Policy {
         self.lists.allow.is_empty() && self.lists.deny.is_empty() && self.bound.is_none()
     }
 
-    /// The v2 bound, if loaded.
-    pub fn bound(&self) -> Option<&Value> {
-        self.bound.as_ref()
+    /// Whether an Armor Policy v2 bound is loaded.
+    pub fn has_v2(&self) -> bool {
+        self.bound.is_some()
     }
 
     /// Decides a call. Never fails: an evaluation error is a block with the
@@ -193,57 +201,58 @@ pub fn iso_time_ms(ms: i64) -> String {
     format!("{}{:03}Z", &s[..s.len() - 4], ms.rem_euclid(1000))
 }
 
-fn evaluate_v2(bound: &Value, call: &PolicyCall<'_>) -> Decision {
+fn evaluate_v2(bound: &armoriq_policy::Bound, call: &PolicyCall<'_>) -> Decision {
     // The call as the official SDK's `decide_locally` builds it: the bare tool
     // name, no schema hash or capabilities, millisecond UTC time, the member.
-    let mut c = serde_json::json!({
-        "tool": call.tool,
-        "arguments": call.args,
-        "schemaHash": null,
-        "capabilities": [],
-        "timestamp": iso8601(call.now),
-    });
-    if let Some(e) = call.email {
-        c["member"] = serde_json::json!({ "email": e });
-    }
-    decision_from_v2(armoriq_policy::evaluate_json(&c, bound))
-}
-
-fn decision_from_v2<E: std::fmt::Display>(r: Result<Value, E>) -> Decision {
-    match r {
-        Ok(d) => {
-            let verdict = match d.get("verdict").and_then(Value::as_str) {
-                Some("allow") => Verdict::Allow,
-                Some("hold") => Verdict::Hold,
-                _ => Verdict::Block,
-            };
-            let prov = d.get("provenance").cloned().unwrap_or(Value::Null);
-            let rule_key = prov.get("ruleKey").and_then(Value::as_str).unwrap_or("");
-            let variant = prov.get("variant").and_then(Value::as_i64).unwrap_or(-1);
-            let rule = if prov.get("statementId").is_some_and(|s| !s.is_null()) {
-                format!("{rule_key}#{variant}")
-            } else {
-                "tools.default".to_owned()
-            };
-            Decision {
-                verdict,
-                reason: format!("{}:{rule}", verdict.as_str()),
-                rule: Some(rule),
-                approval: d.get("approval").filter(|a| !a.is_null()).cloned(),
-                obligations: d
-                    .get("obligations")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default(),
-            }
-        }
-        Err(e) => Decision {
+    let c = armoriq_policy::Call {
+        tool: call.tool.to_owned(),
+        arguments: Some(call.args.clone()),
+        derived: None,
+        timestamp: Some(iso8601(call.now)),
+        member: call.email.map(|e| armoriq_policy::Member {
+            membership_id: None,
+            email: Some(e.to_owned()),
+            groups: Vec::new(),
+            product: None,
+        }),
+        capabilities: Vec::new(),
+        schema_hash: Some(Value::Null),
+    };
+    let d = armoriq_policy::evaluate_or_block(&c, bound);
+    let verdict = match d.verdict {
+        armoriq_policy::Verdict::Allow => Verdict::Allow,
+        armoriq_policy::Verdict::Hold => Verdict::Hold,
+        armoriq_policy::Verdict::Block => Verdict::Block,
+    };
+    if let Some(e) = &d.error {
+        return Decision {
             verdict: Verdict::Block,
-            reason: format!("block:policy-error:{e}"),
+            reason: format!(
+                "block:policy-not-evaluable: {}: {}",
+                e.class_name(),
+                e.reason()
+            ),
             rule: Some("policy-error".into()),
             approval: None,
             obligations: Vec::new(),
-        },
+        };
+    }
+    let rule = if d.provenance.statement_id.is_some() {
+        format!("{}#{}", d.provenance.rule_key, d.provenance.variant)
+    } else {
+        "tools.default".to_owned()
+    };
+    let json = d.to_json();
+    Decision {
+        verdict,
+        reason: format!("{}:{rule}", verdict.as_str()),
+        rule: Some(rule),
+        approval: d.approval.clone().filter(|a| !a.is_null()),
+        obligations: json
+            .get("obligations")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
     }
 }
 
@@ -268,7 +277,8 @@ mod tests {
                 deny: vec!["w.delete".into()],
             },
             None,
-        );
+        )
+        .unwrap();
         let args = serde_json::json!({});
         let call = |tool| PolicyCall {
             mcp: "w",

@@ -196,6 +196,8 @@ pub async fn signed_plan(
 struct Ctx {
     row: AuditRow,
     t0: Instant,
+    /// Set when the decision row was written while the call was forwarded.
+    written: Option<i64>,
 }
 
 impl Ctx {
@@ -205,6 +207,15 @@ impl Ctx {
         outcome: &str,
         reason: Option<String>,
     ) -> GwResult<()> {
+        if let Some(id) = self.written {
+            // The decision row is on disk already; record a forwarding failure in it.
+            if outcome != self.row.outcome {
+                let (o, r, l) = (outcome.to_owned(), reason, elapsed_us(self.t0));
+                st.blocking(move |s| s.audit_update(id, &o, r.as_deref(), l))
+                    .await?;
+            }
+            return Ok(());
+        }
         self.row.outcome = outcome.to_owned();
         self.row.reason = reason;
         self.row.at_ms = now_ms();
@@ -225,6 +236,7 @@ pub async fn invoke(
             ..Default::default()
         },
         t0: Instant::now(),
+        written: None,
     };
     let result = invoke_inner(&st, &headers, body, &mut ctx).await;
     let (outcome, reason) = match &result {
@@ -366,7 +378,18 @@ async fn invoke_inner(
             st.mcp.ids().join(", ")
         )));
     }
-    let result = st.mcp.call(&req.mcp, &action, params.map).await?;
+    // The decision row is written (and fsynced) while the call is forwarded:
+    // the response waits for both, so its latency is the slower of the two,
+    // not their sum. A forwarding failure then updates that row.
+    let mut row = ctx.row.clone();
+    row.outcome = outcome.clone();
+    row.reason = reason.clone();
+    row.at_ms = now_ms();
+    row.latency_us = elapsed_us(ctx.t0);
+    ctx.row.outcome = outcome.clone();
+    let (written, result) = tokio::join!(st.audit(row), st.mcp.call(&req.mcp, &action, params.map));
+    ctx.written = Some(written?);
+    let result = result?;
     let value = serde_json::to_value(&result).map_err(|e| GatewayError::Internal(e.to_string()))?;
     if result.is_error == Some(true) {
         let message = value["content"]
@@ -409,7 +432,7 @@ async fn approved_delegation(
     };
     let Some(d) = found else { return Ok(None) };
     let fits = d.tool == tool && d.plan_id.as_deref().is_none_or(|p| p == plan_id);
-    if !fits || !(d.status == "approved") {
+    if !fits || d.status != "approved" {
         return Ok(None);
     }
     let id = d.id.clone();
@@ -507,14 +530,13 @@ async fn enforce_decision(
         now: now_secs(),
     });
     let mut delegation_id = None;
-    if d.verdict == Verdict::Hold && create_hold {
-        if let Some(p) = &plan {
-            if let GatewayError::PolicyHold { context, .. } =
-                hold(st, &d, mcp, tool, p, params, email).await?
-            {
-                delegation_id = context["delegationId"].as_str().map(str::to_owned);
-            }
-        }
+    if d.verdict == Verdict::Hold
+        && create_hold
+        && let Some(p) = &plan
+        && let GatewayError::PolicyHold { context, .. } =
+            hold(st, &d, mcp, tool, p, params, email).await?
+    {
+        delegation_id = context["delegationId"].as_str().map(str::to_owned);
     }
     Ok(json!({
         "allowed": d.verdict == Verdict::Allow,
@@ -556,6 +578,7 @@ pub async fn enforce(
             ..Default::default()
         },
         t0: Instant::now(),
+        written: None,
     };
     let r: GwResult<Value> = async {
         st.authenticate(&headers).await?;

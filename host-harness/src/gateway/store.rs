@@ -200,6 +200,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Appends an audit row; returns once it is durable.
     fn audit(&self, row: AuditRow) -> StoreResult<i64>;
+    /// Records what became of an allowed call (its forwarding failed); returns
+    /// once durable.
+    fn audit_update(
+        &self,
+        id: i64,
+        outcome: &str,
+        reason: Option<&str>,
+        latency_us: i64,
+    ) -> StoreResult<()>;
     /// Audit rows with id > `after`, oldest first, at most `limit`.
     fn audit_since(&self, after: i64, limit: i64) -> StoreResult<Vec<AuditRow>>;
     /// Creates a delegation, or returns the pending one for the same request.
@@ -566,6 +575,22 @@ impl Store for SqliteStore {
         ack_rx
             .recv()
             .map_err(|_| StoreError("audit writer stopped".into()))?
+    }
+
+    fn audit_update(
+        &self,
+        id: i64,
+        outcome: &str,
+        reason: Option<&str>,
+        latency_us: i64,
+    ) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE audit SET outcome = ?2, reason = ?3, latency_us = ?4 WHERE id = ?1",
+                params![id, outcome, reason, latency_us],
+            )?;
+            Ok(())
+        })
     }
 
     fn audit_since(&self, after: i64, limit: i64) -> StoreResult<Vec<AuditRow>> {

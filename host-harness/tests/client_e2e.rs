@@ -554,6 +554,60 @@ fn end_to_end_against_armoriq_serve() {
                 .starts_with("policy-bundle-unavailable"),
         "{d:?}"
     );
+    // With the v2 document given, local mode decides as the gateway does; a
+    // hold becomes a block.
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(s.dir.join("policy.json")).unwrap()).unwrap();
+    let pay_small = json!({"amount": 500, "recipient": "bob"});
+    let pay_huge = json!({"amount": 500_000, "recipient": "bob"});
+    let mut local = c
+        .for_user("alice@example.com")
+        .start_session(SessionOptions {
+            mode: SessionMode::Local,
+            local_policy: Some(doc.clone()),
+            ..SessionOptions::default()
+        });
+    local
+        .start_plan(
+            &[
+                ToolCall::new(format!("{MCP}__get_weather"), params.clone()).unwrap(),
+                ToolCall::new(&pay_call, pay_small.clone()).unwrap(),
+            ],
+            None,
+        )
+        .unwrap();
+    let cases = [
+        (format!("{MCP}__get_weather"), params.clone(), true, "allow:tools.default".to_owned()),
+        (pay_call.clone(), pay_small.clone(), true, "allow:tools.send_payment#0".into()),
+        (
+            pay_call.clone(),
+            pay.clone(),
+            false,
+            "hold:tools.send_payment#1 — switch ARMORIQ_MODE=proxy to enable approval workflows for this action."
+                .into(),
+        ),
+        (pay_call.clone(), pay_huge, false, "block:tools.send_payment#2".into()),
+    ];
+    for (tool, args, allowed, reason) in cases {
+        let d = local.check(&tool, &args, None).unwrap();
+        assert_eq!(
+            (d.allowed, d.reason.as_deref()),
+            (allowed, Some(reason.as_str())),
+            "{d:?}"
+        );
+        assert_eq!(d.policy_id.as_deref(), Some("pol-weather-agent"));
+    }
+    let d = local
+        .check(&pay_call, &pay_small, Some("mallory@example.com"))
+        .unwrap();
+    assert!(!d.allowed && d.action == "block", "{d:?}");
+    let d = local
+        .check(&format!("{MCP}__send_email"), &json!({}), None)
+        .unwrap();
+    assert!(
+        d.reason.as_deref().unwrap().starts_with("tool-not-in-plan"),
+        "{d:?}"
+    );
 
     // 9c. Revocation: the plan's token stops working at the proxy.
     let rcap = c

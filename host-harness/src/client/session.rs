@@ -5,8 +5,10 @@
 //! Differences from 0.8.17, on purpose:
 //! * the default mode is `sdk` (0.8.17: `local`), because `local` needs the
 //!   backend's policy bundle, which `armoriq serve` does not publish; `local`
-//!   here checks the token and the plan and then blocks with
-//!   `policy-bundle-unavailable` (fail-closed);
+//!   here checks the token and the plan, then decides with the v2 document
+//!   given in [`SessionOptions::local_policy`] (`armoriq-policy`, the bare
+//!   tool name, the session's user as the member), and without one blocks
+//!   with `policy-bundle-unavailable` (fail-closed);
 //! * a grown plan is minted anew instead of re-anchored (`armoriq serve` has
 //!   no `/iap/trust/reanchor`, and a re-anchored token still signs the old
 //!   plan, which the proxy would refuse).
@@ -49,6 +51,11 @@ pub struct SessionOptions {
     pub session_id: Option<String>,
     /// Used when it is a UUID, else a new uuid4.
     pub context_id: Option<String>,
+    /// The Armor Policy v2 document (or bound `{floor, agent, group}`) that
+    /// [`SessionMode::Local`] decides with. The official SDK fetches it from
+    /// the backend's policy bundle, which `armoriq serve` does not publish;
+    /// without it local mode blocks (`policy-bundle-unavailable`).
+    pub local_policy: Option<Value>,
 }
 
 impl Default for SessionOptions {
@@ -61,6 +68,7 @@ impl Default for SessionOptions {
             mode: SessionMode::default(),
             session_id: None,
             context_id: None,
+            local_policy: None,
         }
     }
 }
@@ -362,11 +370,94 @@ impl ArmorIQSession {
                         "tool-not-in-plan: '{tool}' was not declared in the captured plan"
                     )));
                 }
-                Ok(EnforceResult::block(
-                    "policy-bundle-unavailable: local policy evaluation needs the backend's policy bundle; use SessionMode::Sdk or SessionMode::Proxy with armoriq serve".into(),
-                ))
+                Ok(self.decide_locally(&action, args, user_email))
             }
         }
+    }
+
+    /// `decide_locally`: the session's v2 policy, evaluated with
+    /// `armoriq-policy` on the bare tool name; a hold becomes a block.
+    fn decide_locally(
+        &self,
+        action: &str,
+        args: &Value,
+        user_email: Option<&str>,
+    ) -> EnforceResult {
+        let Some(doc) = &self.opts.local_policy else {
+            return EnforceResult::block("policy-bundle-unavailable".into());
+        };
+        if self.client.agent_id() == MULTIUSER {
+            return EnforceResult::block(
+                "agent_unresolved: pass agent_id (or set AGENT_ID) to decide calls in local mode"
+                    .into(),
+            );
+        }
+        let bound = match armoriq_policy::Bound::from_json_or_doc(doc) {
+            Ok(b) => b,
+            Err(e) => {
+                return EnforceResult::block(format!(
+                    "policy-not-evaluable: {}: {}",
+                    e.class_name(),
+                    e.reason()
+                ));
+            }
+        };
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let email = user_email
+            .map(str::to_owned)
+            .or_else(|| self.user_email.clone());
+        let call = armoriq_policy::Call {
+            tool: action.to_owned(),
+            arguments: Some(args.clone()),
+            derived: None,
+            timestamp: Some(super::credentials::format_instant(ms)),
+            member: email.map(|e| armoriq_policy::Member {
+                membership_id: None,
+                email: Some(e.trim().to_lowercase()),
+                groups: Vec::new(),
+                product: None,
+            }),
+            capabilities: Vec::new(),
+            schema_hash: Some(Value::Null),
+        };
+        let d = armoriq_policy::evaluate_or_block(&call, &bound);
+        if let Some(e) = &d.error {
+            return EnforceResult::block(format!(
+                "policy-not-evaluable: {}: {}",
+                e.class_name(),
+                e.reason()
+            ));
+        }
+        let verdict = d.verdict.as_str();
+        let rule = if d.provenance.statement_id.is_some() {
+            format!("{}#{}", d.provenance.rule_key, d.provenance.variant)
+        } else {
+            "tools.default".to_owned()
+        };
+        let mut out = EnforceResult {
+            allowed: verdict == "allow",
+            action: verdict.to_owned(),
+            reason: Some(format!("{verdict}:{rule}")),
+            policy_id: Some(d.provenance.policy_id.clone()),
+            rule_id: d.provenance.statement_id.clone(),
+            obligations: d
+                .to_json()
+                .get("obligations")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+            ..Default::default()
+        };
+        if out.action == "hold" {
+            out.action = "block".into();
+            out.reason = Some(format!(
+                "{} — switch ARMORIQ_MODE=proxy to enable approval workflows for this action.",
+                out.reason.as_deref().unwrap_or("requires approval")
+            ));
+        }
+        out
     }
 
     fn enforce_sdk(

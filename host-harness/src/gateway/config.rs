@@ -3,8 +3,8 @@
 //! `armoriq.yaml` is read with the official SDK's layout and strictness
 //! (`extra="forbid"` on every model, `version: v1` only), so a file that the
 //! official loader accepts is accepted here and nothing is added to it that
-//! the official loader would reject. Gateway-only settings come from flags,
-//! environment variables or `gateway.yaml` in the state directory.
+//! the official loader would reject. Gateway-only settings come from
+//! `armoriq serve` flags or their environment variables.
 
 use serde::Deserialize;
 use std::collections::HashSet;

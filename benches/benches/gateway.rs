@@ -179,35 +179,33 @@ fn invoke_loopback(c: &mut Criterion) {
             .unwrap()
     });
     let http = reqwest::Client::new();
-    let gateways: Vec<(&str, u16, String, String)> = [
-        ("gateway_cached", 10_000),
-        ("gateway_uncached", 0),
-    ]
-    .into_iter()
-    .map(|(name, cache)| {
-        let (gport, key) = rt.block_on(start_gateway(&url, cache));
-        let plan = serde_json::json!({"steps": [
+    let gateways: Vec<(&str, u16, String, String)> =
+        [("gateway_cached", 10_000), ("gateway_uncached", 0)]
+            .into_iter()
+            .map(|(name, cache)| {
+                let (gport, key) = rt.block_on(start_gateway(&url, cache));
+                let plan = serde_json::json!({"steps": [
                 {"mcp": "weather-mcp", "action": "get_weather", "params": args},
                 {"mcp": "weather-mcp", "action": "send_email", "params": {"to": "x"}}]});
-        let minted: serde_json::Value = rt.block_on(async {
-            http.post(format!("http://127.0.0.1:{gport}/iap/sdk/token"))
-                .header("x-api-key", &key)
-                .json(&serde_json::json!({"plan": plan, "expires_in": 3600}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap()
-        });
-        let body =
+                let minted: serde_json::Value = rt.block_on(async {
+                    http.post(format!("http://127.0.0.1:{gport}/iap/sdk/token"))
+                        .header("x-api-key", &key)
+                        .json(&serde_json::json!({"plan": plan, "expires_in": 3600}))
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap()
+                });
+                let body =
             serde_json::json!({"mcp": "weather-mcp", "action": "get_weather", "params": args,
                 "intent_token": {"jwt_token": minted["jwt_token"], "plan_id": minted["plan_id"]},
                 "user_email": "alice@example.com"})
             .to_string();
-        (name, gport, key, body)
-    })
-    .collect();
+                (name, gport, key, body)
+            })
+            .collect();
 
     let mut g = c.benchmark_group("gateway_invoke_loopback");
     g.sample_size(30);

@@ -371,6 +371,11 @@ fn official_python_sdk_against_the_gateway() {
         ),
         ("payment_held", "PolicyHoldException", &["minted", "held"]),
         (
+            "payment_huge_blocked",
+            "PolicyBlockedException",
+            &["denied"],
+        ),
+        (
             "tool_error",
             "MCPInvocationException",
             &["minted", "mcp_error"],

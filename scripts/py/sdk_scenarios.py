@@ -149,6 +149,11 @@ def payment_small():
     return {"exception": None, "status": r.status, "text": text_of(r.result)}
 
 
+def payment_huge_blocked():
+    c = client()
+    return expect_raise(lambda: payment(250000))
+
+
 def payment_held():
     c, t, params = payment(5000)
     return expect_raise(lambda: c.invoke(MCP, "send_payment", t, params=params,

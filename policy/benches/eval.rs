@@ -1,15 +1,15 @@
-//! Evaluation cost per call against a 50-statement policy.
+//! Evaluation cost per call against a 50-statement policy (criterion).
 //!
-//! `cargo run --release -p armoriq-policy --example eval_cost`
+//! `cargo bench -p armoriq-policy`
 //!
-//! Prints the median (and p10 / p90) over many timed batches for:
-//! `evaluate` on an already-loaded policy (the gateway's hot path), and
-//! `evaluate_json` (parse the call and the policy, then evaluate).
+//! * `evaluate_loaded`: `evaluate` on an already-loaded policy (what the
+//!   gateway does per call: the policy is parsed once at start or reload);
+//! * `evaluate_json`: parse the call and the policy, then evaluate.
 
 use armoriq_policy::{Bound, Call, evaluate, evaluate_json};
+use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 use std::hint::black_box;
-use std::time::Instant;
 
 /// A floor of 5 statements and an agent document of 45: exact and glob keys
 /// with ordered variants (numeric, regex, glob, `in` conditions), capability
@@ -121,34 +121,13 @@ fn fifty_statements() -> Value {
     })
 }
 
-fn percentiles(mut ns: Vec<f64>) -> (f64, f64, f64) {
-    ns.sort_by(f64::total_cmp);
-    let at = |q: f64| ns[((ns.len() - 1) as f64 * q) as usize];
-    (at(0.1), at(0.5), at(0.9))
-}
-
-fn time<F: FnMut()>(batches: usize, per_batch: usize, mut f: F) -> (f64, f64, f64) {
-    for _ in 0..per_batch * 10 {
-        f();
-    }
-    let samples = (0..batches)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..per_batch {
-                f();
-            }
-            t.elapsed().as_nanos() as f64 / per_batch as f64
-        })
-        .collect();
-    percentiles(samples)
-}
-
-fn main() {
+fn bench(c: &mut Criterion) {
     let bound_json = fifty_statements();
     let statements: usize = ["floor", "agent"]
         .iter()
         .map(|k| bound_json[k]["statements"].as_array().map_or(0, Vec::len))
         .sum();
+    assert_eq!(statements, 50);
     let bound = Bound::from_json(&bound_json).expect("policy loads");
     let call_json = json!({
         "tool": "stripe.write",
@@ -158,27 +137,18 @@ fn main() {
         "capabilities": ["network"],
     });
     let call = Call::from_json(&call_json).expect("call loads");
-    let decision = evaluate(&call, &bound).expect("evaluates");
-    println!(
-        "policy: {statements} statements; decision: {}",
-        decision.to_json()
-    );
-    let (p10, p50, p90) = time(2001, 200, || {
-        black_box(evaluate(black_box(&call), black_box(&bound)).ok());
+    // The decision exercised: a hold from the ordered variants of stripe.write.
+    let d = evaluate(&call, &bound).expect("evaluates").to_json();
+    assert_eq!(d["verdict"], "hold", "{d}");
+    let mut g = c.benchmark_group("policy_50_statements");
+    g.bench_function("evaluate_loaded", |b| {
+        b.iter(|| evaluate(black_box(&call), black_box(&bound)).ok())
     });
-    println!(
-        "evaluate (loaded policy): median {:.2} µs/call (p10 {:.2}, p90 {:.2})",
-        p50 / 1e3,
-        p10 / 1e3,
-        p90 / 1e3
-    );
-    let (p10, p50, p90) = time(501, 20, || {
-        black_box(evaluate_json(black_box(&call_json), black_box(&bound_json)).ok());
+    g.bench_function("evaluate_json", |b| {
+        b.iter(|| evaluate_json(black_box(&call_json), black_box(&bound_json)).ok())
     });
-    println!(
-        "evaluate_json (parse policy + call, evaluate): median {:.2} µs/call (p10 {:.2}, p90 {:.2})",
-        p50 / 1e3,
-        p10 / 1e3,
-        p90 / 1e3
-    );
+    g.finish();
 }
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

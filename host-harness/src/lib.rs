@@ -16,3 +16,4 @@ pub mod gateway;
 pub mod io;
 pub mod keys;
 pub mod proofs;
+pub mod time;

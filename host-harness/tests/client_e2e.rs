@@ -26,30 +26,15 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{Proc, free_port, python, wait_port};
+
 const BIN: &str = env!("CARGO_BIN_EXE_armoriq");
 const MCP: &str = "weather-mcp";
-
-/// The reference Python, or `None` (skip) when absent outside CI.
-fn python() -> Option<PathBuf> {
-    let p = std::env::var_os("ARMORIQ_PYTHON").map_or_else(
-        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python")),
-        PathBuf::from,
-    );
-    if p.exists() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "no Python reference environment at {} (CI=true): run `bash scripts/setup-python.sh`",
-        p.display()
-    );
-    eprintln!("skipping: no Python at {}", p.display());
-    None
-}
 
 fn vectors(name: &str) -> Value {
     let p = format!(
@@ -58,37 +43,6 @@ fn vectors(name: &str) -> Value {
     );
     serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}")))
         .unwrap()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_port(port: u16, what: &str, child: &mut Child) {
-    let t0 = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(st)) = child.try_wait() {
-            panic!("{what} exited early: {st}");
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "{what} did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A child process killed on drop.
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn temp_dir(tag: &str) -> PathBuf {

@@ -66,16 +66,12 @@ struct Identity<'a> {
     context_id: Option<&'a str>,
 }
 
-/// The CSRG token object (SPEC §4; `armoriq_sdk.crypto_verify`).
+/// The CSRG token object (SPEC §4; `armoriq_sdk.crypto_verify`): the signed
+/// fields and the signature over their canonical JSON.
 #[derive(Serialize)]
 struct CsrgToken<'a> {
-    plan_hash: &'a str,
-    issued_at: i64,
-    expires_at: i64,
-    policy: &'a RawValue,
-    identity: &'a Identity<'a>,
-    public_key: &'a str,
-    version: &'a str,
+    #[serde(flatten)]
+    signed: CsrgSigned<'a>,
     signature: String,
 }
 
@@ -304,16 +300,7 @@ async fn mint_inner(
         .signer
         .sign_hex(&canonical)
         .map_err(GatewayError::Internal)?;
-    let token = CsrgToken {
-        plan_hash: &hashes.plan_hash,
-        issued_at: now,
-        expires_at: exp,
-        policy: policy_raw,
-        identity: &identity,
-        public_key: &public_key,
-        version: "1",
-        signature,
-    };
+    let token = CsrgToken { signed, signature };
 
     let record = PlanRecord {
         plan_id: plan_id.clone(),

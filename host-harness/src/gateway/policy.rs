@@ -169,25 +169,7 @@ impl Policy {
 }
 
 fn iso8601(now: i64) -> String {
-    // Days from civil (Howard Hinnant's algorithm), UTC.
-    let days = now.div_euclid(86_400);
-    let secs = now.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z",
-        secs / 3600,
-        (secs / 60) % 60,
-        secs % 60
-    )
+    crate::time::format_instant(now.saturating_mul(1000))
 }
 
 /// Unix seconds → `YYYY-MM-DDTHH:MM:SS.000Z`.
@@ -197,8 +179,7 @@ pub fn iso_time(now: i64) -> String {
 
 /// Unix milliseconds → `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub fn iso_time_ms(ms: i64) -> String {
-    let s = iso8601(ms.div_euclid(1000));
-    format!("{}{:03}Z", &s[..s.len() - 4], ms.rem_euclid(1000))
+    crate::time::format_instant(ms)
 }
 
 fn evaluate_v2(bound: &armoriq_policy::Bound, call: &PolicyCall<'_>) -> Decision {

@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # The project's test command (README "Run the tests"): prepares the Python
-# reference environment the differential and interop tests need, then runs
-# every test of the workspace.
+# reference environment the differential, interop and end-to-end tests need,
+# then runs every test of the workspace, and closes with one summary line
+# (`tests: N passed, N failed`) added up over every test binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-python.sh
 export ARMORIQ_PYTHON="${ARMORIQ_PYTHON:-$PWD/.venv/bin/python}"
-cargo test --workspace --all-targets "$@"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace --all-targets "$@" 2>&1 | tee "$log" || status=$?
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"

@@ -266,15 +266,18 @@ impl FrameErrorCode {
         }
     }
 
+    /// Reads a (class, detail) pair. Classes without a detail require a zero
+    /// detail byte, so every accepted byte string has one meaning and
+    /// re-encodes to itself.
     fn from_bytes(class: u8, detail: u8) -> Option<Self> {
-        Some(match class {
-            1 => Self::Truncated,
-            2 => Self::BadMagic,
-            3 => Self::BadVersion(detail),
-            4 => Self::UnknownType(detail),
-            5 => Self::Oversized,
-            6 => Self::Checksum,
-            7 => Self::Malformed(Field::from_u8(detail)?),
+        Some(match (class, detail) {
+            (1, 0) => Self::Truncated,
+            (2, 0) => Self::BadMagic,
+            (3, v) => Self::BadVersion(v),
+            (4, t) => Self::UnknownType(t),
+            (5, 0) => Self::Oversized,
+            (6, 0) => Self::Checksum,
+            (7, f) => Self::Malformed(Field::from_u8(f)?),
             _ => return None,
         })
     }

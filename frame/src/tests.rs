@@ -445,3 +445,19 @@ proptest! {
         prop_assert_eq!(decode_response::<MAX>(&bytes).unwrap(), (resp, bytes.len()));
     }
 }
+
+/// Found by the `frame_codec` fuzz target (`fuzz/regressions/frame_codec/`):
+/// a frame error of a class without a detail must carry a zero detail byte,
+/// or two byte strings would decode to one message.
+#[test]
+fn frame_error_without_detail_refuses_a_nonzero_detail() {
+    assert!(response_payload(TYPE_RESPONSE, &[0x02, 0x01, 0x5e]).is_err());
+    for class in [1u8, 2, 5, 6] {
+        assert!(response_payload(TYPE_RESPONSE, &[0x02, class, 1]).is_err());
+        let payload = [0x02, class, 0];
+        let ok = response_payload(TYPE_RESPONSE, &payload).unwrap();
+        let mut buf = [0u8; 64];
+        let n = encode_response(&ok, &mut buf).unwrap();
+        assert_eq!(&buf[HEADER_LEN..n - TRAILER_LEN], &[0x02, class, 0]);
+    }
+}

@@ -224,32 +224,54 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    fn new(route: &str) -> Self {
+        Self {
+            row: AuditRow {
+                route: route.into(),
+                ..Default::default()
+            },
+            t0: Instant::now(),
+            written: None,
+        }
+    }
+
+    /// Writes the audit row for `result`, then answers: no response goes
+    /// out before its row is durable.
+    async fn respond(self, st: &AppState, result: GwResult<Outcome>) -> Response {
+        let (outcome, reason) = match &result {
+            Ok((_, outcome, reason)) => (outcome.clone(), reason.clone()),
+            Err(e) => (e.outcome().to_owned(), Some(e.reason())),
+        };
+        if let Err(e) = self.finish(st, &outcome, reason).await {
+            return e.into_response();
+        }
+        match result {
+            Ok((body, _, _)) => Json(body).into_response(),
+            Err(e) => e.into_response(),
+        }
+    }
+}
+
+/// The audit outcome and reason of an enforce-only decision.
+fn enforce_outcome(d: Value) -> Outcome {
+    let outcome = format!(
+        "enforce_{}",
+        d["enforcementAction"].as_str().unwrap_or("block")
+    );
+    let reason = d["reason"].as_str().map(str::to_owned);
+    (d, outcome, reason)
+}
+
 /// `POST /invoke`.
 pub async fn invoke(
     State(st): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let mut ctx = Ctx {
-        row: AuditRow {
-            route: "invoke".into(),
-            ..Default::default()
-        },
-        t0: Instant::now(),
-        written: None,
-    };
+    let mut ctx = Ctx::new("invoke");
     let result = invoke_inner(&st, &headers, body, &mut ctx).await;
-    let (outcome, reason) = match &result {
-        Ok((_, outcome, reason)) => (outcome.clone(), reason.clone()),
-        Err(e) => (e.outcome().to_owned(), Some(e.reason())),
-    };
-    if let Err(e) = ctx.finish(&st, &outcome, reason).await {
-        return e.into_response();
-    }
-    match result {
-        Ok((body, _, _)) => Json(body).into_response(),
-        Err(e) => e.into_response(),
-    }
+    ctx.respond(&st, result).await
 }
 
 type Outcome = (Value, String, Option<String>);
@@ -294,12 +316,7 @@ async fn invoke_inner(
             true,
         )
         .await?;
-        let outcome = format!(
-            "enforce_{}",
-            d["enforcementAction"].as_str().unwrap_or("block")
-        );
-        let reason = d["reason"].as_str().map(str::to_owned);
-        return Ok((d, outcome, reason));
+        return Ok(enforce_outcome(d));
     }
 
     let jwt = tok
@@ -572,15 +589,8 @@ pub async fn enforce(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let mut ctx = Ctx {
-        row: AuditRow {
-            route: "enforce".into(),
-            ..Default::default()
-        },
-        t0: Instant::now(),
-        written: None,
-    };
-    let r: GwResult<Value> = async {
+    let mut ctx = Ctx::new("enforce");
+    let r: GwResult<Outcome> = async {
         st.authenticate(&headers).await?;
         let (req, _) = parse_body::<EnforceRequest>(body, st.settings.body_limit)?;
         let params = clean_params(req.arguments.as_deref())?;
@@ -602,25 +612,10 @@ pub async fn enforce(
             false,
         )
         .await
+        .map(enforce_outcome)
     }
     .await;
-    let (outcome, reason) = match &r {
-        Ok(d) => (
-            format!(
-                "enforce_{}",
-                d["enforcementAction"].as_str().unwrap_or("block")
-            ),
-            d["reason"].as_str().map(str::to_owned),
-        ),
-        Err(e) => (e.outcome().to_owned(), Some(e.reason())),
-    };
-    if let Err(e) = ctx.finish(&st, &outcome, reason).await {
-        return e.into_response();
-    }
-    match r {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => e.into_response(),
-    }
+    ctx.respond(&st, r).await
 }
 
 #[cfg(test)]

@@ -174,7 +174,17 @@ fn invoke_loopback(c: &mut Criterion) {
     let args = serde_json::json!({"city": "Boston", "units": "metric"});
     let args_map = args.as_object().unwrap().clone();
     let direct = rt.block_on(async {
-        ().serve(StreamableHttpClientTransport::from_uri(url.clone()))
+        // The same pooled, TCP_NODELAY client the gateway forwards with.
+        let http = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let cfg =
+            rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(
+                url.clone(),
+            );
+        ().serve(StreamableHttpClientTransport::with_client(http, cfg))
             .await
             .unwrap()
     });

@@ -107,7 +107,17 @@ impl Server {
             }
             None => {}
         }
-        let transport = StreamableHttpClientTransport::from_config(cfg);
+        // A pooled client with TCP_NODELAY: rmcp's default turns pooling off
+        // (a stall from delayed ACKs when a body was left unread); with
+        // Nagle off that stall cannot happen, and reusing the connection
+        // saves a TCP handshake per call. No redirects: an MCP endpoint is
+        // configured, not discovered.
+        let http = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| GatewayError::Internal(format!("HTTP client: {e}")))?;
+        let transport = StreamableHttpClientTransport::with_client(http, cfg);
         let running = ().serve(transport).await.map_err(|e| {
             GatewayError::McpUnavailable(format!(
                 "cannot open an MCP session with {:?} at {}: {e}",

@@ -314,7 +314,7 @@ async fn mint_inner(
         expires_at: exp,
         status: "active".into(),
     };
-    let ready = ReadyPlan::build(record.clone()).map_err(GatewayError::Internal)?;
+    let ready = ReadyPlan::from_hashes(record.clone(), &hashes).map_err(GatewayError::Internal)?;
     st.blocking(move |s| s.put_plan(&record)).await?;
     st.plans.put(Arc::new(ready));
 

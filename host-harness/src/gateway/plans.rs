@@ -3,7 +3,7 @@
 //! in memory (plans never change after minting).
 
 use super::store::PlanRecord;
-use crate::proofs::plan_hashes;
+use crate::proofs::{PlanHashes, plan_hashes};
 use armoriq_core::json::{Kind, Value};
 use armoriq_core::{Call, Canonicalizer, Profile, Rejection, SignedIntent, StepProof};
 use std::collections::HashMap;
@@ -58,8 +58,17 @@ impl ReadyPlan {
     /// # Errors
     /// The plan is not one the IAP would have minted.
     pub fn build(record: PlanRecord) -> Result<Self, String> {
+        let (_, hashes) = plan_hashes(record.plan_json.as_bytes(), Profile::ArmorIq)
+            .map_err(|e| e.to_string())?;
+        Self::from_hashes(record, &hashes)
+    }
+
+    /// As [`ReadyPlan::build`], with the proofs already computed (at mint).
+    ///
+    /// # Errors
+    /// The plan text has no steps array or fewer proofs than steps.
+    pub fn from_hashes(record: PlanRecord, hashes: &PlanHashes) -> Result<Self, String> {
         let text = record.plan_json.as_bytes();
-        let (_, hashes) = plan_hashes(text, Profile::ArmorIq).map_err(|e| e.to_string())?;
         let plan = Value::parse(text, 64).map_err(|e| e.to_string())?;
         let steps_v = plan
             .members()
@@ -168,5 +177,38 @@ impl PlanCache {
         if let Ok(mut m) = self.map.write() {
             m.remove(id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mint_time_proofs_equal_rebuilt_ones() {
+        let plan = r#"{"steps":[{"mcp":"m","action":"a","params":{"x":1.0}},{"mcp":"m","action":"b"},{"mcp":"n","action":"a"}]}"#;
+        let record = PlanRecord {
+            plan_id: "p".into(),
+            plan_hash: String::new(),
+            merkle_root: String::new(),
+            plan_json: plan.into(),
+            step_count: 3,
+            intent_reference: "i".into(),
+            user_email: None,
+            agent_id: None,
+            expires_at: 0,
+            status: "active".into(),
+        };
+        let (_, hashes) = plan_hashes(plan.as_bytes(), Profile::ArmorIq).unwrap();
+        let a = ReadyPlan::from_hashes(record.clone(), &hashes).unwrap();
+        let b = ReadyPlan::build(record).unwrap();
+        assert_eq!(a.steps.len(), 3);
+        for (x, y) in a.steps.iter().zip(&b.steps) {
+            assert_eq!(
+                (&x.mcp, &x.action, &x.json, &x.siblings),
+                (&y.mcp, &y.action, &y.json, &y.siblings)
+            );
+        }
+        assert!(a.declares("n", "a") && !a.declares("n", "b"));
     }
 }

@@ -1,4 +1,5 @@
-//! Inputs shared by the benchmarks: deterministic plans of a chosen size.
+//! Inputs shared by the benchmarks: deterministic plans of a chosen size, and
+//! the typed claims and validation the `jsonwebtoken` peer decodes with.
 
 /// A plan of roughly `target_bytes` of JSON: realistic steps (action, mcp,
 /// params with strings, numbers, a nested object and a little non-ASCII),
@@ -30,4 +31,43 @@ pub fn plan_of_size(target_bytes: usize) -> String {
         r#"{{"steps":[{}],"metadata":{{"source":"bench","version":2}},"goal":"Refund the flagged orders"}}"#,
         steps.join(",")
     )
+}
+
+/// The intent token's claims as a `jsonwebtoken` user would declare them:
+/// the peer decodes into this (typed fields are what a fair user writes, and
+/// cheaper than `serde_json::Value`).
+#[derive(Debug, serde::Deserialize)]
+#[allow(dead_code, reason = "decoded to be measured, not read")]
+pub struct IntentClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// Subject.
+    pub sub: String,
+    /// Issued at.
+    pub iat: i64,
+    /// Expiry.
+    pub exp: i64,
+    /// Token id.
+    pub jti: String,
+    /// Plan id.
+    pub plan_id: String,
+    /// Hex SHA-256 of the canonical plan.
+    pub plan_hash: String,
+    /// Hex Merkle root of the plan's steps.
+    pub merkle_root: String,
+    /// Number of steps.
+    pub step_count: u64,
+}
+
+/// `jsonwebtoken` validation equivalent to the core's checks: the algorithm,
+/// `exp` with no leeway, `aud` and `iss`.
+#[must_use]
+pub fn jwt_validation(alg: jsonwebtoken::Algorithm) -> jsonwebtoken::Validation {
+    let mut v = jsonwebtoken::Validation::new(alg);
+    v.set_audience(&["armoriq-proxy"]);
+    v.set_issuer(&["armoriq-iap"]);
+    v.leeway = 0;
+    v
 }

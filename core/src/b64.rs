@@ -5,16 +5,37 @@
 
 use crate::error::Error;
 
-fn sextet(c: u8) -> Option<u32> {
-    let v = match c {
-        b'A'..=b'Z' => c.wrapping_sub(b'A'),
-        b'a'..=b'z' => c.wrapping_sub(b'a').wrapping_add(26),
-        b'0'..=b'9' => c.wrapping_sub(b'0').wrapping_add(52),
-        b'-' => 62,
-        b'_' => 63,
-        _ => return None,
-    };
-    Some(u32::from(v))
+/// Sextet of each byte of the URL-safe alphabet, `INVALID` for the others.
+// Evaluated at compile time: an out-of-range index or overflow would fail the
+// build, not run.
+#[allow(
+    clippy::indexing_slicing,
+    clippy::as_conversions,
+    clippy::arithmetic_side_effects
+)]
+const DECODE: [u8; 256] = {
+    let mut t = [INVALID; 256];
+    let mut i = 0u8;
+    while i < 64 {
+        let c = match i {
+            0..=25 => b'A' + i,
+            26..=51 => b'a' + (i - 26),
+            52..=61 => b'0' + (i - 52),
+            62 => b'-',
+            _ => b'_',
+        };
+        t[c as usize] = i;
+        i += 1;
+    }
+    t
+};
+/// Marks a byte outside the alphabet (its high bit survives any OR of sextets).
+const INVALID: u8 = 0x80;
+
+/// The sextet of `c`, or a value with bit 7 set.
+#[inline]
+fn sextet(c: u8) -> u32 {
+    u32::from(*DECODE.get(usize::from(c)).unwrap_or(&INVALID))
 }
 
 /// Length of the decoding of `n` base64url characters, if `n` is a possible length.
@@ -40,40 +61,39 @@ pub fn decode<'o>(input: &[u8], out: &'o mut [u8], at: usize) -> Result<&'o [u8]
     let dst = out
         .get_mut(..len)
         .ok_or(Error::TokenTooLarge { limit: capacity })?;
-    let mut chunks = input.chunks(4);
-    let mut o = 0usize;
-    for chunk in &mut chunks {
-        let mut acc: u32 = 0;
-        for &c in chunk {
-            acc = acc.wrapping_shl(6) | sextet(c).ok_or(Error::Base64 { at })?;
+    // Whole quads: 4 sextets → 3 bytes; one validity check per quad.
+    let mut quads = input.chunks_exact(4);
+    let mut outs = dst.chunks_exact_mut(3);
+    for (q, o) in (&mut quads).zip(&mut outs) {
+        let [a, b, c, d] = [0, 1, 2, 3].map(|k| sextet(q.get(k).copied().unwrap_or(b'=')));
+        if (a | b | c | d) & u32::from(INVALID) != 0 {
+            return Err(Error::Base64 { at });
         }
-        let bytes = match chunk.len() {
-            4 => 3,
-            3 => {
-                // 18 bits for 2 bytes: the low 2 must be zero.
-                if acc & 0x3 != 0 {
-                    return Err(Error::Base64 { at });
-                }
-                acc = acc.wrapping_shr(2);
-                2
-            }
-            2 => {
-                // 12 bits for 1 byte: the low 4 must be zero.
-                if acc & 0xF != 0 {
-                    return Err(Error::Base64 { at });
-                }
-                acc = acc.wrapping_shr(4);
-                1
-            }
-            _ => return Err(Error::Base64 { at }),
-        };
-        let be = acc.to_be_bytes();
-        let src = be.get(4usize.saturating_sub(bytes)..).unwrap_or_default();
-        let end = o.saturating_add(bytes);
-        dst.get_mut(o..end)
-            .ok_or(Error::Base64 { at })?
-            .copy_from_slice(src);
-        o = end;
+        let acc = (a << 18) | (b << 12) | (c << 6) | d;
+        let [_, x, y, z] = acc.to_be_bytes();
+        o.copy_from_slice(&[x, y, z]);
+    }
+    // The tail: 2 or 3 characters for 1 or 2 bytes, whose unused low bits
+    // must be zero (RFC 4648 §3.5 canonical encoding).
+    let rest = quads.remainder();
+    let tail = outs.into_remainder();
+    let mut acc: u32 = 0;
+    for &ch in rest {
+        let v = sextet(ch);
+        if v & u32::from(INVALID) != 0 {
+            return Err(Error::Base64 { at });
+        }
+        acc = (acc << 6) | v;
+    }
+    match (rest.len(), tail) {
+        (0, []) => {}
+        (2, [x]) if acc & 0xF == 0 => *x = (acc >> 4).to_be_bytes()[3],
+        (3, [x, y]) if acc & 0x3 == 0 => {
+            let [_, _, hi, lo] = (acc >> 2).to_be_bytes();
+            *x = hi;
+            *y = lo;
+        }
+        _ => return Err(Error::Base64 { at }),
     }
     Ok(dst)
 }

@@ -195,18 +195,27 @@ impl<const DEPTH: usize, const MEMBERS: usize> Default for Canonicalizer<DEPTH, 
 impl<const DEPTH: usize, const MEMBERS: usize> Canonicalizer<DEPTH, MEMBERS> {
     const LIMITS_OK: () = assert!(DEPTH > 0 && MEMBERS > 0, "limits must be positive");
 
+    /// The empty canonicalizer, as a constant: all zeros, so a copy of it
+    /// compiles to a `memset` of the caller's own storage.
+    const EMPTY: Self = Self {
+        pool: [Member {
+            key: 0,
+            key_end: 0,
+            value: 0,
+            plain: false,
+        }; MEMBERS],
+    };
+
     /// A canonicalizer with empty scratch.
+    ///
+    /// Built from a constant rather than an array expression: the latter was
+    /// built in a temporary and then moved with a 4 KiB `memcpy` (the default
+    /// pool), which took ~1 µs per call on the AMD EPYC hosts measured.
     #[must_use]
+    #[inline]
     pub const fn new() -> Self {
         let () = Self::LIMITS_OK;
-        Self {
-            pool: [Member {
-                key: 0,
-                key_end: 0,
-                value: 0,
-                plain: false,
-            }; MEMBERS],
-        }
+        Self::EMPTY
     }
 
     /// Parses `input` strictly and writes its canonical form to `sink`.

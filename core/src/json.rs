@@ -412,8 +412,18 @@ impl<'a> Cursor<'a> {
 
     /// Moves past a validated string (cursor on its opening quote).
     fn skip_string_trusted(&mut self) {
+        self.string_trusted();
+    }
+
+    /// Scans a validated string (cursor on its opening quote) without checking
+    /// it again: returns its raw content and whether it holds an escape, and
+    /// leaves the cursor after the closing quote. On unvalidated text it still
+    /// terminates and never panics.
+    pub(crate) fn string_trusted(&mut self) -> (&'a [u8], bool) {
         let bytes = self.bytes;
-        let mut i = self.pos.saturating_add(1);
+        let start = self.pos.saturating_add(1);
+        let mut i = start;
+        let mut escaped = false;
         loop {
             while let Some(chunk) = bytes.get(i..i.saturating_add(8)) {
                 let Ok(word) = <[u8; 8]>::try_from(chunk) else {
@@ -425,16 +435,20 @@ impl<'a> Cursor<'a> {
                 i = i.saturating_add(8);
             }
             match bytes.get(i) {
-                None => break,
-                Some(b'"') => {
-                    i = i.saturating_add(1);
-                    break;
+                None => {
+                    self.pos = i;
+                    return (bytes.get(start..).unwrap_or_default(), escaped);
                 }
-                Some(b'\\') => i = i.saturating_add(2),
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    escaped = true;
+                    i = i.saturating_add(2);
+                }
                 Some(_) => i = i.saturating_add(1),
             }
         }
-        self.pos = i;
+        self.pos = i.saturating_add(1);
+        (bytes.get(start..i).unwrap_or_default(), escaped)
     }
 
     /// Skips one value, validating all of it; `depth` is the nesting of the
@@ -682,6 +696,23 @@ impl<'a> Value<'a> {
         })
     }
 
+    /// The top-level value of `input`, which the caller has already checked
+    /// to be valid JSON nested at most `limit` deep (e.g. it canonicalized
+    /// without error): the span is found without validating again. On other
+    /// text it does not panic, and later walks stop early.
+    pub(crate) fn prevalidated(input: &'a [u8], limit: usize) -> Self {
+        let mut c = Cursor::new(input);
+        c.skip_ws();
+        let start = c.pos;
+        c.skip_trusted();
+        Self {
+            doc: input,
+            start,
+            end: c.pos,
+            limit,
+        }
+    }
+
     /// The value's bytes, exactly as they stand in the document.
     #[must_use]
     pub fn bytes(&self) -> &'a [u8] {
@@ -717,7 +748,8 @@ impl<'a> Value<'a> {
         if self.kind() != Kind::String {
             return None;
         }
-        c.string().ok().map(|raw| JsonStr { raw: raw.raw })
+        let (raw, escaped) = c.string_trusted();
+        Some(JsonStr { raw, escaped })
     }
 
     /// The members of an object, in document order; empty for other kinds.
@@ -763,14 +795,16 @@ impl<'a> Value<'a> {
 #[derive(Clone, Copy, Debug)]
 pub struct JsonStr<'a> {
     raw: &'a [u8],
+    /// `raw` holds a backslash escape (else it is the decoded text).
+    escaped: bool,
 }
 
 impl<'a> JsonStr<'a> {
     /// Whether the decoded string equals `s`.
     #[must_use]
     pub fn eq_str(&self, s: &str) -> bool {
-        if self.raw == s.as_bytes() {
-            return true;
+        if !self.escaped {
+            return self.raw == s.as_bytes();
         }
         CodePoints::new(self.raw).eq(s.chars().map(u32::from))
     }
@@ -784,21 +818,28 @@ impl<'a> JsonStr<'a> {
     /// The content as a `&str` when it holds no escapes.
     #[must_use]
     pub fn as_unescaped(&self) -> Option<&'a str> {
-        if self.raw.contains(&b'\\') {
+        if self.escaped {
             None
         } else {
             core::str::from_utf8(self.raw).ok()
         }
     }
 
+    /// The raw bytes when the string holds no escapes (then they are its
+    /// UTF-8 text).
+    #[must_use]
+    pub const fn unescaped_bytes(&self) -> Option<&'a [u8]> {
+        if self.escaped { None } else { Some(self.raw) }
+    }
+
     /// Whether two JSON strings decode to the same text (escapes resolved).
     #[must_use]
     pub fn same(&self, other: &JsonStr<'_>) -> bool {
+        if !self.escaped && !other.escaped {
+            return self.raw == other.raw;
+        }
         if self.raw == other.raw {
             return true;
-        }
-        if !self.raw.contains(&b'\\') && !other.raw.contains(&b'\\') {
-            return false;
         }
         CodePoints::new(self.raw).eq(CodePoints::new(other.raw))
     }
@@ -824,12 +865,17 @@ impl<'a> Iterator for Members<'a> {
         if self.done {
             return None;
         }
-        let key = self.c.string().ok()?;
+        // The text was validated when the value was made: walk it unchecked.
+        if self.c.peek() != Some(b'"') {
+            self.done = true;
+            return None;
+        }
+        let (raw, escaped) = self.c.string_trusted();
         self.c.skip_ws();
         self.c.expect(b':').ok()?;
         self.c.skip_ws();
         let start = self.c.pos;
-        self.c.skip_value(0, self.limit).ok()?;
+        self.c.skip_trusted();
         let value = Value {
             doc: self.c.bytes,
             start,
@@ -843,7 +889,7 @@ impl<'a> Iterator for Members<'a> {
         } else {
             self.done = true;
         }
-        Some((JsonStr { raw: key.raw }, value))
+        Some((JsonStr { raw, escaped }, value))
     }
 }
 
@@ -863,7 +909,11 @@ impl<'a> Iterator for Elements<'a> {
             return None;
         }
         let start = self.c.pos;
-        self.c.skip_value(0, self.limit).ok()?;
+        if self.c.peek().is_none() {
+            self.done = true;
+            return None;
+        }
+        self.c.skip_trusted();
         let value = Value {
             doc: self.c.bytes,
             start,

@@ -259,16 +259,17 @@ impl<'a> Claims<'a> {
                 return Err(Error::ClaimsMalformed);
             }
             *seen.get_mut(i).ok_or(Error::ClaimsMalformed)? = Some(k);
-            let Some(name) = k.as_unescaped() else {
+            // A name with an escape is no claim we know (ours are plain ASCII).
+            let Some(name) = k.unescaped_bytes() else {
                 continue;
             };
             match name {
-                "iss" => c.iss = Some(string(val, "iss")?),
-                "sub" => c.sub = Some(string(val, "sub")?),
-                "jti" => c.jti = Some(string(val, "jti")?),
-                "plan_id" => c.plan_id = Some(string(val, "plan_id")?),
-                "agent_id" => c.agent_id = Some(string(val, "agent_id")?),
-                "aud" => {
+                b"iss" => c.iss = Some(string(val, "iss")?),
+                b"sub" => c.sub = Some(string(val, "sub")?),
+                b"jti" => c.jti = Some(string(val, "jti")?),
+                b"plan_id" => c.plan_id = Some(string(val, "plan_id")?),
+                b"agent_id" => c.agent_id = Some(string(val, "agent_id")?),
+                b"aud" => {
                     let ok = match val.kind() {
                         Kind::String => true,
                         Kind::Array => val.elements().all(|e| e.kind() == Kind::String),
@@ -279,12 +280,12 @@ impl<'a> Claims<'a> {
                     }
                     c.aud = Some(val);
                 }
-                "exp" => c.exp = Some(numeric_date(val, "exp")?),
-                "nbf" => c.nbf = Some(numeric_date(val, "nbf")?),
-                "iat" => c.iat = Some(numeric_date(val, "iat")?),
-                "plan_hash" => c.plan_hash = Some(digest(val, "plan_hash")?),
-                "merkle_root" => c.merkle_root = Some(digest(val, "merkle_root")?),
-                "step_count" => {
+                b"exp" => c.exp = Some(numeric_date(val, "exp")?),
+                b"nbf" => c.nbf = Some(numeric_date(val, "nbf")?),
+                b"iat" => c.iat = Some(numeric_date(val, "iat")?),
+                b"plan_hash" => c.plan_hash = Some(digest(val, "plan_hash")?),
+                b"merkle_root" => c.merkle_root = Some(digest(val, "merkle_root")?),
+                b"step_count" => {
                     let t = core::str::from_utf8(val.bytes()).unwrap_or("");
                     let n = t.parse::<u64>().ok().filter(|&n| n > 0);
                     c.step_count = Some(n.ok_or(Error::InvalidClaim {

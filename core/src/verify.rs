@@ -218,7 +218,8 @@ where
     .map_err(intent_stage)?;
 
     // 4: the call is that step.
-    let step = Value::parse(proof.step, D).map_err(|_| intent_stage(Error::StepMalformed))?;
+    // Canonicalizing it validated the step (depth ≤ D): not again.
+    let step = Value::prevalidated(proof.step, D);
     if step.kind() != Kind::Object {
         return Err(intent_stage(Error::StepMalformed));
     }

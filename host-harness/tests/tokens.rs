@@ -14,7 +14,7 @@ use armoriq_core::keys::KeySet;
 use armoriq_core::{
     Alg, Backend, Call, Error, ErrorKind, Profile, RustCrypto, StepProof, verify_invocation,
 };
-use armoriq_host::backend::AwsLc;
+use armoriq_host::backend::{AwsLc, Host};
 use armoriq_host::keys::{SigningKey, parse_public_key};
 use armoriq_host::proofs::plan_hashes;
 use proptest::prelude::*;
@@ -88,7 +88,7 @@ fn run_suite<B: Backend>(file: &str, es256: bool) -> (usize, usize) {
 }
 
 #[test]
-fn both_backends_pass_wycheproof() {
+fn every_backend_passes_wycheproof() {
     for (file, es256, want) in [
         ("ecdsa_secp256r1_sha256_p1363_test.json", true, (173, 89)),
         ("ed25519_test.json", false, (88, 63)),
@@ -99,6 +99,7 @@ fn both_backends_pass_wycheproof() {
             "RustCrypto {file}"
         );
         assert_eq!(run_suite::<AwsLc>(file, es256), want, "aws-lc-rs {file}");
+        assert_eq!(run_suite::<Host>(file, es256), want, "host {file}");
     }
 }
 
@@ -364,11 +365,12 @@ fn check_invocations<B: Backend>(key: &SigningKey) {
 }
 
 #[test]
-fn invocation_check_es256_and_eddsa_on_both_backends() {
+fn invocation_check_es256_and_eddsa_on_every_backend() {
     for alg in [Alg::Es256, Alg::EdDsa] {
         let (key, _) = SigningKey::generate(alg).unwrap();
         check_invocations::<RustCrypto>(&key);
         check_invocations::<AwsLc>(&key);
+        check_invocations::<Host>(&key);
     }
 }
 

@@ -23,7 +23,7 @@ use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::entry;
 use defmt_semihosting as _;
 use embedded_io::{Read, ReadReady, Write};
-use static_cell::ConstStaticCell;
+use static_cell::{ConstStaticCell, StaticCell};
 
 /// The keys and verifier settings from the trusted-key file (see build.rs).
 mod provision {
@@ -63,6 +63,7 @@ static CANON: ConstStaticCell<Canonicalizer<DEPTH, MEMBERS>> =
     ConstStaticCell::new(Canonicalizer::new());
 static CLAIMS: ConstStaticCell<[u8; CLAIMS_BUF]> = ConstStaticCell::new([0; CLAIMS_BUF]);
 static KEYS: ConstStaticCell<Keys> = ConstStaticCell::new(Keys::new());
+static FIRMWARE: StaticCell<Firmware> = StaticCell::new();
 
 /// RustCrypto (p256, ed25519-dalek) key parsing; signature checks go through
 /// [`deferred`], which runs them from `main`'s frame. An algorithm whose
@@ -162,8 +163,7 @@ const fn reject_kind(k: ErrorKind) -> RejectKind {
     }
 }
 
-/// The request handler; lives in `main`'s frame, which is kept small: the
-/// signature checks run from there (see [`deferred`]).
+/// The request handler.
 struct Server {
     keys: &'static Keys,
     canon: &'static mut Canonicalizer<DEPTH, MEMBERS>,
@@ -171,6 +171,9 @@ struct Server {
     ticks: Ticks,
     /// SysTick at the start of the check under way.
     t0: u32,
+    /// The bare verify whose signature check was recorded, if that is what
+    /// `main` is running (else an invocation check's).
+    bare: Option<frame::Alg>,
     served: u32,
     frame_errors: u32,
     stack_size: u32,
@@ -248,6 +251,13 @@ impl Server {
     /// verdict), and the response.
     #[inline(never)]
     fn finish(&mut self, uart: &mut hw::Uart, rx: &Receiver<FRAME_CAP>) {
+        if let Some(alg) = self.bare.take() {
+            hw::armoriq_bench_end();
+            let ticks = self.ticks.since(self.t0);
+            let ok = deferred::take_verdict();
+            defmt::info!("bare {} verify ok={} ({} ticks)", alg_name(alg), ok, ticks);
+            return self.respond(uart, &Response::BareVerify { ok, ticks });
+        }
         let frame = rx.frame();
         // The frame was checked and decoded in `serve`; its bytes are unchanged.
         let req = frame::parse_header::<MAX_REQUEST>(frame).and_then(|h| {
@@ -256,28 +266,21 @@ impl Server {
                 .unwrap_or_default();
             frame::request_payload(h.ty, payload)
         });
-        let resp = match req {
-            Ok(Request::Verify(req)) => {
-                let verdict = self.check(&req);
-                hw::armoriq_bench_end();
-                deferred::end();
-                self.verdict(verdict)
-            }
-            Ok(Request::BareVerify { alg, .. }) => {
-                hw::armoriq_bench_end();
-                let ticks = self.ticks.since(self.t0);
-                let ok = deferred::take_verdict();
-                defmt::info!("bare {} verify ok={} ({} ticks)", alg_name(alg), ok, ticks);
-                Response::BareVerify { ok, ticks }
-            }
-            Ok(Request::Stats) => {
-                deferred::end();
-                self.stats()
-            }
-            Err(e) => {
-                deferred::end();
-                Response::FrameError(FrameErrorCode::from(e))
-            }
+        let resp = if let Ok(Request::Verify(req)) = req {
+            let verdict = self.check(&req);
+            hw::armoriq_bench_end();
+            deferred::end();
+            self.verdict(verdict)
+        } else {
+            // Cannot happen: `serve` decoded this frame as a verify request.
+            hw::armoriq_bench_end();
+            deferred::end();
+            defmt::error!("recorded check without its request");
+            Response::Rejected(Rejected {
+                kind: RejectKind::InvalidInput,
+                error: "Internal",
+                ticks: 0,
+            })
         };
         self.respond(uart, &resp);
     }
@@ -376,6 +379,7 @@ impl Server {
             return false;
         }
         deferred::record(frame, key.into(), msg, sig);
+        self.bare = Some(alg);
         self.t0 = self.ticks.now();
         hw::armoriq_bench_start();
         true
@@ -458,10 +462,18 @@ fn next_byte(uart: &mut hw::Uart, partial: bool) -> Option<u8> {
     Some(b[0])
 }
 
+/// Everything `main` works with, in a static: its frame is kept small because
+/// the signature checks run from there (see [`deferred`]).
+struct Firmware {
+    server: Server,
+    uart: hw::Uart,
+    rx: &'static mut Receiver<FRAME_CAP>,
+}
+
 /// Boot: keys, peripherals, statics. Out of line so that none of it stays in
 /// `main`'s frame.
 #[inline(never)]
-fn setup(stack_size: u32) -> (Server, hw::Uart, &'static mut Receiver<FRAME_CAP>) {
+fn setup(stack_size: u32) -> &'static mut Firmware {
     let keys = KEYS.take();
     if let Err(e) = provision_keys(keys) {
         defmt::error!("provisioned key rejected: {}", e.name());
@@ -485,22 +497,27 @@ fn setup(stack_size: u32) -> (Server, hw::Uart, &'static mut Receiver<FRAME_CAP>
         claims: CLAIMS.take(),
         ticks: Ticks::new(cp.SYST),
         t0: 0,
+        bare: None,
         served: 0,
         frame_errors: 0,
         stack_size,
     };
-    (server, uart, RX.take())
+    FIRMWARE.init(Firmware {
+        server,
+        uart,
+        rx: RX.take(),
+    })
 }
 
 #[entry]
 fn main() -> ! {
     let stack_size = hw::paint_stack();
-    let (mut server, mut uart, rx) = setup(stack_size);
+    let Firmware { server, uart, rx } = setup(stack_size);
     loop {
-        if server.serve(&mut uart, rx) {
+        if server.serve(uart, rx) {
             // The deepest call of all, from here: nothing else is on the stack.
             deferred::run(rx.frame());
-            server.finish(&mut uart, rx);
+            server.finish(uart, rx);
         }
     }
 }

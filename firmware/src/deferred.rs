@@ -67,8 +67,8 @@ enum Key {
 impl Key {
     fn is(&self, k: KeyRef<'_>) -> bool {
         match (self, k) {
-            (Self::Es256(a), KeyRef::Es256(b)) => a == b,
-            (Self::Ed25519(a), KeyRef::Ed25519(b)) => a == b,
+            (Self::Es256(a), KeyRef::Es256(b)) => cfg!(feature = "es256") && a == b,
+            (Self::Ed25519(a), KeyRef::Ed25519(b)) => cfg!(feature = "eddsa") && a == b,
             _ => false,
         }
     }

@@ -214,8 +214,8 @@ impl Server {
 
     /// A whole frame: a response, or a recorded signature check to run.
     fn request<'f>(&mut self, frame: &'f [u8]) -> Handled<'f> {
-        match frame::decode_request::<MAX_REQUEST>(frame) {
-            Ok((Request::Verify(req), _)) => {
+        match request_in(frame) {
+            Ok(Request::Verify(req)) => {
                 self.t0 = self.ticks.now();
                 hw::armoriq_bench_start();
                 deferred::begin(frame);
@@ -228,7 +228,7 @@ impl Server {
                 deferred::end();
                 Handled::Response(self.verdict(verdict))
             }
-            Ok((Request::BareVerify { alg, token }, _)) => {
+            Ok(Request::BareVerify { alg, token }) => {
                 if self.bare_begin(frame, alg, token) {
                     Handled::Signature
                 } else {
@@ -238,7 +238,7 @@ impl Server {
                     })
                 }
             }
-            Ok((Request::Stats, _)) => Handled::Response(self.stats()),
+            Ok(Request::Stats) => Handled::Response(self.stats()),
             Err(e) => {
                 defmt::warn!("bad request: {}", e.name());
                 self.frame_errors = self.frame_errors.wrapping_add(1);
@@ -258,15 +258,8 @@ impl Server {
             defmt::info!("bare {} verify ok={} ({} ticks)", alg_name(alg), ok, ticks);
             return self.respond(uart, &Response::BareVerify { ok, ticks });
         }
-        let frame = rx.frame();
-        // The frame was checked and decoded in `serve`; its bytes are unchanged.
-        let req = frame::parse_header::<MAX_REQUEST>(frame).and_then(|h| {
-            let payload = frame
-                .get(frame::HEADER_LEN..frame::HEADER_LEN + h.len)
-                .unwrap_or_default();
-            frame::request_payload(h.ty, payload)
-        });
-        let resp = if let Ok(Request::Verify(req)) = req {
+        // The frame's bytes are unchanged since `serve` decoded them.
+        let resp = if let Ok(Request::Verify(req)) = request_in(rx.frame()) {
             let verdict = self.check(&req);
             hw::armoriq_bench_end();
             deferred::end();
@@ -399,6 +392,16 @@ impl Server {
         send(uart, resp);
         self.served = self.served.wrapping_add(1);
     }
+}
+
+/// The request in a frame that the receiver has checked (header, length
+/// and CRC: [`Progress::Frame`]).
+fn request_in(frame: &[u8]) -> Result<Request<'_>, frame::DecodeError> {
+    let h = frame::parse_header::<MAX_REQUEST>(frame)?;
+    let payload = frame
+        .get(frame::HEADER_LEN..frame::HEADER_LEN + h.len)
+        .unwrap_or_default();
+    frame::request_payload(h.ty, payload)
 }
 
 /// What a frame came to.

@@ -75,13 +75,27 @@ impl Backend for OnDevice {
     type P256Key = deferred::P256Key;
     type Ed25519Key = deferred::Ed25519Key;
 
+    /// Only the uncompressed form (`0x04 ‖ x ‖ y`, what build.rs provisions):
+    /// each coordinate below p and the point on the curve (p256's own
+    /// check, as `from_sec1_bytes` makes it for this form), not the identity.
+    /// Leaving out compressed keys leaves out p256's point decompression.
     #[inline(never)]
     fn p256_key(sec1: &[u8]) -> Result<Self::P256Key, armoriq_core::Error> {
-        if cfg!(feature = "es256") {
-            RustCrypto::p256_key(sec1)
-        } else {
-            Err(armoriq_core::Error::KeyInvalid)
+        use p256::elliptic_curve::point::AffineCoordinates;
+        if !cfg!(feature = "es256") {
+            return Err(armoriq_core::Error::KeyInvalid);
         }
+        let Some((&0x04, xy)) = sec1.split_first() else {
+            return Err(armoriq_core::Error::KeyInvalid);
+        };
+        let (Some(x), Some(y), 64) = (xy.first_chunk::<32>(), xy.last_chunk::<32>(), xy.len())
+        else {
+            return Err(armoriq_core::Error::KeyInvalid);
+        };
+        let point = p256::AffinePoint::from_coordinates(&(*x).into(), &(*y).into());
+        let point =
+            Option::<p256::AffinePoint>::from(point).ok_or(armoriq_core::Error::KeyInvalid)?;
+        p256::ecdsa::VerifyingKey::from_affine(point).map_err(|_| armoriq_core::Error::KeyInvalid)
     }
 
     #[inline(never)]

@@ -41,8 +41,8 @@ const WORD_DIGITS: u32 = 19;
 /// `5^27` is the largest power of five below `2^64`.
 const MAX_POW5_U64: u32 = 27;
 
-/// `5^13` is the largest power of five below `2^32`, the divisor limit of
-/// [`divide_by_small`].
+/// `5^13` is the largest power of five below `2^31`, the divisor limit of
+/// [`divide_by_small`] in [`scale_down_exactly`].
 const MAX_POW5_U32: u32 = 13;
 
 /// Largest binary shift of the slow path: `9 × 2^60 + carry` fits a `u64`.
@@ -217,36 +217,42 @@ fn scale_down_exactly(w: u64, m: u32) -> Option<(u128, bool, i64)> {
     if m > 2 * MAX_POW5_U32 {
         return None;
     }
-    // Put w's top bit at bit 127: each division by at most 5^13 < 2^31
-    // then leaves at least 128 - 1 - 2 × 31 = 65 quotient bits.
+    // w's top bit at bit 63. Each divisor 5^k < 2^31 costs up to 31 bits:
+    // w × 2^32 / 5^m keeps 65 when m ≤ 13; else w × 2^64 / 5^13 keeps 96
+    // and dividing that by 5^(m - 13) keeps 65 again. ⌊⌊n / a⌋ / b⌋ =
+    // ⌊n / ab⌋, and the product is exact iff both remainders are zero.
     let lz = w.leading_zeros();
-    let n = u128::from(w.wrapping_shl(lz)).wrapping_shl(64);
-    let first = m.min(MAX_POW5_U32);
-    let (mut q, mut sticky) = divide_by_small(n, 5u64.pow(first));
-    if m > first {
-        let (q2, s2) = divide_by_small(q, 5u64.pow(m.wrapping_sub(first)));
-        q = q2;
-        sticky |= s2;
+    let top = w.wrapping_shl(lz);
+    if m <= MAX_POW5_U32 {
+        let (q, sticky) = divide_by_small(top, &[0], 5u64.pow(m));
+        let exp2 = i64::from(lz.wrapping_add(32).wrapping_add(m)).wrapping_neg();
+        return Some((q, sticky, exp2));
     }
-    // w × 2^(lz + 64) / 5^m / 2^m.
-    let exp2 = (-64i64)
-        .saturating_sub(i64::from(lz))
-        .saturating_sub(i64::from(m));
-    Some((q, sticky, exp2))
+    let (q, s1) = divide_by_small(top, &[0, 0], 5u64.pow(MAX_POW5_U32));
+    let limbs = [
+        u64::try_from(q.wrapping_shr(32) & 0xFFFF_FFFF).unwrap_or(0),
+        u64::try_from(q & 0xFFFF_FFFF).unwrap_or(0),
+    ];
+    let high = u64::try_from(q.wrapping_shr(64)).unwrap_or(u64::MAX);
+    let (q, s2) = divide_by_small(high, &limbs, 5u64.pow(m.wrapping_sub(MAX_POW5_U32)));
+    let exp2 = i64::from(lz.wrapping_add(64).wrapping_add(m)).wrapping_neg();
+    Some((q, s1 || s2, exp2))
 }
 
-/// `n / d` for `0 < d < 2^32` by schoolbook long division in 32-bit limbs
-/// (each step a 64-by-32-bit division, so no 128-bit division routine), and
-/// whether the remainder is non-zero.
-fn divide_by_small(n: u128, d: u64) -> (u128, bool) {
-    let mut q: u128 = 0;
-    let mut rem: u64 = 0;
-    for shift in [96u32, 64, 32, 0] {
-        let limb = u64::try_from(n.wrapping_shr(shift) & 0xFFFF_FFFF).unwrap_or(0);
-        let cur = rem.wrapping_shl(32) | limb;
-        let digit = cur.checked_div(d).unwrap_or(0);
-        rem = cur.wrapping_sub(digit.wrapping_mul(d));
-        q |= u128::from(digit).wrapping_shl(shift);
+/// `⌊n / d⌋` for `0 < d < 2^32` where `n` is `top` followed by 32-bit
+/// `limbs` (at most two): schoolbook long division, one 64-by-64-bit
+/// division per step (no 128-bit division routine), and whether it left a
+/// remainder.
+fn divide_by_small(top: u64, limbs: &[u64], d: u64) -> (u128, bool) {
+    let q1 = top.checked_div(d).unwrap_or(0);
+    let mut rem = top.wrapping_sub(q1.wrapping_mul(d));
+    let mut q = u128::from(q1);
+    for &limb in limbs {
+        // rem < d < 2^32: the shifted remainder and the limb fit.
+        let t = rem.wrapping_shl(32) | limb;
+        let digit = t.checked_div(d).unwrap_or(0);
+        rem = t.wrapping_sub(digit.wrapping_mul(d));
+        q = q.wrapping_shl(32) | u128::from(digit);
     }
     (q, rem != 0)
 }
@@ -259,28 +265,25 @@ fn round_to_binary64(p: u128, exp2: i64, sticky: bool) -> Option<u64> {
     if p == 0 {
         return None;
     }
-    let top = 127u32.wrapping_sub(p.leading_zeros());
+    // The top 64 bits of p, top bit set; the rest only matter as sticky.
+    let lz = p.leading_zeros();
+    let norm = p.wrapping_shl(lz);
+    let hi = u64::try_from(norm >> 64).ok()?;
+    let sticky = sticky || norm & u128::from(u64::MAX) != 0;
     // The value lies in [2^e, 2^(e+1)).
-    let mut e = exp2.saturating_add(i64::from(top));
+    let mut e = exp2.saturating_add(i64::from(127u32.wrapping_sub(lz)));
     if e > MAX_EXP {
         return Some(INFINITY_BITS);
     }
     if e < MIN_EXP {
         return None;
     }
-    let mut mant = if top <= FRACTION_BITS {
-        if sticky {
-            return None;
-        }
-        u64::try_from(p.wrapping_shl(FRACTION_BITS.wrapping_sub(top))).ok()?
-    } else {
-        let shift = top.wrapping_sub(FRACTION_BITS);
-        let kept = u64::try_from(p.wrapping_shr(shift)).ok()?;
-        let dropped = p & (1u128.wrapping_shl(shift).wrapping_sub(1));
-        let half = 1u128.wrapping_shl(shift.wrapping_sub(1));
-        let up = dropped > half || (dropped == half && (sticky || kept & 1 == 1));
-        kept.wrapping_add(u64::from(up))
-    };
+    // 53 bits kept, 11 dropped.
+    let kept = hi >> 11;
+    let dropped = hi & 0x7FF;
+    let half = 0x400;
+    let up = dropped > half || (dropped == half && (sticky || kept & 1 == 1));
+    let mut mant = kept.wrapping_add(u64::from(up));
     if mant >> (FRACTION_BITS + 1) != 0 {
         // Rounded up to 2^53.
         mant >>= 1;
@@ -672,6 +675,14 @@ mod tests {
             "6250084178858423406e-20",
             "6553105498271626686e-26",
             "6349882779658535184e-26",
+            // Rounding up carries into the next power of two.
+            "9007199254740991.5",
+            "9007199254740991.75",
+            "1.9999999999999999",
+            "0.99999999999999999",
+            "0.9999999999999999999",
+            "1.999999999999999999e-20",
+            "7.99999999999999999e25",
             "1E+22",
             "1.5e+0",
             "123.456e-789",

@@ -20,8 +20,10 @@ const MAX_KEYS: usize = 8;
 fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
     std::fs::copy("memory.x", out.join("memory.x")).expect("copy memory.x");
+    std::fs::copy("device.x", out.join("device.x")).expect("copy device.x");
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed=memory.x");
+    println!("cargo:rerun-if-changed=device.x");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=ARMORIQ_FIRMWARE_KEYS");
 

@@ -46,6 +46,15 @@ step "build thumbv7m-none-eabi (Cortex-M3, mps2-an385), release"
 cargo build --release --target thumbv7m-none-eabi
 step "clippy (firmware)"
 cargo clippy --release --target thumbv7em-none-eabihf -- -D warnings
+step "one-algorithm images (ES256 only, EdDSA only; thumbv7em), release, clippy"
+# Each with the development key of its algorithm (keys/trusted-<alg>.json):
+# a key of an algorithm that is not linked in fails the build.
+for a in es256 eddsa; do
+  ARMORIQ_FIRMWARE_KEYS="$fw/keys/trusted-$a.json" cargo build --release --target thumbv7em-none-eabihf \
+    --no-default-features --features "$a" --target-dir "target/only-$a"
+  ARMORIQ_FIRMWARE_KEYS="$fw/keys/trusted-$a.json" cargo clippy --release --target thumbv7em-none-eabihf \
+    --no-default-features --features "$a" --target-dir "target/only-$a" -- -D warnings
+done
 
 if [ "$have_nightly" = 1 ]; then
   step "core-only sysroot build (-Zbuild-std=core: any alloc in the graph fails)"
@@ -67,8 +76,11 @@ step "static budgets"
 size_tool=arm-none-eabi-size
 command -v "$size_tool" >/dev/null 2>&1 || size_tool="$(find "$(rustc --print sysroot)" -name llvm-size -type f | head -1)"
 fail=0
-for t in thumbv7em-none-eabihf thumbv7m-none-eabi; do
-  elf="target/$t/release/armoriq-firmware"
+for t in thumbv7em-none-eabihf thumbv7m-none-eabi only-es256 only-eddsa; do
+  case "$t" in
+    only-*) elf="target/$t/thumbv7em-none-eabihf/release/armoriq-firmware" ;;
+    *) elf="target/$t/release/armoriq-firmware" ;;
+  esac
   read -r vec text rodata data bss uninit < <("$size_tool" -A "$elf" | awk '
     $1==".vector_table"{v=$2} $1==".text"{t=$2} $1==".rodata"{r=$2}
     $1==".data"{d=$2} $1==".bss"{b=$2} $1==".uninit"{u=$2}
@@ -84,6 +96,7 @@ for t in thumbv7em-none-eabihf thumbv7m-none-eabi; do
 done
 echo "stack high-water mark and instruction counts (exact, with the plugin): measured on the device by"
 echo "  cargo test -p armoriq-host --test firmware_qemu -- --nocapture"
+echo "  (a one-algorithm image: ARMORIQ_FIRMWARE_ALGS=es256 ARMORIQ_FIRMWARE_ELF=$fw/target/only-es256/thumbv7em-none-eabihf/release/armoriq-firmware)"
 
 elf="$fw/target/thumbv7em-none-eabihf/release/armoriq-firmware"
 echo "ARMORIQ_FIRMWARE_ELF=$elf" > "$fw/target/firmware-elf.env"

@@ -19,6 +19,7 @@
 //! current path), sorted in place, and emitted in order. Nesting is bounded by
 //! `DEPTH`. Both are const generics, so a device and a gateway choose their own.
 
+use crate::decimal;
 use crate::error::Error;
 use crate::json::{CodePoints, Cursor, RawNum, RawStr, Utf16Units, check_len, decode_utf8, enter};
 use crate::number::{Put, write_es6, write_python_repr};
@@ -557,11 +558,8 @@ fn emit_number<S: Sink>(
         }
         return Ok(());
     }
-    let x = core::str::from_utf8(n.text)
-        .ok()
-        .and_then(|t| t.parse::<f64>().ok())
-        .ok_or(Error::InvalidNumber { at: n.at })?;
-    if !x.is_finite() {
+    let x = decimal::to_f64(n.text).ok_or(Error::InvalidNumber { at: n.at })?;
+    if !decimal::is_finite(x) {
         return Err(Error::NumberOutOfRange { at: n.at });
     }
     let done = match profile {

@@ -7,6 +7,7 @@
 //! are not signed. Key and signature are hex.
 
 use crate::canon::{Canonicalizer, Profile, SliceSink};
+use crate::decimal;
 use crate::error::Error;
 use crate::hex;
 use crate::json::{Kind, Value};
@@ -38,10 +39,8 @@ fn truthy(v: &Value<'_>) -> bool {
     match v.kind() {
         Kind::Null => false,
         Kind::Bool => v.bytes() == b"true",
-        Kind::Number => core::str::from_utf8(v.bytes())
-            .ok()
-            .and_then(|t| t.parse::<f64>().ok())
-            .is_some_and(|x| x != 0.0),
+        // Python's `bool(float)`: a literal that underflows to 0.0 is false.
+        Kind::Number => decimal::to_f64(v.bytes()).is_some_and(|x| x.to_bits() << 1 != 0),
         Kind::String => v.bytes().len() > 2,
         Kind::Array => v.elements().next().is_some(),
         Kind::Object => v.members().next().is_some(),
@@ -156,8 +155,7 @@ pub fn verify<'a, B: Backend>(
         .ok_or(Error::InvalidClaim { claim: "plan_hash" })?;
     let expires_at = get("expires_at")?
         .filter(|x| x.kind() == Kind::Number)
-        .and_then(|x| core::str::from_utf8(x.bytes()).ok())
-        .and_then(|t| t.parse::<f64>().ok())
+        .and_then(|x| decimal::to_f64(x.bytes()))
         .ok_or(Error::InvalidClaim {
             claim: "expires_at",
         })?;
@@ -166,4 +164,31 @@ pub fn verify<'a, B: Backend>(
         expires_at,
         public_key,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn numbers_are_truthy_as_python_floats() {
+        for (text, want) in [
+            ("0", false),
+            ("-0", false),
+            ("0.0", false),
+            ("-0.0e10", false),
+            ("0e99999999999999999999", false),
+            // Underflows to 0.0 in Python too.
+            ("1e-400", false),
+            ("1", true),
+            ("-0.5", true),
+            ("5e-324", true),
+            ("1e-320", true),
+            ("1e400", true),
+        ] {
+            let v = Value::parse(text.as_bytes(), 4).unwrap();
+            assert_eq!(truthy(&v), want, "{text}");
+        }
+    }
 }

@@ -13,6 +13,7 @@
 //! parser take the last of two `alg` members; an attacker relies on that).
 
 use crate::b64;
+use crate::decimal;
 use crate::error::Error;
 use crate::hex;
 use crate::json::{JsonStr, Kind, Value, pick_members};
@@ -184,28 +185,47 @@ fn numeric_date(v: Value<'_>, claim: &'static str) -> Result<i64, Error> {
     if let Ok(i) = text.parse::<i64>() {
         return Ok(i);
     }
-    // RFC 7519 §2 NumericDate may have a fraction: whole seconds, rounded down.
-    let f: f64 = text.parse().map_err(|_| Error::InvalidClaim { claim })?;
-    if !(-9.0e15..9.0e15).contains(&f) {
-        return Err(Error::InvalidClaim { claim });
+    // RFC 7519 §2 NumericDate may have a fraction: whole seconds, rounded
+    // down, of the double nearest the literal.
+    let x = decimal::to_f64(v.bytes()).ok_or(Error::InvalidClaim { claim })?;
+    floor_seconds(x).ok_or(Error::InvalidClaim { claim })
+}
+
+/// `⌊x⌋` for `-9e15 ≤ x < 9e15`, else `None`; read off the bits, no
+/// floating-point arithmetic (the firmware has no double-precision FPU).
+fn floor_seconds(x: f64) -> Option<i64> {
+    const LIMIT: u64 = 9.0e15_f64.to_bits();
+    const FRACTION_BITS: u32 = 52;
+    let bits = x.to_bits();
+    let negative = bits >> 63 != 0;
+    let magnitude = bits & !(1 << 63);
+    // Magnitudes order like their bit patterns; infinity lies above.
+    if magnitude > LIMIT || (magnitude == LIMIT && !negative) {
+        return None;
     }
-    let mut i = 0i64;
-    // Exact for |f| < 2^53: count down in powers of two (no `as` casts).
-    let mut rest = if f < 0.0 { -f } else { f };
-    let mut step: i64 = 1 << 52;
-    let mut stepf: f64 = 4_503_599_627_370_496.0;
-    while step > 0 {
-        if rest >= stepf {
-            rest -= stepf;
-            i = i.saturating_add(step);
-        }
-        step >>= 1;
-        stepf /= 2.0;
-    }
-    Ok(if f < 0.0 {
-        i.saturating_neg().saturating_sub(i64::from(rest > 0.0))
+    let biased = magnitude >> FRACTION_BITS;
+    let fraction = magnitude & ((1 << FRACTION_BITS) - 1);
+    // |x| = mant × 2^-shift, and shift ≥ 0 as |x| < 2^53.
+    let (mant, shift) = if biased == 0 {
+        (fraction, 1074)
     } else {
-        i
+        (
+            fraction | (1 << FRACTION_BITS),
+            1075u64.saturating_sub(biased),
+        )
+    };
+    let shift = u32::try_from(shift).unwrap_or(u32::MAX);
+    let whole = i64::try_from(mant.checked_shr(shift).unwrap_or(0)).ok()?;
+    let below = mant
+        .checked_shl(64u32.saturating_sub(shift))
+        .unwrap_or(mant);
+    let has_fraction = shift != 0 && below != 0;
+    Some(if negative {
+        whole
+            .saturating_neg()
+            .saturating_sub(i64::from(has_fraction))
+    } else {
+        whole
     })
 }
 
@@ -348,5 +368,122 @@ impl<'a> Claims<'a> {
             claim: "step_count",
         })?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::float_cmp)]
+    extern crate std;
+    use super::*;
+    use proptest::prelude::*;
+
+    /// `numeric_date` as it was before it stopped using `f64` arithmetic,
+    /// kept as the reference.
+    fn numeric_date_f64(text: &str) -> Option<i64> {
+        if let Ok(i) = text.parse::<i64>() {
+            return Some(i);
+        }
+        let f: f64 = text.parse().ok()?;
+        if !(-9.0e15..9.0e15).contains(&f) {
+            return None;
+        }
+        let mut i = 0i64;
+        let mut rest = if f < 0.0 { -f } else { f };
+        let mut step: i64 = 1 << 52;
+        let mut stepf: f64 = 4_503_599_627_370_496.0;
+        while step > 0 {
+            if rest >= stepf {
+                rest -= stepf;
+                i = i.saturating_add(step);
+            }
+            step >>= 1;
+            stepf /= 2.0;
+        }
+        Some(if f < 0.0 {
+            i.saturating_neg().saturating_sub(i64::from(rest > 0.0))
+        } else {
+            i
+        })
+    }
+
+    fn ours(text: &str) -> Option<i64> {
+        let v = Value::parse(text.as_bytes(), 4).unwrap();
+        numeric_date(v, "exp").ok()
+    }
+
+    #[test]
+    fn numeric_date_as_before() {
+        for (text, want) in [
+            ("0", Some(0)),
+            ("-0", Some(0)),
+            ("-0.0", Some(0)),
+            ("1700000000", Some(1_700_000_000)),
+            ("1700000000.999", Some(1_700_000_000)),
+            ("1700000000.5e0", Some(1_700_000_000)),
+            ("1.7e9", Some(1_700_000_000)),
+            ("-1.5", Some(-2)),
+            ("-1.0", Some(-1)),
+            ("-0.25", Some(-1)),
+            ("0.75", Some(0)),
+            ("1e-400", Some(0)),
+            ("-1e-400", Some(0)),
+            ("-5e-324", Some(-1)),
+            ("5e-324", Some(0)),
+            ("4503599627370495.5", Some(4_503_599_627_370_495)),
+            ("-4503599627370495.5", Some(-4_503_599_627_370_496)),
+            ("8999999999999999", Some(8_999_999_999_999_999)),
+            ("8999999999999998.0", Some(8_999_999_999_999_998)),
+            // Rounds to the double 9e15, which is out of range.
+            ("8999999999999999.5", None),
+            ("-8999999999999999.5", Some(-9_000_000_000_000_000)),
+            ("9e15", None),
+            ("-9e15", Some(-9_000_000_000_000_000)),
+            ("-9.0000000000000001e15", Some(-9_000_000_000_000_000)),
+            ("-9.000000000000001e15", None),
+            ("9223372036854775807", Some(i64::MAX)),
+            ("9223372036854775808", None),
+            ("-9223372036854775808", Some(i64::MIN)),
+            ("1e400", None),
+            ("-1e400", None),
+            // The nearest double is 1.0.
+            ("0.99999999999999999999", Some(1)),
+            ("-0.99999999999999999999", Some(-1)),
+        ] {
+            assert_eq!(ours(text), want, "{text}");
+            assert_eq!(numeric_date_f64(text), want, "reference, {text}");
+        }
+        let v = Value::parse(b"\"1\"", 4).unwrap();
+        assert_eq!(
+            numeric_date(v, "exp"),
+            Err(Error::InvalidClaim { claim: "exp" })
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn numeric_date_matches_the_f64_version(
+            int in 0u64..20_000_000_000_000_000,
+            frac in proptest::option::of(0u32..1_000_000),
+            exp in proptest::option::of(-20i32..20),
+            neg in any::<bool>(),
+        ) {
+            let mut text = std::format!("{}{int}", if neg { "-" } else { "" });
+            if let Some(f) = frac {
+                text.push_str(&std::format!(".{f}"));
+            }
+            if let Some(e) = exp {
+                text.push_str(&std::format!("e{e}"));
+            }
+            prop_assert_eq!(ours(&text), numeric_date_f64(&text), "{}", text);
+        }
+
+        #[test]
+        fn numeric_date_matches_on_doubles(bits in any::<u64>()) {
+            let x = f64::from_bits(bits);
+            prop_assume!(x.is_finite());
+            let text = std::format!("{x:e}");
+            prop_assert_eq!(ours(&text), numeric_date_f64(&text), "{}", text);
+        }
     }
 }

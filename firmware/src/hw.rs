@@ -98,6 +98,23 @@ impl embedded_io::Write for Uart {
     }
 }
 
+/// The interrupt part of the vector table (cortex-m-rt's `device` feature):
+/// the 32 external interrupts of the AN385/AN386 NVIC (QEMU's `num-irq` for
+/// both boards), all bound to cortex-m-rt's `DefaultHandler`. The firmware
+/// enables no interrupt; without this table cortex-m-rt puts in its generic
+/// one, with 240 entries (960 B of flash instead of 128).
+#[unsafe(link_section = ".vector_table.interrupts")]
+#[unsafe(no_mangle)]
+pub static __INTERRUPTS: [unsafe extern "C" fn(); 32] = [default_handler(); 32];
+
+const fn default_handler() -> unsafe extern "C" fn() {
+    unsafe extern "C" {
+        // Defined by cortex-m-rt's link.x (`DefaultHandler_` unless overridden).
+        fn DefaultHandler();
+    }
+    DefaultHandler
+}
+
 // From cortex-m-rt's link.x: the stack grows down from `_stack_start` (top of
 // RAM) towards `_stack_end` (end of .bss/.uninit).
 unsafe extern "C" {

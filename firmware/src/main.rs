@@ -5,13 +5,14 @@
 #![no_std]
 #![no_main]
 
+mod deferred;
 mod hw;
 
 use armoriq_core::canon::Canonicalizer;
 use armoriq_core::jws::Expect;
 use armoriq_core::keys::KeySet;
 use armoriq_core::sig::Backend;
-use armoriq_core::verify::verify_invocation_with;
+use armoriq_core::verify::{Rejection, VerifiedStep, verify_invocation_with};
 use armoriq_core::{Alg, Call, ErrorKind, RustCrypto, StepProof};
 use armoriq_frame::{
     self as frame, Accepted, FrameErrorCode, Progress, Receiver, RejectKind, Rejected, Request,
@@ -22,7 +23,7 @@ use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::entry;
 use defmt_semihosting as _;
 use embedded_io::{Read, ReadReady, Write};
-use static_cell::ConstStaticCell;
+use static_cell::{ConstStaticCell, StaticCell};
 
 /// The keys and verifier settings from the trusted-key file (see build.rs).
 mod provision {
@@ -62,24 +63,39 @@ static CANON: ConstStaticCell<Canonicalizer<DEPTH, MEMBERS>> =
     ConstStaticCell::new(Canonicalizer::new());
 static CLAIMS: ConstStaticCell<[u8; CLAIMS_BUF]> = ConstStaticCell::new([0; CLAIMS_BUF]);
 static KEYS: ConstStaticCell<Keys> = ConstStaticCell::new(Keys::new());
+static FIRMWARE: StaticCell<Firmware> = StaticCell::new();
 
-/// RustCrypto (p256, ed25519-dalek), with each algorithm's verification kept
-/// out of line: inlined together, their frames add up (7.4 KiB of stack for
-/// the pair against ~5.4 KiB for either alone). An algorithm whose feature
-/// (`es256`, `eddsa`) is off is not linked: its keys and signatures are refused.
+/// RustCrypto (p256, ed25519-dalek) key parsing; signature checks go through
+/// [`deferred`], which runs them from `main`'s frame. An algorithm whose
+/// feature (`es256`, `eddsa`) is off is not linked: its keys and signatures
+/// are refused.
 struct OnDevice;
 
 impl Backend for OnDevice {
-    type P256Key = <RustCrypto as Backend>::P256Key;
-    type Ed25519Key = <RustCrypto as Backend>::Ed25519Key;
+    type P256Key = deferred::P256Key;
+    type Ed25519Key = deferred::Ed25519Key;
 
+    /// Only the uncompressed form (`0x04 ‖ x ‖ y`, what build.rs provisions):
+    /// each coordinate below p and the point on the curve (p256's own
+    /// check, as `from_sec1_bytes` makes it for this form), not the identity.
+    /// Leaving out compressed keys leaves out p256's point decompression.
     #[inline(never)]
     fn p256_key(sec1: &[u8]) -> Result<Self::P256Key, armoriq_core::Error> {
-        if cfg!(feature = "es256") {
-            RustCrypto::p256_key(sec1)
-        } else {
-            Err(armoriq_core::Error::KeyInvalid)
+        use p256::elliptic_curve::point::AffineCoordinates;
+        if !cfg!(feature = "es256") {
+            return Err(armoriq_core::Error::KeyInvalid);
         }
+        let Some((&0x04, xy)) = sec1.split_first() else {
+            return Err(armoriq_core::Error::KeyInvalid);
+        };
+        let (Some(x), Some(y), 64) = (xy.first_chunk::<32>(), xy.last_chunk::<32>(), xy.len())
+        else {
+            return Err(armoriq_core::Error::KeyInvalid);
+        };
+        let point = p256::AffinePoint::from_coordinates(&(*x).into(), &(*y).into());
+        let point =
+            Option::<p256::AffinePoint>::from(point).ok_or(armoriq_core::Error::KeyInvalid)?;
+        p256::ecdsa::VerifyingKey::from_affine(point).map_err(|_| armoriq_core::Error::KeyInvalid)
     }
 
     #[inline(never)]
@@ -91,27 +107,25 @@ impl Backend for OnDevice {
         }
     }
 
-    #[inline(never)]
     fn verify_es256(
         key: &Self::P256Key,
         msg: &[u8],
         sig: &[u8],
     ) -> Result<(), armoriq_core::Error> {
         if cfg!(feature = "es256") {
-            RustCrypto::verify_es256(key, msg, sig)
+            deferred::ask(deferred::KeyRef::Es256(key), msg, sig)
         } else {
             Err(armoriq_core::Error::BadSignature)
         }
     }
 
-    #[inline(never)]
     fn verify_ed25519(
         key: &Self::Ed25519Key,
         msg: &[u8],
         sig: &[u8],
     ) -> Result<(), armoriq_core::Error> {
         if cfg!(feature = "eddsa") {
-            RustCrypto::verify_ed25519(key, msg, sig)
+            deferred::ask(deferred::KeyRef::Ed25519(key), msg, sig)
         } else {
             Err(armoriq_core::Error::BadSignature)
         }
@@ -163,16 +177,124 @@ const fn reject_kind(k: ErrorKind) -> RejectKind {
     }
 }
 
-struct Verifier<'k> {
-    keys: &'k Keys,
+/// The request handler.
+struct Server {
+    keys: &'static Keys,
     canon: &'static mut Canonicalizer<DEPTH, MEMBERS>,
     claims: &'static mut [u8; CLAIMS_BUF],
     ticks: Ticks,
+    /// SysTick at the start of the check under way.
+    t0: u32,
+    /// The bare verify whose signature check was recorded, if that is what
+    /// `main` is running (else an invocation check's).
+    bare: Option<frame::Alg>,
+    served: u32,
+    frame_errors: u32,
+    stack_size: u32,
 }
 
-impl Verifier<'_> {
+impl Server {
+    /// Reads bytes until a frame or a frame error is in, and handles it.
+    /// Returns `true` when a signature check was recorded: `main` then runs
+    /// it ([`deferred::run`]) and calls [`Server::finish`].
     #[inline(never)]
-    fn verify(&mut self, v: &VerifyRequest<'_>) -> Response<'static> {
+    fn serve(&mut self, uart: &mut hw::Uart, rx: &mut Receiver<FRAME_CAP>) -> bool {
+        let resp = loop {
+            match next_byte(uart, rx.is_partial()) {
+                None => {
+                    defmt::warn!("frame dropped: line idle after {=[u8]:x}", rx.frame());
+                    if let Some(e) = rx.abort() {
+                        self.frame_errors = self.frame_errors.wrapping_add(1);
+                        break Response::FrameError(e.into()).into();
+                    }
+                }
+                Some(b) => match rx.push(b) {
+                    Progress::Pending => {}
+                    Progress::Error(e) => {
+                        defmt::warn!("bad frame: {}", e.name());
+                        self.frame_errors = self.frame_errors.wrapping_add(1);
+                        break Response::FrameError(e.into()).into();
+                    }
+                    Progress::Frame => break self.request(rx.frame()),
+                },
+            }
+        };
+        let Some(resp) = resp.into_response() else {
+            return true;
+        };
+        self.respond(uart, &resp);
+        false
+    }
+
+    /// A whole frame: a response, or a recorded signature check to run.
+    fn request<'f>(&mut self, frame: &'f [u8]) -> Handled<'f> {
+        match request_in(frame) {
+            Ok(Request::Verify(req)) => {
+                self.t0 = self.ticks.now();
+                hw::armoriq_bench_start();
+                deferred::begin(frame);
+                let verdict = self.check(&req);
+                if deferred::recorded() {
+                    return Handled::Signature;
+                }
+                // Rejected before the signature: that is the verdict.
+                hw::armoriq_bench_end();
+                deferred::end();
+                Handled::Response(self.verdict(verdict))
+            }
+            Ok(Request::BareVerify { alg, token }) => {
+                if self.bare_begin(frame, alg, token) {
+                    Handled::Signature
+                } else {
+                    Handled::Response(Response::BareVerify {
+                        ok: false,
+                        ticks: 0,
+                    })
+                }
+            }
+            Ok(Request::Stats) => Handled::Response(self.stats()),
+            Err(e) => {
+                defmt::warn!("bad request: {}", e.name());
+                self.frame_errors = self.frame_errors.wrapping_add(1);
+                Handled::Response(Response::FrameError(FrameErrorCode::from(e)))
+            }
+        }
+    }
+
+    /// After [`deferred::run`]: pass 2 of the check (or the bare verify's
+    /// verdict), and the response.
+    #[inline(never)]
+    fn finish(&mut self, uart: &mut hw::Uart, rx: &Receiver<FRAME_CAP>) {
+        if let Some(alg) = self.bare.take() {
+            hw::armoriq_bench_end();
+            let ticks = self.ticks.since(self.t0);
+            let ok = deferred::take_verdict();
+            defmt::info!("bare {} verify ok={} ({} ticks)", alg_name(alg), ok, ticks);
+            return self.respond(uart, &Response::BareVerify { ok, ticks });
+        }
+        // The frame's bytes are unchanged since `serve` decoded them.
+        let resp = if let Ok(Request::Verify(req)) = request_in(rx.frame()) {
+            let verdict = self.check(&req);
+            hw::armoriq_bench_end();
+            deferred::end();
+            self.verdict(verdict)
+        } else {
+            // Cannot happen: `serve` decoded this frame as a verify request.
+            hw::armoriq_bench_end();
+            deferred::end();
+            defmt::error!("recorded check without its request");
+            Response::Rejected(Rejected {
+                kind: RejectKind::InvalidInput,
+                error: "Internal",
+                ticks: 0,
+            })
+        };
+        self.respond(uart, &resp);
+    }
+
+    /// armoriq-core's invocation check of `v` (one pass; see [`deferred`]).
+    #[inline(never)]
+    fn check(&mut self, v: &VerifyRequest<'_>) -> Result<VerifiedStep, Rejection> {
         let call = Call {
             mcp: v.mcp,
             action: v.action,
@@ -190,9 +312,7 @@ impl Verifier<'_> {
             audience: provision::AUDIENCE,
             issuer: provision::ISSUER,
         };
-        let t0 = self.ticks.now();
-        hw::armoriq_bench_start();
-        let verdict = verify_invocation_with(
+        verify_invocation_with(
             self.canon,
             v.token,
             &call,
@@ -200,9 +320,12 @@ impl Verifier<'_> {
             &expect,
             self.keys,
             self.claims,
-        );
-        hw::armoriq_bench_end();
-        let ticks = self.ticks.since(t0);
+        )
+    }
+
+    /// The response to a finished check.
+    fn verdict(&self, verdict: Result<VerifiedStep, Rejection>) -> Response<'static> {
+        let ticks = self.ticks.since(self.t0);
         match verdict {
             Ok(ok) => {
                 defmt::info!(
@@ -238,37 +361,89 @@ impl Verifier<'_> {
         }
     }
 
-    /// Only the signature check of `token` with the first key of `alg`: the
-    /// baseline the invocation check is compared with.
+    /// Records the signature check of `token` with the first key of `alg`,
+    /// the baseline the invocation check is compared with; `false` if there
+    /// is nothing to check.
     #[inline(never)]
-    fn bare_verify(&mut self, alg: frame::Alg, token: &[u8]) -> Response<'static> {
+    fn bare_begin(&mut self, frame: &[u8], alg: frame::Alg, token: &[u8]) -> bool {
         let want = match alg {
             frame::Alg::Es256 => Alg::Es256,
             frame::Alg::EdDsa => Alg::EdDsa,
         };
-        let fail = Response::BareVerify {
-            ok: false,
-            ticks: 0,
-        };
         let Some(dot) = token.iter().rposition(|&b| b == b'.') else {
-            return fail;
+            return false;
         };
         let (msg, sig64) = token.split_at(dot);
         let mut sig = [0u8; 96];
         let Ok(sig) = armoriq_core::b64::decode(sig64.get(1..).unwrap_or_default(), &mut sig, 0)
         else {
-            return fail;
+            return false;
         };
         let Some(key) = self.keys.iter().map(|k| k.key()).find(|k| k.alg() == want) else {
-            return fail;
+            return false;
         };
-        let t0 = self.ticks.now();
+        if sig.len() != 64 {
+            return false;
+        }
+        deferred::record(frame, key.into(), msg, sig);
+        self.bare = Some(alg);
+        self.t0 = self.ticks.now();
         hw::armoriq_bench_start();
-        let ok = key.verify(msg, sig).is_ok();
-        hw::armoriq_bench_end();
-        let ticks = self.ticks.since(t0);
-        defmt::info!("bare {} verify ok={} ({} ticks)", want.name(), ok, ticks);
-        Response::BareVerify { ok, ticks }
+        true
+    }
+
+    fn stats(&self) -> Response<'static> {
+        Response::Stats(Stats {
+            served: self.served,
+            frame_errors: self.frame_errors,
+            stack_peak: hw::stack_peak(),
+            stack_size: self.stack_size,
+            keys: self.keys.len() as u32,
+        })
+    }
+
+    fn respond(&mut self, uart: &mut hw::Uart, resp: &Response<'_>) {
+        send(uart, resp);
+        self.served = self.served.wrapping_add(1);
+    }
+}
+
+/// The request in a frame that the receiver has checked (header, length
+/// and CRC: [`Progress::Frame`]).
+fn request_in(frame: &[u8]) -> Result<Request<'_>, frame::DecodeError> {
+    let h = frame::parse_header::<MAX_REQUEST>(frame)?;
+    let payload = frame
+        .get(frame::HEADER_LEN..frame::HEADER_LEN + h.len)
+        .unwrap_or_default();
+    frame::request_payload(h.ty, payload)
+}
+
+/// What a frame came to.
+enum Handled<'f> {
+    Response(Response<'f>),
+    /// A signature check was recorded.
+    Signature,
+}
+
+impl<'f> Handled<'f> {
+    fn into_response(self) -> Option<Response<'f>> {
+        match self {
+            Self::Response(r) => Some(r),
+            Self::Signature => None,
+        }
+    }
+}
+
+impl<'f> From<Response<'f>> for Handled<'f> {
+    fn from(r: Response<'f>) -> Self {
+        Self::Response(r)
+    }
+}
+
+const fn alg_name(alg: frame::Alg) -> &'static str {
+    match alg {
+        frame::Alg::Es256 => Alg::Es256.name(),
+        frame::Alg::EdDsa => Alg::EdDsa.name(),
     }
 }
 
@@ -304,9 +479,18 @@ fn next_byte(uart: &mut hw::Uart, partial: bool) -> Option<u8> {
     Some(b[0])
 }
 
-#[entry]
-fn main() -> ! {
-    let stack_size = hw::paint_stack();
+/// Everything `main` works with, in a static: its frame is kept small because
+/// the signature checks run from there (see [`deferred`]).
+struct Firmware {
+    server: Server,
+    uart: hw::Uart,
+    rx: &'static mut Receiver<FRAME_CAP>,
+}
+
+/// Boot: keys, peripherals, statics. Out of line so that none of it stays in
+/// `main`'s frame.
+#[inline(never)]
+fn setup(stack_size: u32) -> &'static mut Firmware {
     let keys = KEYS.take();
     if let Err(e) = provision_keys(keys) {
         defmt::error!("provisioned key rejected: {}", e.name());
@@ -316,59 +500,41 @@ fn main() -> ! {
     let Some(cp) = cortex_m::Peripherals::take() else {
         semihosting::process::exit(4)
     };
-    let Some(mut uart) = hw::Uart::take() else {
+    let Some(uart) = hw::Uart::take() else {
         semihosting::process::exit(4)
-    };
-    let rx = RX.take();
-    let mut v = Verifier {
-        keys,
-        canon: CANON.take(),
-        claims: CLAIMS.take(),
-        ticks: Ticks::new(cp.SYST),
     };
     defmt::info!(
         "armoriq-firmware: {} trusted keys, stack {} B, serving UART0",
         keys.len(),
         stack_size
     );
-    let (mut served, mut frame_errors) = (0u32, 0u32);
+    let server = Server {
+        keys,
+        canon: CANON.take(),
+        claims: CLAIMS.take(),
+        ticks: Ticks::new(cp.SYST),
+        t0: 0,
+        bare: None,
+        served: 0,
+        frame_errors: 0,
+        stack_size,
+    };
+    FIRMWARE.init(Firmware {
+        server,
+        uart,
+        rx: RX.take(),
+    })
+}
+
+#[entry]
+fn main() -> ! {
+    let stack_size = hw::paint_stack();
+    let Firmware { server, uart, rx } = setup(stack_size);
     loop {
-        let resp = match next_byte(&mut uart, rx.is_partial()) {
-            None => {
-                defmt::warn!("frame dropped: line idle after {=[u8]:x}", rx.frame());
-                rx.abort().map(|e| {
-                    frame_errors = frame_errors.wrapping_add(1);
-                    Response::FrameError(e.into())
-                })
-            }
-            Some(b) => match rx.push(b) {
-                Progress::Pending => None,
-                Progress::Error(e) => {
-                    defmt::warn!("bad frame: {}", e.name());
-                    frame_errors = frame_errors.wrapping_add(1);
-                    Some(Response::FrameError(e.into()))
-                }
-                Progress::Frame => Some(match frame::decode_request::<MAX_REQUEST>(rx.frame()) {
-                    Ok((Request::Verify(req), _)) => v.verify(&req),
-                    Ok((Request::BareVerify { alg, token }, _)) => v.bare_verify(alg, token),
-                    Ok((Request::Stats, _)) => Response::Stats(Stats {
-                        served,
-                        frame_errors,
-                        stack_peak: hw::stack_peak(),
-                        stack_size,
-                        keys: keys.len() as u32,
-                    }),
-                    Err(e) => {
-                        defmt::warn!("bad request: {}", e.name());
-                        frame_errors = frame_errors.wrapping_add(1);
-                        Response::FrameError(FrameErrorCode::from(e))
-                    }
-                }),
-            },
-        };
-        if let Some(resp) = resp {
-            send(&mut uart, &resp);
-            served = served.wrapping_add(1);
+        if server.serve(uart, rx) {
+            // The deepest call of all, from here: nothing else is on the stack.
+            deferred::run(rx.frame());
+            server.finish(uart, rx);
         }
     }
 }

@@ -108,7 +108,7 @@ pub const SMALL_ORDER_ENCODINGS: [[u8; 32]; 8] = [
 /// A parsed Ed25519 public key of the pure-Rust backend: the decompressed
 /// point (ed25519-dalek keeps it, so no verification decodes the key again)
 /// and whether it has small order, found once when the key is loaded.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ed25519Key {
     key: ed25519_dalek::VerifyingKey,
     weak: bool,

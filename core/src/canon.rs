@@ -374,7 +374,7 @@ impl<const DEPTH: usize, const MEMBERS: usize> Canonicalizer<DEPTH, MEMBERS> {
         // Sort this object's members (RFC 8785 §3.2.3 / Python sort_keys) and
         // reject duplicates, which sort next to each other.
         let members = self.pool.get_mut(base..top).unwrap_or_default();
-        members.sort_unstable_by(|a, b| cmp_keys(doc, a, b, profile));
+        sort_members(members, |a, b| cmp_keys(doc, a, b, profile) == Ordering::Less);
         for pair in members.windows(2) {
             if let [a, b] = pair
                 && cmp_keys(doc, a, b, profile) == Ordering::Equal
@@ -408,6 +408,64 @@ impl<const DEPTH: usize, const MEMBERS: usize> Canonicalizer<DEPTH, MEMBERS> {
         out.put(b"}");
         c.pos = end;
         Ok(())
+    }
+}
+
+/// Objects up to this many members are sorted by insertion.
+const INSERTION_MAX: usize = 16;
+
+/// Sorts an object's members by `less`: insertion sort for the short objects
+/// of real plans, heapsort (O(n log n), no recursion) above
+/// [`INSERTION_MAX`]. About 0.4 KB of Thumb code against 2 KB for
+/// `sort_unstable_by`, and as fast on objects of a few keys. Not stable: the
+/// caller rejects equal keys anyway.
+fn sort_members(v: &mut [Member], mut less: impl FnMut(&Member, &Member) -> bool) {
+    let n = v.len();
+    if n <= INSERTION_MAX {
+        for i in 1..n {
+            let mut j = i;
+            while j > 0 {
+                let prev = j.saturating_sub(1);
+                match (v.get(prev), v.get(j)) {
+                    (Some(a), Some(b)) if less(b, a) => v.swap(prev, j),
+                    _ => break,
+                }
+                j = prev;
+            }
+        }
+        return;
+    }
+    for root in (0..n / 2).rev() {
+        sift_down(v, root, n, &mut less);
+    }
+    for end in (1..n).rev() {
+        v.swap(0, end);
+        sift_down(v, 0, end, &mut less);
+    }
+}
+
+/// Restores the max-heap order of `v[..end]` below `root`.
+fn sift_down(
+    v: &mut [Member],
+    mut root: usize,
+    end: usize,
+    less: &mut impl FnMut(&Member, &Member) -> bool,
+) {
+    loop {
+        let left = root.saturating_mul(2).saturating_add(1);
+        if left >= end {
+            return;
+        }
+        let right = left.saturating_add(1);
+        let child = match (v.get(left), v.get(right)) {
+            (Some(l), Some(r)) if right < end && less(l, r) => right,
+            _ => left,
+        };
+        match (v.get(root), v.get(child)) {
+            (Some(p), Some(c)) if less(p, c) => v.swap(root, child),
+            _ => return,
+        }
+        root = child;
     }
 }
 
@@ -583,4 +641,29 @@ pub fn canonicalize<S: Sink>(input: &[u8], profile: Profile, sink: &mut S) -> Re
 /// As [`Canonicalizer::canonicalize`].
 pub fn canonical_sha256(input: &[u8], profile: Profile) -> Result<[u8; 32], Error> {
     Canonicalizer::<DEFAULT_DEPTH, DEFAULT_MEMBERS>::new().sha256(input, profile)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    extern crate std;
+    use super::*;
+    use proptest::prelude::*;
+    use std::vec::Vec;
+
+    proptest! {
+        /// Both branches of `sort_members` (insertion and heapsort) give the
+        /// order `sort_unstable` gives, duplicates included.
+        #[test]
+        fn sort_members_sorts(keys in prop::collection::vec(0u32..40, 0..80)) {
+            let mut v: Vec<Member> = keys
+                .iter()
+                .map(|&k| Member { key: k, key_end: k, value: 0, plain: true })
+                .collect();
+            sort_members(&mut v, |a, b| a.key < b.key);
+            let mut want = keys.clone();
+            want.sort_unstable();
+            prop_assert_eq!(v.iter().map(|m| m.key).collect::<Vec<_>>(), want);
+        }
+    }
 }

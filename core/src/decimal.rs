@@ -69,6 +69,13 @@ const INFINITY_BITS: u64 = 0x7FF0_0000_0000_0000;
 /// when it is too small. `None` only for text outside the JSON number
 /// grammar.
 pub(crate) fn to_f64(text: &[u8]) -> Option<f64> {
+    to_bits(text).map(f64::from_bits)
+}
+
+/// [`to_f64`] as the double's bits. Callers that test the value use these:
+/// LLVM may turn a bit test of an `f64` back into a double comparison, a
+/// soft-float call on the firmware.
+pub(crate) fn to_bits(text: &[u8]) -> Option<u64> {
     let lit = scan_literal(text)?;
     let magnitude = if lit.w == 0 {
         0
@@ -78,7 +85,7 @@ pub(crate) fn to_f64(text: &[u8]) -> Option<f64> {
         simple_decimal_conversion(text, lit.exp10.saturating_add(i64::from(lit.taken)))?
     };
     let sign = if lit.negative { SIGN_BIT } else { 0 };
-    Some(f64::from_bits(magnitude | sign))
+    Some(magnitude | sign)
 }
 
 /// What [`scan_literal`] reads: the value is `w × 10^exp10` when `exact`,

@@ -142,11 +142,14 @@ pub(crate) fn write_python_repr<P: Put>(x: f64, out: &mut P) -> Option<()> {
 /// plain digits for decimal exponents −6..=20, else `d.ddde±X`; zero of
 /// either sign is `0`.
 pub(crate) fn write_es6<P: Put>(x: f64, out: &mut P) -> Option<()> {
-    if x == 0.0 {
+    let d = shortest(x)?;
+    // Zero of either sign, told by its digits: `x == 0.0`, and even a test
+    // of its bits (which LLVM turns back into one), is a soft-float call on
+    // the firmware.
+    if d.digits() == b"0" {
         out.put(b"0");
         return Some(());
     }
-    let d = shortest(x)?;
     if x.is_sign_negative() {
         out.put(b"-");
     }

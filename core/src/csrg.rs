@@ -40,7 +40,7 @@ fn truthy(v: &Value<'_>) -> bool {
         Kind::Null => false,
         Kind::Bool => v.bytes() == b"true",
         // Python's `bool(float)`: a literal that underflows to 0.0 is false.
-        Kind::Number => decimal::to_f64(v.bytes()).is_some_and(|x| x.to_bits() << 1 != 0),
+        Kind::Number => decimal::to_bits(v.bytes()).is_some_and(|x| x << 1 != 0),
         Kind::String => v.bytes().len() > 2,
         Kind::Array => v.elements().next().is_some(),
         Kind::Object => v.members().next().is_some(),

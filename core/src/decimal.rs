@@ -52,12 +52,16 @@ const MAX_SHIFT: u32 = 60;
 /// far beyond the double range).
 const EXP_LIMIT: i64 = 1 << 40;
 
+/// The slow path's decimal point is clamped to this (beyond ±330 the value
+/// is zero or infinite anyway).
+const POINT_LIMIT: i64 = 1000;
+
 const SIGN_BIT: u64 = 1 << 63;
 const FRACTION_BITS: u32 = 52;
 const FRACTION_MASK: u64 = (1 << FRACTION_BITS) - 1;
-const EXP_BIAS: i64 = 1023;
-const MAX_EXP: i64 = 1023;
-const MIN_EXP: i64 = -1022;
+const EXP_BIAS: i32 = 1023;
+const MAX_EXP: i32 = 1023;
+const MIN_EXP: i32 = -1022;
 const INFINITY_BITS: u64 = 0x7FF0_0000_0000_0000;
 
 /// The value of a JSON number literal as the nearest double (ties to even),
@@ -65,16 +69,23 @@ const INFINITY_BITS: u64 = 0x7FF0_0000_0000_0000;
 /// when it is too small. `None` only for text outside the JSON number
 /// grammar.
 pub(crate) fn to_f64(text: &[u8]) -> Option<f64> {
+    to_bits(text).map(f64::from_bits)
+}
+
+/// [`to_f64`] as the double's bits. Callers that test the value use these:
+/// LLVM may turn a bit test of an `f64` back into a double comparison, a
+/// soft-float call on the firmware.
+pub(crate) fn to_bits(text: &[u8]) -> Option<u64> {
     let lit = scan_literal(text)?;
     let magnitude = if lit.w == 0 {
         0
     } else if let Some(bits) = exact_path(&lit) {
         bits
     } else {
-        simple_decimal_conversion(text)?
+        simple_decimal_conversion(text, lit.exp10.saturating_add(i64::from(lit.taken)))?
     };
     let sign = if lit.negative { SIGN_BIT } else { 0 };
-    Some(f64::from_bits(magnitude | sign))
+    Some(magnitude | sign)
 }
 
 /// What [`scan_literal`] reads: the value is `w × 10^exp10` when `exact`,
@@ -83,7 +94,9 @@ struct Literal {
     negative: bool,
     /// The first (up to) [`WORD_DIGITS`] significant digits.
     w: u64,
-    /// Decimal exponent of `w`'s last digit, saturated at ±[`EXP_LIMIT`].
+    /// How many digits `w` has (0 when it is 0).
+    taken: u32,
+    /// Decimal exponent of `w`'s last digit.
     exp10: i64,
     /// No non-zero digit was left out of `w`.
     exact: bool,
@@ -92,57 +105,48 @@ struct Literal {
 /// Checks the JSON number grammar and reads the leading significant digits
 /// and the exponent (saturating) in one pass.
 fn scan_literal(text: &[u8]) -> Option<Literal> {
+    let (negative, mut rest) = match text {
+        [b'-', tail @ ..] => (true, tail),
+        _ => (false, text),
+    };
+    // The integer part is `0` or starts with a non-zero digit.
+    if matches!(rest, [b'0', b'0'..=b'9', ..]) || !matches!(rest, [b'0'..=b'9', ..]) {
+        return None;
+    }
     let mut lit = Literal {
-        negative: false,
+        negative,
         w: 0,
+        taken: 0,
         exp10: 0,
         exact: true,
     };
-    let mut rest = text;
-    if let [b'-', tail @ ..] = rest {
-        lit.negative = true;
-        rest = tail;
-    }
-    let mut taken = 0u32;
-    let mut take = |d: u8, fraction: bool, lit: &mut Literal| {
-        if taken < WORD_DIGITS {
-            lit.w = lit.w.wrapping_mul(10).wrapping_add(u64::from(d));
-            if lit.w != 0 {
-                taken = taken.wrapping_add(1);
-            }
-            if fraction {
-                lit.exp10 = lit.exp10.saturating_sub(1);
-            }
-        } else {
-            if !fraction {
-                lit.exp10 = lit.exp10.saturating_add(1);
-            }
-            if d != 0 {
-                lit.exact = false;
-            }
-        }
-    };
-    // Integer part: `0` or a non-zero digit and more.
-    match rest {
-        [b'0', tail @ ..] => rest = tail,
-        [b'1'..=b'9', ..] => {
-            while let [c @ b'0'..=b'9', tail @ ..] = rest {
-                take(c.wrapping_sub(b'0'), false, &mut lit);
+    // Digit counts: no overflow, they are at most the text's length.
+    let mut fraction_taken = 0usize;
+    let mut integer_dropped = 0usize;
+    let mut fraction = false;
+    loop {
+        match rest {
+            [c @ b'0'..=b'9', tail @ ..] => {
+                let d = c.wrapping_sub(b'0');
+                if lit.taken < WORD_DIGITS {
+                    lit.w = lit.w.wrapping_mul(10).wrapping_add(u64::from(d));
+                    lit.taken = lit.taken.wrapping_add(u32::from(lit.w != 0));
+                    fraction_taken = fraction_taken.wrapping_add(usize::from(fraction));
+                } else {
+                    integer_dropped = integer_dropped.wrapping_add(usize::from(!fraction));
+                    lit.exact &= d == 0;
+                }
                 rest = tail;
             }
-        }
-        _ => return None,
-    }
-    if let [b'.', tail @ ..] = rest {
-        rest = tail;
-        if !matches!(rest, [b'0'..=b'9', ..]) {
-            return None;
-        }
-        while let [c @ b'0'..=b'9', tail @ ..] = rest {
-            take(c.wrapping_sub(b'0'), true, &mut lit);
-            rest = tail;
+            [b'.', tail @ ..] if !fraction && matches!(tail, [b'0'..=b'9', ..]) => {
+                fraction = true;
+                rest = tail;
+            }
+            _ => break,
         }
     }
+    let to_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    lit.exp10 = to_i64(integer_dropped).saturating_sub(to_i64(fraction_taken));
     if let [b'e' | b'E', tail @ ..] = rest {
         rest = tail;
         let mut negative = false;
@@ -272,10 +276,10 @@ fn round_to_binary64(p: u128, exp2: i64, sticky: bool) -> Option<u64> {
     let sticky = sticky || norm & u128::from(u64::MAX) != 0;
     // The value lies in [2^e, 2^(e+1)).
     let mut e = exp2.saturating_add(i64::from(127u32.wrapping_sub(lz)));
-    if e > MAX_EXP {
+    if e > i64::from(MAX_EXP) {
         return Some(INFINITY_BITS);
     }
-    if e < MIN_EXP {
+    if e < i64::from(MIN_EXP) {
         return None;
     }
     // 53 bits kept, 11 dropped.
@@ -288,11 +292,11 @@ fn round_to_binary64(p: u128, exp2: i64, sticky: bool) -> Option<u64> {
         // Rounded up to 2^53.
         mant >>= 1;
         e = e.saturating_add(1);
-        if e > MAX_EXP {
+        if e > i64::from(MAX_EXP) {
             return Some(INFINITY_BITS);
         }
     }
-    let biased = u64::try_from(e.saturating_add(EXP_BIAS)).ok()?;
+    let biased = u64::try_from(e.saturating_add(i64::from(EXP_BIAS))).ok()?;
     Some(biased.wrapping_shl(FRACTION_BITS) | (mant & FRACTION_MASK))
 }
 
@@ -302,46 +306,30 @@ fn round_to_binary64(p: u128, exp2: i64, sticky: bool) -> Option<u64> {
 struct DecimalBuffer {
     digits: [u8; MAX_DIGITS],
     len: usize,
-    point: i64,
+    /// Within ±[`POINT_LIMIT`].
+    point: i32,
     truncated: bool,
 }
 
 impl DecimalBuffer {
-    /// The digits of a literal `scan_literal` accepted; leading zeros are
-    /// skipped, digits past [`MAX_DIGITS`] only set `truncated`.
-    fn from_literal(text: &[u8]) -> Self {
+    /// The digits of a literal `scan_literal` accepted, whose first
+    /// significant digit is followed by the decimal point moved by `point`
+    /// places; leading zeros are skipped, digits past [`MAX_DIGITS`] only
+    /// set `truncated`.
+    fn from_literal(text: &[u8], point: i64) -> Self {
         let mut d = Self {
             digits: [0; MAX_DIGITS],
             len: 0,
-            point: 0,
+            // Beyond ±POINT_LIMIT the value is zero or infinite anyway.
+            point: i32::try_from(point.clamp(-POINT_LIMIT, POINT_LIMIT)).unwrap_or(0),
             truncated: false,
         };
-        let mut fraction = false;
-        let mut exp: i64 = 0;
-        let mut exp_negative = false;
-        let mut in_exp = false;
         for &c in text {
             match c {
-                b'.' => fraction = true,
-                b'e' | b'E' => in_exp = true,
-                b'-' if in_exp => exp_negative = true,
-                b'0'..=b'9' if in_exp => {
-                    exp = exp
-                        .saturating_mul(10)
-                        .saturating_add(i64::from(c.wrapping_sub(b'0')))
-                        .min(EXP_LIMIT);
-                }
                 b'0'..=b'9' => {
                     let digit = c.wrapping_sub(b'0');
                     if d.len == 0 && digit == 0 {
-                        // A leading zero moves the point only after it.
-                        if fraction {
-                            d.point = d.point.saturating_sub(1);
-                        }
                         continue;
-                    }
-                    if !fraction {
-                        d.point = d.point.saturating_add(1);
                     }
                     if let Some(slot) = d.digits.get_mut(d.len) {
                         *slot = digit;
@@ -350,14 +338,10 @@ impl DecimalBuffer {
                         d.truncated = true;
                     }
                 }
+                b'e' | b'E' => break,
                 _ => {}
             }
         }
-        d.point = if exp_negative {
-            d.point.saturating_sub(exp)
-        } else {
-            d.point.saturating_add(exp)
-        };
         d.trim();
         d
     }
@@ -418,7 +402,7 @@ impl DecimalBuffer {
         let stop = end.min(MAX_DIGITS);
         self.digits.copy_within(write..stop.max(write), 0);
         self.len = stop.saturating_sub(write);
-        let grown = i64::try_from(extra.wrapping_sub(write)).unwrap_or(0);
+        let grown = i32::try_from(extra.wrapping_sub(write)).unwrap_or(0);
         self.point = self.point.saturating_add(grown);
         self.trim();
     }
@@ -442,7 +426,7 @@ impl DecimalBuffer {
             }
             read = read.wrapping_add(1);
         }
-        let consumed = i64::try_from(read).unwrap_or(i64::MAX).wrapping_sub(1);
+        let consumed = i32::try_from(read).unwrap_or(i32::MAX).wrapping_sub(1);
         self.point = self.point.saturating_sub(consumed);
         while read < self.len {
             let out = n >> k;
@@ -493,16 +477,17 @@ impl DecimalBuffer {
 
 /// Binary shift that scales a decimal point position of `p` (≥ 0) towards
 /// zero: `⌊p·log₂10⌋` (217706/65536 ≈ log₂10), at least 1, at most 60.
-fn shift_for(p: i64) -> u32 {
+fn shift_for(p: i32) -> u32 {
     let p = u32::try_from(p.clamp(0, 64)).unwrap_or(0);
     (p.wrapping_mul(217_706) >> 16).clamp(1, MAX_SHIFT)
 }
 
 /// Nigel Tao's simple decimal conversion: magnitude bits of the double
-/// nearest to the literal `text`, exact for any number of digits.
+/// nearest to the literal `text` (`0.ddd × 10^point`, `point` as
+/// [`to_f64`] works it out), exact for any number of digits.
 #[inline(never)]
-fn simple_decimal_conversion(text: &[u8]) -> Option<u64> {
-    let mut d = DecimalBuffer::from_literal(text);
+fn simple_decimal_conversion(text: &[u8], point: i64) -> Option<u64> {
+    let mut d = DecimalBuffer::from_literal(text, point);
     if d.len == 0 || d.point < -330 {
         // Below 10^-330, far under half the smallest subnormal.
         return Some(0);
@@ -512,16 +497,16 @@ fn simple_decimal_conversion(text: &[u8]) -> Option<u64> {
         return Some(INFINITY_BITS);
     }
     // Scale into [0.5, 1): value = d × 2^exp2.
-    let mut exp2: i64 = 0;
+    let mut exp2: i32 = 0;
     while d.point > 0 {
         let k = shift_for(d.point);
         d.shift_right(k);
-        exp2 = exp2.saturating_add(i64::from(k));
+        exp2 = exp2.saturating_add(i32::try_from(k).unwrap_or(0));
     }
     while d.len > 0 && (d.point < 0 || (d.point == 0 && d.digit(0) < 5)) {
         let k = shift_for(d.point.saturating_neg());
         d.shift_left(k);
-        exp2 = exp2.saturating_sub(i64::from(k));
+        exp2 = exp2.saturating_sub(i32::try_from(k).unwrap_or(0));
     }
     // As 1.x × 2^exp2.
     exp2 = exp2.saturating_sub(1);
@@ -530,7 +515,7 @@ fn simple_decimal_conversion(text: &[u8]) -> Option<u64> {
         // leaves only the bits a subnormal has.
         let mut k = MIN_EXP.saturating_sub(exp2);
         while k > 0 {
-            let step = k.min(i64::from(MAX_SHIFT));
+            let step = k.min(60);
             d.shift_right(u32::try_from(step).unwrap_or(MAX_SHIFT));
             k = k.saturating_sub(step);
         }
@@ -590,7 +575,9 @@ mod tests {
         let want = reference(text);
         let got = to_f64(text.as_bytes()).map(f64::to_bits);
         assert_eq!(got, Some(want), "{text}: {:e}", f64::from_bits(want));
-        let slow = simple_decimal_conversion(text.as_bytes()).unwrap();
+        let lit = scan_literal(text.as_bytes()).unwrap();
+        let point = lit.exp10.saturating_add(i64::from(lit.taken));
+        let slow = simple_decimal_conversion(text.as_bytes(), point).unwrap();
         assert_eq!(slow, want & !SIGN_BIT, "slow path, {text}");
     }
 
@@ -675,6 +662,14 @@ mod tests {
             "6250084178858423406e-20",
             "6553105498271626686e-26",
             "6349882779658535184e-26",
+            // Exactly half in the 11 bits rounded off, non-zero bits below
+            // them: only those bits say "round up".
+            "9437221506809966292e24",
+            "7786368533403452468e8",
+            "3785447485167957191e5",
+            "7439347282654315350e-13",
+            "3384694331957269693e-12",
+            "3928226175365089655e-9",
             // Rounding up carries into the next power of two.
             "9007199254740991.5",
             "9007199254740991.75",

@@ -187,16 +187,16 @@ fn numeric_date(v: Value<'_>, claim: &'static str) -> Result<i64, Error> {
     }
     // RFC 7519 §2 NumericDate may have a fraction: whole seconds, rounded
     // down, of the double nearest the literal.
-    let x = decimal::to_f64(v.bytes()).ok_or(Error::InvalidClaim { claim })?;
-    floor_seconds(x).ok_or(Error::InvalidClaim { claim })
+    let bits = decimal::to_bits(v.bytes()).ok_or(Error::InvalidClaim { claim })?;
+    floor_seconds(bits).ok_or(Error::InvalidClaim { claim })
 }
 
-/// `⌊x⌋` for `-9e15 ≤ x < 9e15`, else `None`; read off the bits, no
-/// floating-point arithmetic (the firmware has no double-precision FPU).
-fn floor_seconds(x: f64) -> Option<i64> {
+/// `⌊x⌋` for the double `x` with these `bits` if `-9e15 ≤ x < 9e15`, else
+/// `None`; read off the bits, no floating-point arithmetic (the firmware
+/// has no double-precision FPU).
+fn floor_seconds(bits: u64) -> Option<i64> {
     const LIMIT: u64 = 9.0e15_f64.to_bits();
     const FRACTION_BITS: u32 = 52;
-    let bits = x.to_bits();
     let negative = bits >> 63 != 0;
     let magnitude = bits & !(1 << 63);
     // Magnitudes order like their bit patterns; infinity lies above.

@@ -42,10 +42,29 @@ pub(crate) fn shortest(x: f64) -> Option<Digits> {
         Some(p) => (text.get(..p)?, text.get(p.checked_add(1)?..)),
         None => (text, None),
     };
-    let mut exp10: i32 = match exp_part {
-        Some(e) => core::str::from_utf8(e).ok()?.parse().ok()?,
-        None => 0,
-    };
+    // Ryu's exponent: `-?[0-9]{1,3}`, read here without `str::parse`.
+    let mut exp10: i32 = 0;
+    if let Some(e) = exp_part {
+        let (negative, digits) = match e {
+            [b'-', rest @ ..] => (true, rest),
+            _ => (false, e),
+        };
+        if digits.is_empty() || digits.len() > 3 {
+            return None;
+        }
+        for &c in digits {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            // At most three digits: no overflow.
+            exp10 = exp10
+                .wrapping_mul(10)
+                .wrapping_add(i32::from(c.wrapping_sub(b'0')));
+        }
+        if negative {
+            exp10 = exp10.wrapping_neg();
+        }
+    }
     let point = mant.iter().position(|&c| c == b'.').unwrap_or(mant.len());
     // Exponent of the first mantissa digit before leading zeros are dropped.
     exp10 = exp10.checked_add(i32::try_from(point).ok()?.checked_sub(1)?)?;
@@ -142,11 +161,14 @@ pub(crate) fn write_python_repr<P: Put>(x: f64, out: &mut P) -> Option<()> {
 /// plain digits for decimal exponents −6..=20, else `d.ddde±X`; zero of
 /// either sign is `0`.
 pub(crate) fn write_es6<P: Put>(x: f64, out: &mut P) -> Option<()> {
-    if x == 0.0 {
+    let d = shortest(x)?;
+    // Zero of either sign, told by its digits: `x == 0.0`, and even a test
+    // of its bits (which LLVM turns back into one), is a soft-float call on
+    // the firmware.
+    if d.digits() == b"0" {
         out.put(b"0");
         return Some(());
     }
-    let d = shortest(x)?;
     if x.is_sign_negative() {
         out.put(b"-");
     }
@@ -252,6 +274,22 @@ mod tests {
             (2.98023223876953125e-8, "2.9802322387695312e-08"),
         ] {
             assert_eq!(s(&py(x)), want, "{x:e}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The shortest digits and exponent read back to the same double,
+        /// across the whole exponent range.
+        #[test]
+        fn shortest_round_trips(bits in proptest::prelude::any::<u64>()) {
+            extern crate std;
+            let x = f64::from_bits(bits & !(1 << 63));
+            proptest::prop_assume!(x.is_finite());
+            let d = shortest(x).unwrap();
+            let digits = core::str::from_utf8(d.digits()).unwrap();
+            proptest::prop_assert!(d.digits().len() <= 17);
+            let text = std::format!("0.{digits}e{}", d.exp + 1);
+            proptest::prop_assert_eq!(text.parse::<f64>().unwrap().to_bits(), x.to_bits(), "{}", text);
         }
     }
 

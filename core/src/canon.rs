@@ -374,7 +374,9 @@ impl<const DEPTH: usize, const MEMBERS: usize> Canonicalizer<DEPTH, MEMBERS> {
         // Sort this object's members (RFC 8785 §3.2.3 / Python sort_keys) and
         // reject duplicates, which sort next to each other.
         let members = self.pool.get_mut(base..top).unwrap_or_default();
-        sort_members(members, |a, b| cmp_keys(doc, a, b, profile) == Ordering::Less);
+        sort_members(members, |a, b| {
+            cmp_keys(doc, a, b, profile) == Ordering::Less
+        });
         for pair in members.windows(2) {
             if let [a, b] = pair
                 && cmp_keys(doc, a, b, profile) == Ordering::Equal

@@ -180,6 +180,31 @@ fn check_invocations<B: Backend>(key: &SigningKey) {
             verify_invocation(token.as_bytes(), &call, &proof, &expect, &keys, &mut buf).unwrap();
         assert_eq!(ok.index, i as u64);
         assert_eq!(hex(&ok.merkle_root), hashes.merkle_root);
+        // The params byte for byte as in the step (the check's shortcut), and
+        // the same bytes with one character changed.
+        if let Some(p) = plan["steps"][i].get("params") {
+            let exact = p.to_string();
+            assert!(step.contains(&exact));
+            let same = Call {
+                params: Some(exact.as_bytes()),
+                ..call
+            };
+            verify_invocation(token.as_bytes(), &same, &proof, &expect, &keys, &mut buf).unwrap();
+            let changed = exact.replacen('o', "0", 1);
+            let r = verify_invocation(
+                token.as_bytes(),
+                &Call {
+                    params: Some(changed.as_bytes()),
+                    ..call
+                },
+                &proof,
+                &expect,
+                &keys,
+                &mut buf,
+            )
+            .unwrap_err();
+            assert_eq!(r.error, Error::CallMismatch { field: "params" });
+        }
 
         let reject =
             |call: &Call<'_>, proof: &StepProof<'_, [u8; 32]>, expect: &Expect<'_>, token: &str| {

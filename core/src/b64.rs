@@ -100,17 +100,16 @@ pub fn decode<'o>(input: &[u8], out: &'o mut [u8], at: usize) -> Result<&'o [u8]
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
     fn strict() {
         let mut b = [0u8; 16];
-        assert_eq!(decode(b"", &mut b, 0).unwrap(), b"");
-        assert_eq!(decode(b"Zm9v", &mut b, 0).unwrap(), b"foo");
-        assert_eq!(decode(b"Zm8", &mut b, 0).unwrap(), b"fo");
-        assert_eq!(decode(b"Zg", &mut b, 0).unwrap(), b"f");
-        assert_eq!(decode(b"-_8", &mut b, 0).unwrap(), [0xfb, 0xff]);
+        assert_eq!(decode(b"", &mut b, 0), Ok(&b""[..]));
+        assert_eq!(decode(b"Zm9v", &mut b, 0), Ok(&b"foo"[..]));
+        assert_eq!(decode(b"Zm8", &mut b, 0), Ok(&b"fo"[..]));
+        assert_eq!(decode(b"Zg", &mut b, 0), Ok(&b"f"[..]));
+        assert_eq!(decode(b"-_8", &mut b, 0), Ok(&[0xfb, 0xff][..]));
         assert_eq!(
             decode(b"Zh", &mut b, 3),
             Err(Error::Base64 { at: 3 }),

@@ -644,28 +644,3 @@ pub fn canonicalize<S: Sink>(input: &[u8], profile: Profile, sink: &mut S) -> Re
 pub fn canonical_sha256(input: &[u8], profile: Profile) -> Result<[u8; 32], Error> {
     Canonicalizer::<DEFAULT_DEPTH, DEFAULT_MEMBERS>::new().sha256(input, profile)
 }
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    extern crate std;
-    use super::*;
-    use proptest::prelude::*;
-    use std::vec::Vec;
-
-    proptest! {
-        /// Both branches of `sort_members` (insertion and heapsort) give the
-        /// order `sort_unstable` gives, duplicates included.
-        #[test]
-        fn sort_members_sorts(keys in prop::collection::vec(0u32..40, 0..80)) {
-            let mut v: Vec<Member> = keys
-                .iter()
-                .map(|&k| Member { key: k, key_end: k, value: 0, plain: true })
-                .collect();
-            sort_members(&mut v, |a, b| a.key < b.key);
-            let mut want = keys.clone();
-            want.sort_unstable();
-            prop_assert_eq!(v.iter().map(|m| m.key).collect::<Vec<_>>(), want);
-        }
-    }
-}

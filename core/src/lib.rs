@@ -33,7 +33,7 @@
 pub mod b64;
 pub mod canon;
 pub mod csrg;
-mod decimal;
+pub mod decimal;
 pub mod error;
 pub mod hex;
 pub mod json;

@@ -237,24 +237,16 @@ where
     if let Some(declared) = declared {
         let params = call.params.unwrap_or(b"{}");
         // The same bytes have the same canonical form (and the step's were
-        // validated above): SDKs send the params as planned, so this is the
-        // common case and needs no canonicalization.
-        if declared.bytes() == params {
-            return Ok(VerifiedStep {
-                index: proof.index,
-                step_count,
-                plan_hash,
-                merkle_root,
-                leaf_hash,
-                exp,
-            });
-        }
-        let want = canonical_hash(canon, declared.bytes())
-            .map_err(|_| intent_stage(Error::StepMalformed))?;
-        let got = canonical_hash(canon, params)
-            .map_err(|_| intent_stage(Error::CallMismatch { field: "params" }))?;
-        if !crate::merkle::ct_eq(&want, &got) {
-            return Err(intent_stage(Error::CallMismatch { field: "params" }));
+        // validated above): SDKs send the params as planned, so the common
+        // case needs no canonicalization.
+        if declared.bytes() != params {
+            let want = canonical_hash(canon, declared.bytes())
+                .map_err(|_| intent_stage(Error::StepMalformed))?;
+            let got = canonical_hash(canon, params)
+                .map_err(|_| intent_stage(Error::CallMismatch { field: "params" }))?;
+            if !crate::merkle::ct_eq(&want, &got) {
+                return Err(intent_stage(Error::CallMismatch { field: "params" }));
+            }
         }
     }
     Ok(VerifiedStep {

@@ -1,5 +1,8 @@
 //! Inputs shared by the benchmarks: deterministic plans of a chosen size, and
-//! the typed claims and validation the `jsonwebtoken` peer decodes with.
+//! the typed claims and validation the `jsonwebtoken` peer decodes with, and
+//! the signed-token fixture of the invocation benches ([`invocation`]).
+
+pub mod invocation;
 
 /// A plan of roughly `target_bytes` of JSON: realistic steps (action, mcp,
 /// params with strings, numbers, a nested object and a little non-ASCII),

@@ -252,10 +252,7 @@ pub fn verify_inclusion<H: AsRef<[u8]>>(
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::indexing_slicing,
-        clippy::arithmetic_side_effects
-    )]
+    #![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     use super::*;
 
     /// Recursive RFC 9162 MTH, the definition itself.

@@ -342,7 +342,7 @@ impl<const DEPTH: usize, const MEMBERS: usize> Canonicalizer<DEPTH, MEMBERS> {
                 limit: MEMBERS,
             })?;
             c.skip_ws();
-            c.expect(b':')?;
+            c.consume(b':')?;
             c.skip_ws();
             *slot = Member {
                 key: offset(key_at.saturating_add(1)),

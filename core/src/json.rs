@@ -176,9 +176,10 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// Consumes `b` or fails.
+    /// Consumes the byte `b`, or fails with `Unexpected` at the cursor (a
+    /// typed error, never a panic).
     #[inline]
-    pub(crate) fn expect(&mut self, b: u8) -> Result<(), Error> {
+    pub(crate) fn consume(&mut self, b: u8) -> Result<(), Error> {
         if self.peek() == Some(b) {
             self.bump(1);
             Ok(())
@@ -224,7 +225,7 @@ impl<'a> Cursor<'a> {
     /// Scans a string whose opening quote is at the cursor, validating escapes
     /// (RFC 8259 §7) and UTF-8; leaves the cursor after the closing quote.
     pub(crate) fn string(&mut self) -> Result<RawStr<'a>, Error> {
-        self.expect(b'"')?;
+        self.consume(b'"')?;
         let start = self.pos;
         let bytes = self.bytes;
         let mut i = start;
@@ -469,7 +470,7 @@ impl<'a> Cursor<'a> {
                     }
                     self.string()?;
                     self.skip_ws();
-                    self.expect(b':')?;
+                    self.consume(b':')?;
                     self.skip_ws();
                     self.skip_value(depth, limit)?;
                     self.skip_ws();
@@ -872,7 +873,7 @@ impl<'a> Iterator for Members<'a> {
         }
         let (raw, escaped) = self.c.string_trusted();
         self.c.skip_ws();
-        self.c.expect(b':').ok()?;
+        self.c.consume(b':').ok()?;
         self.c.skip_ws();
         let start = self.c.pos;
         self.c.skip_trusted();

@@ -7,6 +7,7 @@
 //! RFC 6979 nonces), so the token's bytes, and with them the instruction
 //! counts, are the same on every run.
 
+use armoriq_core::hex;
 use armoriq_core::jws::Expect;
 use armoriq_core::keys::KeySet;
 use armoriq_core::{Alg, Backend, Call, Profile, StepProof, VerifiedStep, verify_invocation};
@@ -65,14 +66,6 @@ pub fn ed25519_pkcs8(seed: &[u8; 32]) -> Vec<u8> {
     der
 }
 
-fn unhex32(s: &str) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("a hex digest");
-    }
-    out
-}
-
 impl Fixture {
     /// The fixture signed with `alg`.
     ///
@@ -122,7 +115,7 @@ impl Fixture {
             siblings: h.step_proofs[0]
                 .siblings
                 .iter()
-                .map(|s| unhex32(s))
+                .map(|s| hex::decode::<32>(s.as_bytes()).expect("a hex digest"))
                 .collect(),
         }
     }

@@ -9,12 +9,13 @@
 //!   loopback) with and without the verified-token cache. Needs the project's
 //!   `.venv` (`bash scripts/setup-python.sh`); skipped with a message without it.
 
+use armoriq_common::yaml::ArmorIqYaml;
 use armoriq_core::jws::Expect;
-use armoriq_host::gateway::config::{ArmorIqYaml, Settings};
-use armoriq_host::gateway::policy::Policy;
-use armoriq_host::gateway::store::{Role, SqliteStore, Store};
-use armoriq_host::gateway::tokens::{Signer, TokenCache};
-use armoriq_host::gateway::{Gateway, app, now_secs};
+use armoriq_gateway::policy::Policy;
+use armoriq_gateway::settings::Settings;
+use armoriq_gateway::store::{Role, SqliteStore, Store};
+use armoriq_gateway::tokens::{Signer, TokenCache};
+use armoriq_gateway::{Gateway, app, now_secs};
 use criterion::{Criterion, criterion_group, criterion_main};
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;

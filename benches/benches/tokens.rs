@@ -6,8 +6,8 @@
 
 use armoriq_benches::invocation::Fixture;
 use armoriq_benches::jwt_validation;
+use armoriq_common::backend::{AwsLc, Host};
 use armoriq_core::{Alg, RustCrypto};
-use armoriq_host::backend::{AwsLc, Host};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 

@@ -14,12 +14,12 @@
 //! `instr_count list` prints the bench names.
 use armoriq_benches::invocation::{Fixture, NOW, SEED, ed25519_pkcs8};
 use armoriq_benches::{jwt_validation, plan_of_size};
+use armoriq_common::backend::Host;
 use armoriq_core::canon::{Canonicalizer, Profile};
 use armoriq_core::jws::Expect;
 use armoriq_core::merkle::{RootBuilder, leaf_hash, verify_inclusion};
 use armoriq_core::{Alg, Backend, RustCrypto};
-use armoriq_host::backend::Host;
-use armoriq_host::gateway::tokens::{Signer, TokenCache};
+use armoriq_gateway::tokens::{Signer, TokenCache};
 use std::hint::black_box;
 
 /// The benches, in report order.
@@ -162,7 +162,7 @@ fn jsonwebtoken_decode(alg: Alg) {
 fn token_cache_hit() {
     let dir = std::env::temp_dir().join(format!("armoriq-instr-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let pem = armoriq_host::keys::pem("PRIVATE KEY", &ed25519_pkcs8(&SEED));
+    let pem = armoriq_common::keys::pem("PRIVATE KEY", &ed25519_pkcs8(&SEED));
     std::fs::write(dir.join("iap-ed25519.pem"), pem).unwrap();
     let signer = Signer::load_or_create(&dir).unwrap();
     let _ = std::fs::remove_dir_all(&dir);

@@ -13,9 +13,9 @@
 //! ```
 use armoriq_benches::invocation::{EXPECT, Fixture};
 use armoriq_benches::jwt_validation;
+use armoriq_common::backend::{AwsLc, Host};
 use armoriq_core::keys::KeySet;
 use armoriq_core::{Alg, RustCrypto};
-use armoriq_host::backend::{AwsLc, Host};
 use std::hint::black_box;
 use std::time::Instant;
 

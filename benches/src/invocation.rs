@@ -7,12 +7,12 @@
 //! RFC 6979 nonces), so the token's bytes, and with them the instruction
 //! counts, are the same on every run.
 
+use armoriq_common::keys::SigningKey;
+use armoriq_common::proofs::plan_hashes;
 use armoriq_core::hex;
 use armoriq_core::jws::Expect;
 use armoriq_core::keys::KeySet;
 use armoriq_core::{Alg, Backend, Call, Profile, StepProof, VerifiedStep, verify_invocation};
-use armoriq_host::keys::SigningKey;
-use armoriq_host::proofs::plan_hashes;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use p256::ecdsa::signature::Signer as _;

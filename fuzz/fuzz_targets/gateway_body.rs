@@ -4,9 +4,9 @@
 //! arguments found in a body or on the whole input. Never panics; cleaned
 //! params are a JSON object without the SDK's control members.
 #![no_main]
-use armoriq_host::gateway::iap::MintRequest;
-use armoriq_host::gateway::parse_body;
-use armoriq_host::gateway::proxy::{CONTROL_MEMBERS, EnforceRequest, InvokeRequest, clean_params};
+use armoriq_gateway::iap::MintRequest;
+use armoriq_gateway::parse_body;
+use armoriq_gateway::proxy::{CONTROL_MEMBERS, EnforceRequest, InvokeRequest, clean_params};
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use serde::Deserialize;

@@ -1,0 +1,739 @@
+//! The client side of the official `armoriq` CLI: `init`, `validate`,
+//! `login --api-key`, `logout`, `whoami`, `status`.
+//!
+//! Files are the official ones: `armoriq.yaml` in the layout `armoriq init`
+//! writes, `~/.armoriq/credentials.json` (v2) byte for byte as the official
+//! SDK writes it. Errors go to stderr as `error: <Kind>: <message>` and a
+//! `hint:` line; configuration errors exit 2, the rest 1.
+
+use crate::cmd::{EXIT_BAD_INPUT, EXIT_REJECTED};
+use armoriq_client::config::{
+    Discovery, auto_server_id, check_policy_refs, discover_mcp_tools, options_from_config,
+    resolve_key, to_yaml,
+};
+use armoriq_client::credentials::{Credentials, LoginProfile, Profile};
+use armoriq_client::{
+    ArmorIQClient, ArmorIqError, active_env, backend_override, check_api_key_format,
+    paired_endpoint,
+};
+use armoriq_common::yaml::{
+    ArmorIqYaml, Identity, IntentYaml, McpAuth, McpServer, PolicyLists, ProxyYaml,
+};
+use clap::Args;
+use serde_json::{Value, json};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+const PROBE_TIMEOUT: Duration = Duration::from_secs(8);
+
+fn fail_client(e: &ArmorIqError) -> ExitCode {
+    eprintln!("error: {}: {}", e.kind(), e.message());
+    eprintln!("hint: {}", e.hint());
+    ExitCode::from(match e {
+        ArmorIqError::Configuration(_) | ArmorIqError::InvalidInput(_) => EXIT_BAD_INPUT,
+        _ => EXIT_REJECTED,
+    })
+}
+
+fn config_err(m: impl Into<String>) -> ArmorIqError {
+    ArmorIqError::Configuration(m.into())
+}
+
+fn print_json(v: &Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+/// The backend the CLI talks to for an environment: the environment
+/// override, else the local gateway for `sandbox`, else the active
+/// environment's backend.
+fn backend_for(environment: &str) -> String {
+    backend_override().unwrap_or_else(|| match (environment, active_env()) {
+        ("sandbox", _) | (_, "local") => "http://127.0.0.1:3000".into(),
+        (_, "staging") => "https://staging-api.armoriq.ai".into(),
+        _ => "https://api.armoriq.ai".into(),
+    })
+}
+
+/// `validate_api_key`: `POST {backend}/iap/sdk/bootstrap` with the key.
+fn check_key(key: &str, backend: &str) -> Result<(), ArmorIqError> {
+    let key = resolve_key(key);
+    if key.is_empty() {
+        return Err(config_err(
+            "API key is empty. Set ARMORIQ_API_KEY or update identity.api_key.",
+        ));
+    }
+    check_api_key_format(&key, backend)?;
+    let c = ArmorIQClient::builder()
+        .api_key(key)
+        .backend_endpoint(backend)
+        .proxy_endpoint(backend)
+        .timeout(PROBE_TIMEOUT)
+        .build()?;
+    match c.bootstrap() {
+        Ok(_) => Ok(()),
+        Err(ArmorIqError::Configuration(m)) if m.contains(" 401 ") => {
+            Err(config_err("API key authentication failed (401)."))
+        }
+        Err(ArmorIqError::Configuration(m)) => {
+            let status = m
+                .strip_prefix("sdk/bootstrap failed: ")
+                .and_then(|r| r.split(' ').next())
+                .filter(|s| s.bytes().all(|b| b.is_ascii_digit()));
+            Err(config_err(match status {
+                Some(s) => format!("API key validation failed (HTTP {s})."),
+                None => format!("API key validation failed: {m}"),
+            }))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn parse_auth(s: &str) -> Result<McpAuth, ArmorIqError> {
+    match s.split_once(':') {
+        None if s == "none" => Ok(McpAuth::None),
+        Some(("bearer", v)) if !v.is_empty() => Ok(McpAuth::Bearer(v.to_owned())),
+        Some(("api_key", v)) if !v.is_empty() => Ok(McpAuth::ApiKey(v.to_owned())),
+        _ => Err(ArmorIqError::InvalidInput(format!(
+            "--mcp-auth {s:?}: expected none, bearer:<token or $VAR> or api_key:<key or $VAR>"
+        ))),
+    }
+}
+
+/// `armoriq init`.
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Where to write.
+    #[arg(long, short, default_value = "armoriq.yaml")]
+    output: PathBuf,
+    /// `identity.api_key`: a key or `$VAR` (default `$ARMORIQ_API_KEY`).
+    #[arg(long)]
+    api_key: Option<String>,
+    /// `identity.agent_id` (default `my-agent`).
+    #[arg(long)]
+    agent_id: Option<String>,
+    /// `identity.user_id` (default `default`).
+    #[arg(long)]
+    user_id: Option<String>,
+    /// `sandbox` (the local gateway, default) or `production`.
+    #[arg(long)]
+    environment: Option<String>,
+    /// `proxy.url` (default `PROXY_ENDPOINT`, else the proxy paired with the backend).
+    #[arg(long)]
+    proxy_url: Option<String>,
+    /// An MCP server URL to probe and add (repeat).
+    #[arg(long = "mcp", value_name = "URL")]
+    mcp: Vec<String>,
+    /// The id of each `--mcp`, in order (default: derived from the host).
+    #[arg(long = "mcp-id", value_name = "ID")]
+    mcp_id: Vec<String>,
+    /// The auth of each `--mcp`, in order: `none`, `bearer:<token|$VAR>`, `api_key:<key|$VAR>`.
+    #[arg(long = "mcp-auth", value_name = "AUTH")]
+    mcp_auth: Vec<String>,
+    /// Never prompt (also when stdin is not a terminal).
+    #[arg(long)]
+    no_prompt: bool,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    force: bool,
+    /// Print a JSON summary.
+    #[arg(long)]
+    json: bool,
+}
+
+struct Prompter {
+    on: bool,
+}
+
+impl Prompter {
+    fn ask(&self, question: &str, default: Option<&str>) -> String {
+        if !self.on {
+            return default.unwrap_or_default().to_owned();
+        }
+        match default {
+            Some(d) if !d.is_empty() => eprint!("{question} [{d}]: "),
+            _ => eprint!("{question}: "),
+        }
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        if std::io::stdin().lock().read_line(&mut line).unwrap_or(0) == 0 {
+            return default.unwrap_or_default().to_owned();
+        }
+        let t = line.trim();
+        if t.is_empty() {
+            default.unwrap_or_default().to_owned()
+        } else {
+            t.to_owned()
+        }
+    }
+}
+
+/// Writes `armoriq.yaml`: identity, environment, proxy, MCP servers (each
+/// probed with `initialize` + `tools/list`; discovered tools go to
+/// `policy.allow`).
+pub fn init(a: &InitArgs) -> ExitCode {
+    match init_inner(a) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail_client(&e),
+    }
+}
+
+fn init_inner(a: &InitArgs) -> Result<(), ArmorIqError> {
+    if a.output.exists() && !a.force {
+        return Err(config_err(format!(
+            "{} exists; pass --force to overwrite it",
+            a.output.display()
+        )));
+    }
+    let p = Prompter {
+        on: !a.no_prompt && !a.json && std::io::stdin().is_terminal(),
+    };
+    let api_key = a
+        .api_key
+        .clone()
+        .unwrap_or_else(|| p.ask("API Key", Some("$ARMORIQ_API_KEY")));
+    let agent_id = a
+        .agent_id
+        .clone()
+        .unwrap_or_else(|| p.ask("Agent ID", Some("my-agent")));
+    let user_id = a
+        .user_id
+        .clone()
+        .unwrap_or_else(|| p.ask("User ID", Some("default")));
+    let environment = a
+        .environment
+        .clone()
+        .unwrap_or_else(|| p.ask("Environment", Some("sandbox")))
+        .trim()
+        .to_lowercase();
+    if !matches!(environment.as_str(), "sandbox" | "production") {
+        return Err(ArmorIqError::InvalidInput(
+            "Environment must be 'sandbox' or 'production'.".into(),
+        ));
+    }
+    let backend = backend_for(&environment);
+    let proxy_url = a
+        .proxy_url
+        .clone()
+        .or_else(|| std::env::var("PROXY_ENDPOINT").ok().filter(|v| !v.is_empty()))
+        .or_else(|| paired_endpoint("proxy", &backend).map(str::to_owned))
+        .ok_or_else(|| {
+            config_err(format!(
+                "No ArmorIQ proxy endpoint is set for the backend {backend}, which is not a known ArmorIQ environment. Set PROXY_ENDPOINT or pass --proxy-url."
+            ))
+        })?
+        .trim_end_matches('/')
+        .to_owned();
+    let key_check = check_key(&api_key, &backend);
+    if !a.json {
+        match &key_check {
+            Ok(()) => eprintln!("✓ Credentials verified"),
+            Err(e) => eprintln!("Credentials check warning: {}", e.message()),
+        }
+    }
+
+    let mut urls: Vec<String> = a.mcp.clone();
+    let mut servers = Vec::new();
+    let mut summary = Vec::new();
+    let mut allow = Vec::new();
+    let mut i = 0;
+    loop {
+        let url = if i < urls.len() {
+            urls[i].clone()
+        } else if p.on {
+            let q = if servers.is_empty() {
+                "Add MCP server URL (empty to skip)"
+            } else {
+                "Add another MCP server URL (empty to finish)"
+            };
+            let u = p.ask(q, None);
+            if u.is_empty() {
+                break;
+            }
+            urls.push(u.clone());
+            u
+        } else {
+            break;
+        };
+        let mut auth = match a.mcp_auth.get(i) {
+            Some(s) => parse_auth(s)?,
+            None => McpAuth::None,
+        };
+        let mut d: Discovery = discover_mcp_tools(&url, &auth, PROBE_TIMEOUT);
+        let auth_error = d
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("401") || e.contains("403"));
+        if !d.reachable && auth_error && p.on && a.mcp_auth.get(i).is_none() {
+            eprintln!(
+                "  This MCP server requires authentication ({}).",
+                d.error.as_deref().unwrap_or("")
+            );
+            let kind = p.ask("Auth type (bearer/api_key/none)", Some("bearer"));
+            auth = match kind.as_str() {
+                "bearer" => McpAuth::Bearer(p.ask("Bearer token (or $ENV_VAR)", None)),
+                "api_key" => McpAuth::ApiKey(p.ask("API key (or $ENV_VAR)", None)),
+                _ => McpAuth::None,
+            };
+            d = discover_mcp_tools(&url, &auth, PROBE_TIMEOUT);
+        }
+        if !a.json {
+            if d.reachable {
+                eprintln!(
+                    "✓ Connection verified. {} tools discovered{}",
+                    d.tools.len(),
+                    if d.tools.is_empty() { "." } else { ":" }
+                );
+                if !d.tools.is_empty() {
+                    eprintln!("    {}", d.tools.join(", "));
+                }
+            } else {
+                eprintln!(
+                    "  Connection warning: {}",
+                    d.error.as_deref().unwrap_or("unreachable")
+                );
+            }
+        }
+        let auto = auto_server_id(&url);
+        let id = match a.mcp_id.get(i) {
+            Some(id) => id.clone(),
+            None => p.ask("Server ID", Some(&auto)),
+        };
+        let description = if p.on {
+            Some(p.ask("Description", Some(""))).filter(|d| !d.is_empty())
+        } else {
+            None
+        };
+        if servers.iter().any(|s: &McpServer| s.id == id) {
+            return Err(ArmorIqError::InvalidInput(format!(
+                "two MCP servers have the id {id:?}; pass --mcp-id"
+            )));
+        }
+        if d.reachable {
+            allow.extend(d.tools.iter().map(|t| format!("{id}.{t}")));
+        }
+        summary.push(json!({"id": id, "url": url, "reachable": d.reachable,
+                            "tools": d.tools, "error": d.error}));
+        servers.push(McpServer {
+            id,
+            url,
+            description,
+            auth,
+        });
+        i += 1;
+    }
+    allow.sort();
+    allow.dedup();
+    let cfg = ArmorIqYaml {
+        version: "v1".into(),
+        identity: Identity {
+            api_key,
+            user_id,
+            agent_id,
+        },
+        environment,
+        proxy: ProxyYaml {
+            url: proxy_url,
+            timeout: 30,
+            max_retries: 3,
+        },
+        mcp_servers: servers,
+        policy: PolicyLists {
+            allow,
+            deny: Vec::new(),
+        },
+        intent: IntentYaml::default(),
+    };
+    let text = to_yaml(&cfg);
+    // The text must read back as the official loader would read it.
+    ArmorIqYaml::parse(&text).map_err(|e| config_err(format!("generated YAML: {e}")))?;
+    std::fs::write(&a.output, &text)
+        .map_err(|e| config_err(format!("cannot write {}: {e}", a.output.display())))?;
+    if a.json {
+        print_json(&json!({"path": a.output, "backend": backend,
+            "credentials_verified": key_check.is_ok(),
+            "credentials_error": key_check.err().map(|e| e.message().to_owned()),
+            "mcp_servers": summary}));
+    } else {
+        println!("Generated {}", a.output.display());
+        println!("Next: edit the policy block, then run `armoriq validate`");
+    }
+    Ok(())
+}
+
+/// `armoriq validate`.
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    /// The file to check.
+    #[arg(long, short, default_value = "armoriq.yaml")]
+    config: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Checks `armoriq.yaml`: syntax, the API key (against the backend the
+/// client would use), every MCP server, and the policy refs.
+pub fn validate(a: &ValidateArgs) -> ExitCode {
+    let mut report = json!({"config": a.config});
+    let r = validate_inner(a, &mut report);
+    if a.json {
+        report["valid"] = json!(r.is_ok());
+        if let Err(e) = &r {
+            report["error"] = json!({"kind": e.kind(), "message": e.message()});
+        }
+        print_json(&report);
+    }
+    match r {
+        Ok(()) => {
+            if !a.json {
+                println!("Ready to register.");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail_client(&e),
+    }
+}
+
+fn validate_inner(a: &ValidateArgs, report: &mut Value) -> Result<(), ArmorIqError> {
+    let say = |s: &str| {
+        if !a.json {
+            println!("✓ {s}");
+        }
+    };
+    if !a.config.exists() {
+        return Err(config_err(format!(
+            "Config file not found: {}",
+            a.config.display()
+        )));
+    }
+    let cfg = ArmorIqYaml::load(&a.config).map_err(config_err)?;
+    say("Config syntax valid");
+    report["syntax"] = json!(true);
+    let opts = options_from_config(&a.config)?;
+    let client = opts.build()?;
+    let backend = client.backend_endpoint().to_owned();
+    report["backend"] = json!(backend);
+    check_key(&cfg.identity.api_key, &backend)?;
+    say("API key authenticated");
+    report["api_key"] = json!(true);
+    let mut discovered = Vec::new();
+    let mut servers = Vec::new();
+    for s in &cfg.mcp_servers {
+        let d = discover_mcp_tools(&s.url, &s.auth, PROBE_TIMEOUT);
+        servers.push(
+            json!({"id": s.id, "reachable": d.reachable, "tools": d.tools, "error": d.error}),
+        );
+        report["mcp_servers"] = json!(servers);
+        if !d.reachable {
+            return Err(ArmorIqError::McpInvocation {
+                message: format!(
+                    "{} MCP not reachable: {}",
+                    s.id,
+                    d.error.as_deref().unwrap_or("unknown error")
+                ),
+                mcp: s.id.clone(),
+                action: "tools/list".into(),
+                status: None,
+            });
+        }
+        say(&format!("{} MCP reachable ({} tools)", s.id, d.tools.len()));
+        discovered.push((s.id.clone(), d.tools));
+    }
+    let errors = check_policy_refs(&cfg.policy.allow, &cfg.policy.deny, &discovered);
+    report["policy_errors"] = json!(errors);
+    if !errors.is_empty() {
+        return Err(config_err(format!(
+            "Policy references invalid tools: {}",
+            errors.join("; ")
+        )));
+    }
+    say("Policy references valid tool names");
+    Ok(())
+}
+
+/// `armoriq login --api-key`.
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    /// The API key to store (`ak_live_…`, `ak_test_…`, `ak_claw_…`).
+    #[arg(long, env = "ARMORIQ_LOGIN_API_KEY", hide_env_values = true)]
+    api_key: String,
+    /// The backend the key is for (default: ARMORIQ_BACKEND_URL, BACKEND_ENDPOINT,
+    /// else the active environment's).
+    #[arg(long)]
+    backend: Option<String>,
+    /// The product (profile `<product>@<host>`).
+    #[arg(long, default_value = "")]
+    product: String,
+    /// The user's email.
+    #[arg(long, default_value = "")]
+    email: String,
+    /// The user id (default: derived from the key, not secret).
+    #[arg(long)]
+    user_id: Option<String>,
+    /// The organization id.
+    #[arg(long, default_value = "")]
+    org_id: String,
+    /// Store without asking the backend whether the key works.
+    #[arg(long)]
+    no_verify: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Stores an API key as the official SDK's `save_login_profile` does.
+pub fn login(a: &LoginArgs) -> ExitCode {
+    match login_inner(a) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail_client(&e),
+    }
+}
+
+fn login_inner(a: &LoginArgs) -> Result<(), ArmorIqError> {
+    let backend = a
+        .backend
+        .clone()
+        .or_else(backend_override)
+        .unwrap_or_else(|| {
+            backend_for(if active_env() == "local" {
+                "sandbox"
+            } else {
+                "production"
+            })
+        })
+        .trim_end_matches('/')
+        .to_owned();
+    let key = a.api_key.trim();
+    check_api_key_format(key, &backend)?;
+    if !a.no_verify {
+        check_key(key, &backend)?;
+    }
+    let user_id = a.user_id.clone().unwrap_or_else(|| {
+        use sha2::Digest;
+        format!(
+            "key-{}",
+            &hex::encode(sha2::Sha256::digest(key.as_bytes()))[..16]
+        )
+    });
+    let creds = Credentials::default_location();
+    let name = creds
+        .save_login_profile(&LoginProfile {
+            backend: backend.clone(),
+            product: a.product.clone(),
+            api_key: key.to_owned(),
+            email: a.email.clone(),
+            user_id,
+            org_id: a.org_id.clone(),
+        })
+        .map_err(config_err)?;
+    if a.json {
+        print_json(&json!({"profile": name, "backend": backend, "credentials": creds.path()}));
+    } else {
+        println!(
+            "Logged in: profile {name} saved in {}",
+            creds.path().display()
+        );
+    }
+    Ok(())
+}
+
+/// `--profile` for `logout` / `whoami`.
+#[derive(Args, Debug)]
+pub struct ProfileArgs {
+    /// The profile (default: ARMORIQ_PROFILE, else the active one).
+    #[arg(long)]
+    profile: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn mask(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    if chars.len() <= 12 {
+        return "****".into();
+    }
+    let head: String = chars[..8].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+fn profile_json(name: &str, p: &Profile) -> Value {
+    json!({"profile": name, "backend": p.login.backend, "product": p.login.product,
+           "email": p.login.email, "userId": p.login.user_id, "orgId": p.login.org_id,
+           "apiKey": mask(&p.login.api_key), "loggedInAt": p.logged_in_at})
+}
+
+/// Removes a stored profile (a logout event is recorded).
+pub fn logout(a: &ProfileArgs) -> ExitCode {
+    let creds = Credentials::default_location();
+    let Some(name) = creds.selected_profile_name(a.profile.as_deref()) else {
+        return fail_client(&config_err(
+            "Not logged in: no profile is active and none was named (--profile).",
+        ));
+    };
+    match creds.remove_profile(&name) {
+        Ok(true) => {
+            if a.json {
+                print_json(&json!({"profile": name, "removed": true}));
+            } else {
+                println!("Logged out of {name}.");
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(false) => fail_client(&config_err(format!(
+            "No profile {name} is saved in {}.",
+            creds.path().display()
+        ))),
+        Err(e) => fail_client(&config_err(e)),
+    }
+}
+
+/// Prints the stored profile (the key masked).
+pub fn whoami(a: &ProfileArgs) -> ExitCode {
+    let creds = Credentials::default_location();
+    let found = creds
+        .selected_profile_name(a.profile.as_deref())
+        .and_then(|n| creds.get_profile(&n).map(|p| (n, p)));
+    let Some((name, p)) = found else {
+        return fail_client(&config_err(
+            "Not logged in. Run `armoriq login --api-key <key> --backend <url>`.",
+        ));
+    };
+    if a.json {
+        print_json(&profile_json(&name, &p));
+    } else {
+        println!("Profile: {name}");
+        println!("Backend: {}", p.login.backend);
+        println!("Email: {}", p.login.email);
+        println!("User: {}", p.login.user_id);
+        println!("Org: {}", p.login.org_id);
+        println!("API key: {}", mask(&p.login.api_key));
+        println!("Logged in at: {}", p.logged_in_at);
+    }
+    ExitCode::SUCCESS
+}
+
+/// `armoriq status`.
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// The profile (default: ARMORIQ_PROFILE, else the active one).
+    #[arg(long)]
+    profile: Option<String>,
+    /// `armoriq.yaml` to describe (default: ./armoriq.yaml if present).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn health(url: &str) -> Value {
+    let client = match reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => return json!({"url": url, "reachable": false, "error": e.to_string()}),
+    };
+    match client.get(format!("{url}/health")).send() {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let body: Value = r.json().unwrap_or(Value::Null);
+            json!({"url": url, "reachable": status < 500, "status": status,
+                   "service": body.get("service")})
+        }
+        Err(e) => json!({"url": url, "reachable": false, "error": e.to_string()}),
+    }
+}
+
+/// Prints the profile, `armoriq.yaml`, and whether backend and proxy answer.
+pub fn status(a: &StatusArgs) -> ExitCode {
+    let creds = Credentials::default_location();
+    let name = creds.selected_profile_name(a.profile.as_deref());
+    let profile = name
+        .as_deref()
+        .and_then(|n| creds.get_profile(n).map(|p| profile_json(n, &p)));
+    let path = a.config.clone().or_else(|| {
+        let p = PathBuf::from("armoriq.yaml");
+        p.exists().then_some(p)
+    });
+    let mut out = json!({"profile": profile, "credentials": creds.path()});
+    if let Some(p) = path.as_deref() {
+        match describe_config(p) {
+            Ok(v) => out["config"] = v,
+            Err(e) => return fail_client(&e),
+        }
+    }
+    if a.json {
+        print_json(&out);
+        return ExitCode::SUCCESS;
+    }
+    match &out["profile"] {
+        Value::Null => println!("Profile: (none)"),
+        p => println!(
+            "Profile: {} ({})",
+            p["profile"].as_str().unwrap_or_default(),
+            p["backend"].as_str().unwrap_or_default()
+        ),
+    }
+    let c = &out["config"];
+    if c.is_null() {
+        println!("No armoriq.yaml here. Run `armoriq init`.");
+        return ExitCode::SUCCESS;
+    }
+    println!("Config: {}", c["path"].as_str().unwrap_or_default());
+    println!("Agent: {}", c["agent_id"].as_str().unwrap_or_default());
+    println!("User: {}", c["user_id"].as_str().unwrap_or_default());
+    println!(
+        "Environment: {}",
+        c["environment"].as_str().unwrap_or_default()
+    );
+    for k in ["backend", "proxy"] {
+        let h = &c[k];
+        println!(
+            "{}: {} ({})",
+            if k == "backend" { "Backend" } else { "Proxy" },
+            h["url"].as_str().unwrap_or_default(),
+            if h["reachable"] == json!(true) {
+                "reachable"
+            } else {
+                "not reachable"
+            }
+        );
+    }
+    let ids: Vec<&str> = c["mcp_servers"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    println!(
+        "MCP servers: {}",
+        if ids.is_empty() {
+            "(none)".into()
+        } else {
+            ids.join(", ")
+        }
+    );
+    ExitCode::SUCCESS
+}
+
+fn describe_config(p: &Path) -> Result<Value, ArmorIqError> {
+    let cfg = ArmorIqYaml::load(p).map_err(config_err)?;
+    let opts = options_from_config(p);
+    let (backend, proxy) = match opts.and_then(|o| o.build()) {
+        Ok(c) => (
+            c.backend_endpoint().to_owned(),
+            c.default_proxy_endpoint().ok().map(str::to_owned),
+        ),
+        Err(_) => (backend_for(&cfg.environment), Some(cfg.proxy.url.clone())),
+    };
+    Ok(json!({
+        "path": p, "agent_id": cfg.identity.agent_id, "user_id": cfg.identity.user_id,
+        "environment": cfg.environment,
+        "backend": health(&backend),
+        "proxy": proxy.as_deref().map(health),
+        "mcp_servers": cfg.mcp_servers.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+    }))
+}

@@ -1,0 +1,72 @@
+//! Helpers shared by the integration tests that start processes on loopback.
+#![allow(dead_code, clippy::unwrap_used, clippy::panic)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+/// The reference Python (`ARMORIQ_PYTHON`, else the project's `.venv`), or
+/// `None` (the caller skips) when absent outside CI; under `CI=true` its
+/// absence fails the test.
+pub fn python() -> Option<PathBuf> {
+    let p = std::env::var_os("ARMORIQ_PYTHON").map_or_else(
+        || {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../.venv/bin/python"
+            ))
+        },
+        PathBuf::from,
+    );
+    if p.exists() {
+        return Some(p);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "no Python reference environment at {} (CI=true): run `bash scripts/setup-python.sh`",
+        p.display()
+    );
+    eprintln!("skipping: no Python at {}", p.display());
+    None
+}
+
+/// A script of `scripts/py/`.
+pub fn script(name: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/py")).join(name)
+}
+
+/// A port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until `port` accepts connections; fails if `child` exits first or
+/// after 30 s.
+pub fn wait_port(port: u16, what: &str, child: &mut Child) {
+    let t0 = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("{what} exited early: {st}");
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "{what} did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A child process killed on drop.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -1,0 +1,686 @@
+//! The verifier firmware under QEMU (`mps2-an386`, or `mps2-an385` for a
+//! thumbv7m ELF): real ES256 and EdDSA tokens minted here with the firmware's
+//! development keys (`firmware/keys/dev/`) go over its UART; each check gets
+//! the right verdict, bad frames get error frames, and the firmware keeps
+//! serving.
+//!
+//! The ELF is `$ARMORIQ_FIRMWARE_ELF` (set by `scripts/firmware-ci.sh`), else
+//! it is built here with `cargo build --release` in `firmware/`. Without
+//! `qemu-system-arm` the tests fail when `CI=true` and are skipped otherwise.
+//! For an image built with one algorithm (`--no-default-features --features
+//! es256` and `ARMORIQ_FIRMWARE_KEYS=keys/trusted-es256.json`, or `eddsa`),
+//! set `ARMORIQ_FIRMWARE_ALGS` to `es256` or `eddsa`: the other algorithm's
+//! checks are skipped.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use armoriq_common::keys::SigningKey;
+use armoriq_common::proofs::{PlanHashes, plan_hashes};
+use armoriq_core::Profile;
+use armoriq_device::{Device, QemuOptions, qemu_available};
+use armoriq_frame::{
+    self as frame, Accepted, Field, FrameErrorCode, RejectKind, Request, Response, VerifyRequest,
+};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+const NOW: i64 = 1_800_000_000;
+const EXP: i64 = NOW + 300;
+/// `leeway` in firmware/keys/trusted.json.
+const LEEWAY: i64 = 5;
+/// Instructions per SysTick tick under `-icount shift=0` (1 ns per
+/// instruction, 25 MHz SysTick on mps2-an385/an386).
+const INSNS_PER_TICK: u64 = 40;
+
+fn firmware_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../firmware")
+}
+
+/// The firmware ELF, or `None` (skip) when QEMU is missing outside CI.
+fn firmware() -> Option<&'static Path> {
+    static ELF: OnceLock<Option<PathBuf>> = OnceLock::new();
+    ELF.get_or_init(|| {
+        if !qemu_available(Path::new("qemu-system-arm")) {
+            let msg = "qemu-system-arm is not installed (Debian: apt-get install qemu-system-arm; \
+                       scripts/firmware-ci.sh does it)";
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true and {msg}: the firmware tests cannot run"
+            );
+            eprintln!("SKIPPED: {msg}");
+            return None;
+        }
+        if let Some(p) = std::env::var_os("ARMORIQ_FIRMWARE_ELF") {
+            let p = PathBuf::from(p);
+            assert!(
+                p.is_file(),
+                "ARMORIQ_FIRMWARE_ELF={} is not a file",
+                p.display()
+            );
+            return Some(p);
+        }
+        let dir = firmware_dir();
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--release", "--target", "thumbv7em-none-eabihf"])
+            .current_dir(&dir)
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("CARGO_BUILD_RUSTFLAGS")
+            .env_remove("CARGO_BUILD_TARGET")
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("ARMORIQ_FIRMWARE_KEYS")
+            .status()
+            .expect("run cargo build in firmware/");
+        assert!(status.success(), "building the firmware failed");
+        Some(dir.join("target/thumbv7em-none-eabihf/release/armoriq-firmware"))
+    })
+    .as_deref()
+}
+
+fn boot(elf: &Path, icount: bool) -> Device {
+    let mut opts = QemuOptions::for_elf(elf);
+    opts.icount = icount;
+    Device::boot_qemu(elf, &opts).expect("boot the firmware in QEMU")
+}
+
+/// The algorithms the image verifies: `$ARMORIQ_FIRMWARE_ALGS` (`es256`,
+/// `eddsa`, comma-separated), both by default.
+fn algs() -> Vec<frame::Alg> {
+    let list = std::env::var("ARMORIQ_FIRMWARE_ALGS").unwrap_or_else(|_| "es256,eddsa".into());
+    let algs: Vec<frame::Alg> = list
+        .split(',')
+        .map(|a| match a.trim() {
+            "es256" => frame::Alg::Es256,
+            "eddsa" => frame::Alg::EdDsa,
+            other => panic!("ARMORIQ_FIRMWARE_ALGS: unknown algorithm {other:?}"),
+        })
+        .collect();
+    assert!(!algs.is_empty(), "ARMORIQ_FIRMWARE_ALGS is empty");
+    algs
+}
+
+/// The development key of `alg` and the `kid` its tokens carry (the ES256
+/// tokens name theirs; the EdDSA ones leave the key to the algorithm).
+fn dev_signer(alg: frame::Alg) -> (SigningKey, Option<&'static str>, frame::Alg) {
+    match alg {
+        frame::Alg::Es256 => (dev_key("es256.pem"), Some("dev-es256"), alg),
+        frame::Alg::EdDsa => (dev_key("ed25519.pem"), None, alg),
+    }
+}
+
+fn dev_key(name: &str) -> SigningKey {
+    let p = firmware_dir().join("keys/dev").join(name);
+    SigningKey::from_pem(&std::fs::read_to_string(&p).unwrap()).unwrap()
+}
+
+fn plan() -> serde_json::Value {
+    serde_json::json!({"goal": "weather", "steps": [
+        {"action": "get_weather", "mcp": "weather-mcp", "params": {"city": "Boston"}},
+        {"action": "send_email", "mcp": "mail-mcp", "params": {"to": "team@example.com", "n": 1.0}},
+        {"action": "log", "mcp": "audit"},
+    ]})
+}
+
+struct Fixture {
+    plan: serde_json::Value,
+    hashes: PlanHashes,
+    token: String,
+}
+
+fn fixture(key: &SigningKey, kid: Option<&str>) -> Fixture {
+    let plan = plan();
+    let (_, hashes) = plan_hashes(plan.to_string().as_bytes(), Profile::ArmorIq).unwrap();
+    let claims = serde_json::json!({
+        "iss": "armoriq-iap", "aud": "armoriq-proxy", "sub": "alice@example.com",
+        "iat": NOW - 10, "nbf": NOW - 10, "exp": EXP, "jti": "intent-42", "plan_id": "plan-1",
+        "plan_hash": hashes.plan_hash, "merkle_root": hashes.merkle_root,
+        "step_count": hashes.step_proofs.len(),
+    });
+    let token = key.sign_jwt(claims.to_string().as_bytes(), kid).unwrap();
+    Fixture {
+        plan,
+        hashes,
+        token,
+    }
+}
+
+fn unhex32(s: &str) -> [u8; 32] {
+    armoriq_core::hex::decode::<32>(s.as_bytes()).unwrap()
+}
+
+/// The request for step `i`, exactly as signed.
+struct Owned {
+    step: String,
+    params: Option<String>,
+    mcp: String,
+    action: String,
+    siblings: Vec<[u8; 32]>,
+    index: u64,
+    tree_size: u64,
+}
+
+impl Owned {
+    fn new(f: &Fixture, i: usize) -> Self {
+        let s = &f.plan["steps"][i];
+        Self {
+            step: s.to_string(),
+            // The same params written differently: canonically equal.
+            params: s
+                .get("params")
+                .map(|p| serde_json::to_string_pretty(p).unwrap()),
+            mcp: s["mcp"].as_str().unwrap().into(),
+            action: s["action"].as_str().unwrap().into(),
+            siblings: f.hashes.step_proofs[i]
+                .siblings
+                .iter()
+                .map(|h| unhex32(h))
+                .collect(),
+            index: i as u64,
+            tree_size: f.hashes.step_proofs.len() as u64,
+        }
+    }
+
+    fn request<'a>(&'a self, token: &'a str, now: i64) -> VerifyRequest<'a> {
+        VerifyRequest {
+            now,
+            token: token.as_bytes(),
+            mcp: &self.mcp,
+            action: &self.action,
+            params: self.params.as_deref().map(str::as_bytes),
+            step: self.step.as_bytes(),
+            index: self.index,
+            tree_size: self.tree_size,
+            siblings: &self.siblings,
+        }
+    }
+}
+
+fn verify(dev: &mut Device, req: VerifyRequest<'_>) -> Result<Accepted, (RejectKind, String)> {
+    let answer = dev.request(&Request::Verify(req)).expect("device answers");
+    match answer.response() {
+        Response::Accepted(a) => Ok(a),
+        Response::Rejected(r) => Err((r.kind, r.error.to_owned())),
+        other => panic!("not a verdict: {other:?}"),
+    }
+}
+
+fn rejected(kind: RejectKind, error: &str) -> Result<Accepted, (RejectKind, String)> {
+    Err((kind, error.to_owned()))
+}
+
+/// Flips one base64url character in the middle of the payload part.
+fn tamper(token: &str) -> String {
+    let first_dot = token.find('.').unwrap();
+    let second_dot = token[first_dot + 1..].find('.').unwrap() + first_dot + 1;
+    let at = (first_dot + second_dot) / 2;
+    let mut b = token.as_bytes().to_vec();
+    b[at] = if b[at] == b'A' { b'B' } else { b'A' };
+    String::from_utf8(b).unwrap()
+}
+
+fn stats(dev: &mut Device) -> frame::Stats {
+    match dev.request(&Request::Stats).unwrap().response() {
+        Response::Stats(s) => s,
+        other => panic!("not stats: {other:?}"),
+    }
+}
+
+fn check_invocations(key: &SigningKey, kid: Option<&str>) {
+    let Some(elf) = firmware() else { return };
+    let mut dev = boot(elf, false);
+    let f = fixture(key, kid);
+    for i in 0..3 {
+        let o = Owned::new(&f, i);
+        let ok = verify(&mut dev, o.request(&f.token, NOW)).unwrap();
+        assert_eq!(ok.index, i as u64);
+        assert_eq!(ok.step_count, 3);
+        assert_eq!(ok.exp, EXP);
+        assert_eq!(ok.merkle_root, unhex32(&f.hashes.merkle_root));
+        assert_eq!(ok.plan_hash, unhex32(&f.hashes.plan_hash));
+        assert_eq!(
+            ok.leaf_hash,
+            unhex32(&f.hashes.step_proofs[i].leaf_hash),
+            "step {i}"
+        );
+    }
+    let o = Owned::new(&f, 1);
+    // Tampered token.
+    let bad = tamper(&f.token);
+    assert_eq!(
+        verify(&mut dev, o.request(&bad, NOW)),
+        rejected(RejectKind::InvalidToken, "BadSignature")
+    );
+    // Signed by a key the device does not trust.
+    let (stranger, _) = SigningKey::generate(key.alg()).unwrap();
+    let foreign = fixture(&stranger, kid).token;
+    let r = verify(&mut dev, o.request(&foreign, NOW)).unwrap_err();
+    assert_eq!(r.0, RejectKind::InvalidToken, "{r:?}");
+    // Expired (beyond the leeway), and not yet valid.
+    assert_eq!(
+        verify(&mut dev, o.request(&f.token, EXP + LEEWAY + 1)),
+        rejected(RejectKind::TokenExpired, "Expired")
+    );
+    assert!(verify(&mut dev, o.request(&f.token, EXP + LEEWAY)).is_ok());
+    assert_eq!(
+        verify(&mut dev, o.request(&f.token, NOW - 10 - LEEWAY - 1)),
+        rejected(RejectKind::InvalidToken, "NotYetValid")
+    );
+    // Wrong step: another step's body with this step's proof.
+    let other = f.plan["steps"][2].to_string();
+    assert_eq!(
+        verify(
+            &mut dev,
+            VerifyRequest {
+                step: other.as_bytes(),
+                ..o.request(&f.token, NOW)
+            }
+        ),
+        rejected(RejectKind::IntentMismatch, "RootMismatch")
+    );
+    // Wrong proofs: a flipped sibling, another index, another tree size.
+    let mut sib = o.siblings.clone();
+    sib[0][7] ^= 0x10;
+    assert_eq!(
+        verify(
+            &mut dev,
+            VerifyRequest {
+                siblings: &sib,
+                ..o.request(&f.token, NOW)
+            }
+        ),
+        rejected(RejectKind::IntentMismatch, "RootMismatch")
+    );
+    assert_eq!(
+        verify(
+            &mut dev,
+            VerifyRequest {
+                index: 0,
+                ..o.request(&f.token, NOW)
+            }
+        )
+        .unwrap_err()
+        .0,
+        RejectKind::IntentMismatch
+    );
+    assert_eq!(
+        verify(
+            &mut dev,
+            VerifyRequest {
+                tree_size: 4,
+                ..o.request(&f.token, NOW)
+            }
+        ),
+        rejected(RejectKind::IntentMismatch, "StepCountMismatch")
+    );
+    // The call is not the step.
+    for (mcp, action, params) in [
+        ("other-mcp", "send_email", o.params.as_deref()),
+        ("mail-mcp", "delete_everything", o.params.as_deref()),
+        (
+            "mail-mcp",
+            "send_email",
+            Some(r#"{"to":"attacker@example.com","n":1}"#),
+        ),
+        ("mail-mcp", "send_email", None),
+    ] {
+        assert_eq!(
+            verify(
+                &mut dev,
+                VerifyRequest {
+                    mcp,
+                    action,
+                    params: params.map(str::as_bytes),
+                    ..o.request(&f.token, NOW)
+                }
+            ),
+            rejected(RejectKind::IntentMismatch, "CallMismatch"),
+            "{mcp} {action} {params:?}"
+        );
+    }
+    // Still serving, and nothing counted as a frame error.
+    verify(&mut dev, o.request(&f.token, NOW)).unwrap();
+    let s = stats(&mut dev);
+    assert_eq!(s.served, 3 + 2 + 3 + 1 + 3 + 4 + 1);
+    assert_eq!(s.frame_errors, 0);
+    assert_eq!(s.keys as usize, algs().len());
+    assert!(s.stack_peak > 0 && s.stack_peak < s.stack_size, "{s:?}");
+    eprintln!(
+        "{:?} stack peak after the checks: {} B",
+        key.alg(),
+        s.stack_peak
+    );
+    assert_eq!(dev.qemu_exited().unwrap(), None, "the firmware stopped");
+}
+
+#[test]
+fn es256_invocations_on_device() {
+    if !algs().contains(&frame::Alg::Es256) {
+        eprintln!("SKIPPED: the image has no ES256 (ARMORIQ_FIRMWARE_ALGS)");
+        return;
+    }
+    check_invocations(&dev_key("es256.pem"), Some("dev-es256"));
+}
+
+#[test]
+fn eddsa_invocations_on_device() {
+    if !algs().contains(&frame::Alg::EdDsa) {
+        eprintln!("SKIPPED: the image has no EdDSA (ARMORIQ_FIRMWARE_ALGS)");
+        return;
+    }
+    check_invocations(&dev_key("ed25519.pem"), None);
+}
+
+fn frame_error(dev: &mut Device) -> FrameErrorCode {
+    match dev.read_response().unwrap().response() {
+        Response::FrameError(c) => c,
+        other => panic!("not a frame error: {other:?}"),
+    }
+}
+
+fn raw_frame(ty: u8, payload: &[u8]) -> Vec<u8> {
+    let mut b = b"AQ".to_vec();
+    b.push(frame::VERSION);
+    b.push(ty);
+    b.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    b.extend_from_slice(payload);
+    let crc = frame::crc32(&b[2..]);
+    b.extend_from_slice(&crc.to_le_bytes());
+    b
+}
+
+#[test]
+fn bad_frames_get_error_frames_and_the_device_keeps_serving() {
+    let Some(elf) = firmware() else { return };
+    let mut dev = boot(elf, false);
+    let (key, kid, _) = dev_signer(*algs().last().unwrap());
+    let f = fixture(&key, kid);
+    let o = Owned::new(&f, 0);
+    let mut good = vec![0u8; 4096];
+    let n = frame::encode_request(&Request::Verify(o.request(&f.token, NOW)), &mut good).unwrap();
+    good.truncate(n);
+
+    // Garbage: one error for the run.
+    dev.send_raw(b"\x00\x01garbage bytes, no magic\xff\xfe")
+        .unwrap();
+    assert_eq!(frame_error(&mut dev), FrameErrorCode::BadMagic);
+    verify(&mut dev, o.request(&f.token, NOW)).unwrap();
+    // A bit flipped in transit.
+    let mut corrupt = good.clone();
+    corrupt[40] ^= 0x04;
+    dev.send_raw(&corrupt).unwrap();
+    assert_eq!(frame_error(&mut dev), FrameErrorCode::Checksum);
+    // A header announcing more than the device accepts.
+    let mut huge = b"AQ\x01\x01".to_vec();
+    huge.extend_from_slice(&100_000u32.to_le_bytes());
+    dev.send_raw(&huge).unwrap();
+    assert_eq!(frame_error(&mut dev), FrameErrorCode::Oversized);
+    // Wrong version.
+    let mut v9 = good.clone();
+    v9[2] = 9;
+    dev.send_raw(&v9[..8]).unwrap();
+    assert_eq!(frame_error(&mut dev), FrameErrorCode::BadVersion(9));
+    // Good CRC, unknown type; good CRC, truncated payload.
+    dev.send_raw(&raw_frame(0x42, b"")).unwrap();
+    assert_eq!(frame_error(&mut dev), FrameErrorCode::UnknownType(0x42));
+    dev.send_raw(&raw_frame(frame::TYPE_VERIFY, &[1, 2, 3]))
+        .unwrap();
+    assert_eq!(frame_error(&mut dev), FrameErrorCode::Malformed(Field::Now));
+    // A frame cut short: dropped when the line stays idle.
+    dev.send_raw(&good[..good.len() / 2]).unwrap();
+    assert_eq!(frame_error(&mut dev), FrameErrorCode::Truncated);
+    // Still serving.
+    let ok = verify(&mut dev, o.request(&f.token, NOW)).unwrap();
+    assert_eq!(ok.index, 0);
+    // An idle line after a whole frame is not a truncated frame.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let s = stats(&mut dev);
+    assert_eq!(s.frame_errors, 7, "{s:?}");
+    assert_eq!(s.served, 9, "{s:?}");
+    assert_eq!(dev.qemu_exited().unwrap(), None, "the firmware stopped");
+}
+
+/// Under `-icount shift=0` the tick counts are deterministic (to the 40
+/// instructions of one SysTick tick): the same check twice costs the same, and the invocation check is compared with the bare
+/// signature verify of the same token.
+#[test]
+fn tick_counts_are_deterministic_under_icount() {
+    let Some(elf) = firmware() else { return };
+    for (key, kid, alg) in algs().into_iter().map(dev_signer) {
+        let mut dev = boot(elf, true);
+        let f = fixture(&key, kid);
+        let o = Owned::new(&f, 1);
+        let a = verify(&mut dev, o.request(&f.token, NOW)).unwrap().ticks;
+        let b = verify(&mut dev, o.request(&f.token, NOW)).unwrap().ticks;
+        // A tick is 40 instructions; where the check starts within a tick
+        // is the only freedom left, so identical checks agree within one tick.
+        assert!(
+            a.abs_diff(b) <= 1,
+            "{alg:?}: identical checks took {a} and {b} ticks"
+        );
+        let bare = match dev
+            .request(&Request::BareVerify {
+                alg,
+                token: f.token.as_bytes(),
+            })
+            .unwrap()
+            .response()
+        {
+            Response::BareVerify { ok: true, ticks } => ticks,
+            other => panic!("bare verify: {other:?}"),
+        };
+        assert!(bare > 0 && a > bare, "{alg:?}: check {a} vs bare {bare}");
+        let ratio = f64::from(a) / f64::from(bare);
+        let s = stats(&mut dev);
+        eprintln!(
+            "{alg:?}: invocation check {a} ticks (~{} instructions), bare signature verify {bare} \
+             ticks (~{} instructions), ratio {ratio:.4}; stack peak {} B",
+            u64::from(a) * INSNS_PER_TICK,
+            u64::from(bare) * INSNS_PER_TICK,
+            s.stack_peak
+        );
+        // Budgets (firmware/README.md): the check costs at most 1.15x the bare
+        // verify, and the stack stays within 8 KiB (EdDSA's peak, the deepest,
+        // is ~7.9 KiB: the signature check runs from `main`'s frame).
+        assert!(
+            ratio <= 1.15,
+            "{alg:?}: invocation check is {ratio:.4}x the bare verify"
+        );
+        assert!(
+            s.stack_peak <= 8 * 1024,
+            "{alg:?}: stack peak {} B",
+            s.stack_peak
+        );
+    }
+}
+
+/// `armoriq device verify --qemu`: exit 0 with the verdict as JSON, exit 1
+/// with `error: <kind>: <error>`, from files as `armoriq plan hash` and
+/// `armoriq token mint` write them; params are passed through verbatim.
+#[test]
+fn cli_device_verify() {
+    let Some(elf) = firmware() else { return };
+    let (key, kid, _) = dev_signer(algs()[0]);
+    let f = fixture(&key, kid);
+    let dir = std::env::temp_dir().join(format!("armoriq-device-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let token = write("token.jwt", &format!("{}\n", f.token));
+    let step = write("step.json", &f.plan["steps"][1].to_string());
+    let proof = write(
+        "proof.json",
+        &serde_json::to_string(&f.hashes.step_proofs[1]).unwrap(),
+    );
+    // Same params, other spacing and key order: canonically equal.
+    let call = write(
+        "call.json",
+        r#"{"mcp": "mail-mcp", "action": "send_email", "params": {"n": 1.0, "to": "team@example.com"}}"#,
+    );
+    let run = |now: i64, call: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_armoriq"))
+            .args(["device", "verify", "--qemu"])
+            .arg(elf)
+            .arg("--token")
+            .arg(&token)
+            .arg("--call")
+            .arg(call)
+            .arg("--step")
+            .arg(&step)
+            .arg("--proof")
+            .arg(&proof)
+            .args(["--now", &now.to_string()])
+            .output()
+            .unwrap()
+    };
+    let out = run(NOW, &call);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verdict"], "accepted");
+    assert_eq!(v["index"], 1);
+    assert_eq!(v["merkle_root"], f.hashes.merkle_root.as_str());
+    let out = run(EXP + LEEWAY + 1, &call);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: TokenExpired: Expired"
+    );
+    let other = write(
+        "other.json",
+        r#"{"mcp":"mail-mcp","action":"send_email","params":{"n":2,"to":"team@example.com"}}"#,
+    );
+    let out = run(NOW, &other);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: IntentMismatch: CallMismatch"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The instruction-count plugin (`firmware/bench/insncount.c`, built by
+/// scripts/firmware-ci.sh): `$ARMORIQ_QEMU_PLUGIN` or
+/// `firmware/target/libinsncount.so`.
+fn plugin() -> Option<PathBuf> {
+    let p = std::env::var_os("ARMORIQ_QEMU_PLUGIN").map_or_else(
+        || firmware_dir().join("target/libinsncount.so"),
+        PathBuf::from,
+    );
+    p.is_file().then_some(p)
+}
+
+/// A symbol's address (Thumb bit cleared) from `nm`.
+fn symbol(elf: &Path, name: &str) -> u64 {
+    for nm in ["arm-none-eabi-nm", "llvm-nm", "nm"] {
+        let Ok(out) = Command::new(nm).arg(elf).output() else {
+            continue;
+        };
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let mut parts = line.split_whitespace();
+            if let (Some(addr), Some(_), Some(sym)) = (parts.next(), parts.next(), parts.next())
+                && sym == name
+            {
+                return u64::from_str_radix(addr, 16).unwrap() & !1;
+            }
+        }
+    }
+    panic!("symbol {name} not found in {} (no nm?)", elf.display());
+}
+
+/// Region counts the plugin has logged so far.
+fn regions(log: &Path, want: usize) -> Vec<u64> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let got: Vec<u64> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("insncount: region "))
+            .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+            .collect();
+        if got.len() >= want || std::time::Instant::now() > deadline {
+            return got;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Exact instruction counts of the invocation check and of the bare verify,
+/// with the TCG plugin counting between the firmware's bench markers; they
+/// repeat exactly and agree with the SysTick ticks.
+#[test]
+fn exact_instruction_counts_with_plugin() {
+    let Some(elf) = firmware() else { return };
+    let Some(so) = plugin() else {
+        eprintln!("SKIPPED: no instruction-count plugin (scripts/firmware-ci.sh builds it)");
+        return;
+    };
+    let (start, end) = (
+        symbol(elf, "armoriq_bench_start"),
+        symbol(elf, "armoriq_bench_end"),
+    );
+    for (key, kid, alg) in algs().into_iter().map(dev_signer) {
+        let log = std::env::temp_dir().join(format!(
+            "armoriq-insncount-{}-{alg:?}.log",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&log);
+        let mut opts = QemuOptions::for_elf(elf);
+        opts.icount = true;
+        opts.extra_args = vec![
+            "-plugin".into(),
+            format!("{},start={start:#x},end={end:#x}", so.display()).into(),
+            "-d".into(),
+            "plugin".into(),
+            "-D".into(),
+            log.clone().into(),
+        ];
+        let mut dev = Device::boot_qemu(elf, &opts).unwrap();
+        let f = fixture(&key, kid);
+        let o = Owned::new(&f, 1);
+        let t1 = verify(&mut dev, o.request(&f.token, NOW)).unwrap().ticks;
+        let t2 = verify(&mut dev, o.request(&f.token, NOW)).unwrap().ticks;
+        let bare_ticks = match dev
+            .request(&Request::BareVerify {
+                alg,
+                token: f.token.as_bytes(),
+            })
+            .unwrap()
+            .response()
+        {
+            Response::BareVerify { ok: true, ticks } => ticks,
+            other => panic!("bare verify: {other:?}"),
+        };
+        let r = regions(&log, 3);
+        drop(dev);
+        let _ = std::fs::remove_file(&log);
+        assert_eq!(r.len(), 3, "{alg:?}: plugin regions {r:?}");
+        let (check, again, bare) = (r[0], r[1], r[2]);
+        assert_eq!(check, again, "{alg:?}: identical checks, different counts");
+        for (ticks, insns) in [(t1, check), (t2, again), (bare_ticks, bare)] {
+            let approx = u64::from(ticks) * INSNS_PER_TICK;
+            assert!(
+                approx.abs_diff(insns) <= 2 * INSNS_PER_TICK + 64,
+                "{alg:?}: {ticks} ticks vs {insns} instructions"
+            );
+        }
+        let ratio = check as f64 / bare as f64;
+        eprintln!(
+            "{alg:?}: invocation check {check} instructions, bare signature verify {bare} \
+             instructions, overhead {} ({ratio:.4}x)",
+            check - bare
+        );
+        assert!(ratio <= 1.15, "{alg:?}: {ratio:.4}x");
+    }
+}

@@ -1,0 +1,237 @@
+//! One error type for every route, and one mapping to status + JSON body.
+//!
+//! The bodies are chosen so that the official Python SDK raises the matching
+//! exception (see `armoriq_sdk/client.py` `invoke` and `get_intent_token`):
+//!
+//! | kind | status | SDK exception |
+//! |---|---|---|
+//! | `Unauthorized` (API key) | 401 | InvalidTokenException / ConfigurationException |
+//! | `InvalidToken` | 401 | InvalidTokenException |
+//! | `TokenExpired` | 401 | InvalidTokenException (the SDK raises TokenExpiredException itself, before sending) |
+//! | `IntentMismatch` | 409 | IntentMismatchException |
+//! | `PolicyBlocked` | 403 + `enforcementAction: "block"` | PolicyBlockedException |
+//! | `PolicyHold` | 403 + `enforcementAction: "hold"` | PolicyHoldException |
+//! | `BadRequest` / `NotFound` / `PayloadTooLarge` | 400 / 404 / 413 | MCPInvocationException (invoke) |
+//! | `McpUnavailable` / `McpTimeout` / `McpToolError` | 502 / 504 / 502 | MCPInvocationException |
+//! | `Internal` | 500, "internal error" (detail in the log) | MCPInvocationException |
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// What went wrong, with the message the client sees.
+#[derive(Debug)]
+pub enum GatewayError {
+    /// No or unknown API key.
+    Unauthorized(String),
+    /// An admin route without an admin key.
+    Forbidden(String),
+    /// The intent token failed a check (core error name in the message).
+    InvalidToken(String),
+    /// The intent token is past `exp`.
+    TokenExpired(String),
+    /// The call is not a step of the signed plan.
+    IntentMismatch(String),
+    /// Policy said block (`reason`, `matchedPolicy`).
+    PolicyBlocked {
+        /// Why.
+        reason: String,
+        /// Rule that decided.
+        rule: Option<String>,
+    },
+    /// Policy denied tools of a plan at mint time.
+    PolicyBlockedMint {
+        /// Tools allowed.
+        allowed: Vec<String>,
+        /// Tools denied.
+        denied: Vec<String>,
+        /// One reason per denied tool.
+        reasons: Vec<String>,
+    },
+    /// Policy said hold; a delegation was created.
+    PolicyHold {
+        /// Why.
+        reason: String,
+        /// Rule that decided.
+        rule: Option<String>,
+        /// `delegation_context` for the SDK.
+        context: Value,
+    },
+    /// Malformed or invalid request.
+    BadRequest(String),
+    /// No such route or object.
+    NotFound(String),
+    /// Body over the limit.
+    PayloadTooLarge(usize),
+    /// The MCP server could not be reached or failed.
+    McpUnavailable(String),
+    /// The MCP server did not answer in time.
+    McpTimeout(String),
+    /// The tool ran and reported an error.
+    McpToolError {
+        /// The tool's message.
+        message: String,
+        /// The tool's result.
+        result: Value,
+    },
+    /// A failure of ours (store, signing); logged, answered 500.
+    Internal(String),
+}
+
+impl GatewayError {
+    /// The audit outcome for this error.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Unauthorized(_) | Self::Forbidden(_) => "unauthorized",
+            Self::InvalidToken(_) => "invalid",
+            Self::TokenExpired(_) => "expired",
+            Self::IntentMismatch(_) => "mismatched",
+            Self::PolicyBlocked { .. } => "blocked",
+            Self::PolicyBlockedMint { .. } => "denied",
+            Self::PolicyHold { .. } => "held",
+            Self::BadRequest(_) | Self::NotFound(_) | Self::PayloadTooLarge(_) => "bad_request",
+            Self::McpUnavailable(_) | Self::McpTimeout(_) | Self::McpToolError { .. } => {
+                "mcp_error"
+            }
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The error name in bodies (the SDK exception family).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Unauthorized(_) => "Unauthorized",
+            Self::Forbidden(_) => "Forbidden",
+            Self::InvalidToken(_) => "InvalidToken",
+            Self::TokenExpired(_) => "TokenExpired",
+            Self::IntentMismatch(_) => "IntentMismatch",
+            Self::PolicyBlocked { .. } | Self::PolicyBlockedMint { .. } => "PolicyBlocked",
+            Self::PolicyHold { .. } => "PolicyHold",
+            Self::BadRequest(_) => "BadRequest",
+            Self::NotFound(_) => "NotFound",
+            Self::PayloadTooLarge(_) => "PayloadTooLarge",
+            Self::McpUnavailable(_) | Self::McpTimeout(_) | Self::McpToolError { .. } => {
+                "MCPInvocation"
+            }
+            Self::Internal(_) => "Internal",
+        }
+    }
+
+    /// The reason recorded in the audit row.
+    pub fn reason(&self) -> String {
+        match self {
+            Self::PolicyBlocked { reason, .. } | Self::PolicyHold { reason, .. } => reason.clone(),
+            Self::PolicyBlockedMint { reasons, .. } => reasons.join("; "),
+            Self::McpToolError { message, .. } => message.clone(),
+            Self::PayloadTooLarge(n) => format!("body over {n} bytes"),
+            Self::Unauthorized(m)
+            | Self::Forbidden(m)
+            | Self::InvalidToken(m)
+            | Self::TokenExpired(m)
+            | Self::IntentMismatch(m)
+            | Self::BadRequest(m)
+            | Self::NotFound(m)
+            | Self::McpUnavailable(m)
+            | Self::McpTimeout(m)
+            | Self::Internal(m) => m.clone(),
+        }
+    }
+
+    /// Status and body.
+    pub fn parts(&self) -> (StatusCode, Value) {
+        let name = self.name();
+        let msg = self.reason();
+        match self {
+            Self::Unauthorized(_) | Self::InvalidToken(_) | Self::TokenExpired(_) => (
+                StatusCode::UNAUTHORIZED,
+                json!({"success": false, "error": name, "message": msg}),
+            ),
+            Self::Forbidden(_) => (
+                StatusCode::FORBIDDEN,
+                json!({"success": false, "error": name, "message": msg}),
+            ),
+            Self::IntentMismatch(_) => (
+                StatusCode::CONFLICT,
+                json!({"success": false, "error": name, "message": msg}),
+            ),
+            Self::PolicyBlocked { reason, rule } => (
+                StatusCode::FORBIDDEN,
+                json!({"success": false, "allowed": false, "error": name,
+                       "enforcementAction": "block", "message": format!("Action blocked by policy: {reason}"),
+                       "reason": reason, "matchedPolicy": rule.as_ref().map(|r| json!({"name": r})),
+                       "obligations": []}),
+            ),
+            Self::PolicyBlockedMint {
+                allowed,
+                denied,
+                reasons,
+            } => (
+                StatusCode::FORBIDDEN,
+                json!({"success": false, "error": name,
+                       "message": format!("Policy denied: {}", reasons.join("; ")),
+                       "policy_validation": {"allowed_tools": allowed, "denied_tools": denied,
+                           "denied_reasons": reasons, "default_enforcement_action": "block"}}),
+            ),
+            Self::PolicyHold {
+                reason,
+                rule,
+                context,
+            } => (
+                StatusCode::FORBIDDEN,
+                json!({"success": false, "allowed": false, "error": name,
+                       "enforcementAction": "hold", "message": format!("Action held for approval: {reason}"),
+                       "reason": reason, "matchedPolicy": rule.as_ref().map(|r| json!({"name": r})),
+                       "delegation_context": context, "obligations": []}),
+            ),
+            Self::BadRequest(_) => (
+                StatusCode::BAD_REQUEST,
+                json!({"success": false, "error": name, "message": msg}),
+            ),
+            Self::NotFound(_) => (
+                StatusCode::NOT_FOUND,
+                json!({"success": false, "error": name, "message": msg}),
+            ),
+            Self::PayloadTooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"success": false, "error": name, "message": msg}),
+            ),
+            Self::McpUnavailable(_) => (
+                StatusCode::BAD_GATEWAY,
+                json!({"success": false, "error": name, "message": msg}),
+            ),
+            Self::McpTimeout(_) => (
+                StatusCode::GATEWAY_TIMEOUT,
+                json!({"success": false, "error": name, "message": msg}),
+            ),
+            Self::McpToolError { message, result } => (
+                StatusCode::BAD_GATEWAY,
+                json!({"success": false, "error": name, "message": format!("MCP tool error: {message}"),
+                       "result": result}),
+            ),
+            Self::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"success": false, "error": name, "message": "internal error"}),
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        let (status, body) = self.parts();
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<crate::store::StoreError> for GatewayError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+/// Result of handlers.
+pub type GwResult<T> = Result<T, GatewayError>;

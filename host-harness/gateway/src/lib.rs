@@ -1,0 +1,347 @@
+//! `armoriq serve`: the intent access point (IAP), the proxy, policy, audit
+//! and MCP forwarding, on the routes the official Python SDK 0.8.17 calls.
+//!
+//! * [`settings`]: what `armoriq serve` runs with.
+//! * [`store`]: SQLite state behind the [`store::Store`] trait.
+//! * [`tokens`]: the IAP key, minting, the verified-token cache.
+//! * [`plans`]: minted plans with their step proofs.
+//! * [`policy`]: allow / hold / block.
+//! * [`mcp`]: forwarding `tools/call` with `rmcp`.
+//! * [`iap`], [`proxy`], [`sdk`]: the routes.
+//! * [`error`]: one error type, one status/body mapping.
+
+pub mod error;
+pub mod iap;
+pub mod mcp;
+pub mod plans;
+pub mod policy;
+pub mod proxy;
+pub mod sdk;
+pub mod settings;
+pub mod store;
+pub mod tokens;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use error::{GatewayError, GwResult};
+use serde::de::DeserializeOwned;
+use settings::Settings;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use store::{AuditRow, KeyInfo, Role, Store};
+
+/// Shared state of every route.
+pub struct Gateway {
+    /// Settings.
+    pub settings: Settings,
+    /// Durable state.
+    pub store: Arc<dyn Store>,
+    /// The IAP key.
+    pub signer: tokens::Signer,
+    /// Verified tokens.
+    pub token_cache: tokens::TokenCache,
+    /// Ready plans.
+    pub plans: plans::PlanCache,
+    /// Policy.
+    pub policy: RwLock<Arc<policy::Policy>>,
+    /// MCP servers.
+    pub mcp: mcp::McpPool,
+    key_cache: RwLock<HashMap<String, (KeyInfo, Instant)>>,
+}
+
+/// The state handle routes get.
+pub type AppState = Arc<Gateway>;
+
+/// How long a verified API key is trusted without asking the store again.
+const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+
+impl Gateway {
+    /// Builds the gateway over `store` with the signing key in the state dir.
+    ///
+    /// # Errors
+    /// The key cannot be loaded or created.
+    pub fn new(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        policy: policy::Policy,
+    ) -> Result<Self, String> {
+        let signer = tokens::Signer::load_or_create(&settings.state_dir)?;
+        let servers = settings
+            .config
+            .as_ref()
+            .map(|c| c.mcp_servers.clone())
+            .unwrap_or_default();
+        Ok(Self {
+            mcp: mcp::McpPool::new(&servers, settings.mcp_timeout),
+            token_cache: tokens::TokenCache::new(settings.token_cache_entries),
+            plans: plans::PlanCache::new(4096),
+            policy: RwLock::new(Arc::new(policy)),
+            key_cache: RwLock::new(HashMap::new()),
+            signer,
+            store,
+            settings,
+        })
+    }
+
+    /// The current policy.
+    pub fn policy(&self) -> Arc<policy::Policy> {
+        self.policy
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    /// Checks the API key in `X-API-Key` or `Authorization: Bearer`.
+    ///
+    /// # Errors
+    /// `Unauthorized` when missing or unknown.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> GwResult<KeyInfo> {
+        let key = headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| {
+                headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+            })
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| {
+                GatewayError::Unauthorized(
+                    "missing API key: send X-API-Key (create one with `armoriq keys create`)"
+                        .into(),
+                )
+            })?
+            .to_owned();
+        if let Some((info, at)) = self
+            .key_cache
+            .read()
+            .ok()
+            .and_then(|m| m.get(&key).cloned())
+            && at.elapsed() < KEY_CACHE_TTL
+        {
+            return Ok(info);
+        }
+        let store = self.store.clone();
+        let k2 = key.clone();
+        let found = tokio::task::spawn_blocking(move || store.check_api_key(&k2))
+            .await
+            .map_err(|e| GatewayError::Internal(e.to_string()))??;
+        match found {
+            Some(info) => {
+                if let Ok(mut m) = self.key_cache.write() {
+                    if m.len() > 10_000 {
+                        m.clear();
+                    }
+                    m.insert(key, (info.clone(), Instant::now()));
+                }
+                Ok(info)
+            }
+            None => Err(GatewayError::Unauthorized("invalid API key".into())),
+        }
+    }
+
+    /// Like [`Gateway::authenticate`], and the key must be an admin key.
+    ///
+    /// # Errors
+    /// `Unauthorized` / `Forbidden`.
+    pub async fn authenticate_admin(&self, headers: &HeaderMap) -> GwResult<KeyInfo> {
+        let k = self.authenticate(headers).await?;
+        if k.role != Role::Admin {
+            return Err(GatewayError::Forbidden(
+                "this route needs an admin key (`armoriq keys create --admin`)".into(),
+            ));
+        }
+        Ok(k)
+    }
+
+    /// Writes an audit row and waits until it is durable.
+    ///
+    /// # Errors
+    /// `Internal` when the store fails: no response goes out unaudited.
+    pub async fn audit(&self, row: AuditRow) -> GwResult<i64> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.audit(row))
+            .await
+            .map_err(|e| GatewayError::Internal(e.to_string()))?
+            .map_err(GatewayError::from)
+    }
+
+    /// Runs a store call off the async workers.
+    ///
+    /// # Errors
+    /// `Internal` on store failure.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> store::StoreResult<T> + Send + 'static,
+    ) -> GwResult<T> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(store.as_ref()))
+            .await
+            .map_err(|e| GatewayError::Internal(e.to_string()))?
+            .map_err(GatewayError::from)
+    }
+}
+
+/// Unix seconds now.
+pub fn now_secs() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs(),
+    )
+    .unwrap_or(i64::MAX)
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
+    )
+    .unwrap_or(i64::MAX)
+}
+
+/// Parses a JSON body strictly into `T`, with errors that name the problem.
+///
+/// # Errors
+/// `PayloadTooLarge` or `BadRequest`.
+pub fn parse_body<T: DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> GwResult<(T, Bytes)> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            GatewayError::PayloadTooLarge(limit)
+        } else {
+            GatewayError::BadRequest(format!("cannot read body: {e}"))
+        }
+    })?;
+    if body.is_empty() {
+        return Err(GatewayError::BadRequest(
+            "empty body: expected a JSON object".into(),
+        ));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(&body);
+    let v: T = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path.is_empty() || path == "." {
+            GatewayError::BadRequest(format!("invalid JSON body: {inner}"))
+        } else {
+            GatewayError::BadRequest(format!("invalid JSON body: `{path}`: {inner}"))
+        }
+    })?;
+    Ok((v, body))
+}
+
+async fn not_found(uri: axum::http::Uri) -> GatewayError {
+    GatewayError::NotFound(format!("no route {}", uri.path()))
+}
+
+async fn method_not_allowed() -> (StatusCode, axum::Json<serde_json::Value>) {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        axum::Json(
+            serde_json::json!({"success": false, "error": "MethodNotAllowed",
+            "message": "method not allowed on this route"}),
+        ),
+    )
+}
+
+/// The router: every route on both listeners (backend and proxy).
+pub fn app(state: AppState) -> Router {
+    let limit = state.settings.body_limit;
+    Router::new()
+        .route("/health", get(sdk::health))
+        .route("/iap/public-key", get(iap::public_key))
+        .route("/iap/sdk/token", post(iap::mint))
+        .route("/iap/sdk/bootstrap", post(sdk::bootstrap))
+        .route("/iap/sdk/resolve-user", post(sdk::resolve_user))
+        .route("/iap/sdk/enforce", post(proxy::enforce))
+        .route("/iap/audit", post(sdk::report))
+        .route("/iap/plans/{id}/status", post(sdk::plan_status))
+        .route("/iap/trust/revoke", post(sdk::revoke))
+        .route("/mcp/tool-metadata/{mcp}", get(sdk::tool_metadata))
+        .route("/invoke", post(proxy::invoke))
+        .route("/delegation/request", post(sdk::delegation_request))
+        .route("/delegation/check-approved", get(sdk::check_approved))
+        .route("/delegation/my-role", get(sdk::my_role))
+        .route("/delegation/mark-executed", post(sdk::mark_executed))
+        .route("/delegation/{id}/status", get(sdk::delegation_status))
+        .route("/admin/delegations", get(sdk::admin_list))
+        .route("/admin/delegations/{id}/approve", post(sdk::admin_approve))
+        .route("/admin/delegations/{id}/reject", post(sdk::admin_reject))
+        .route("/admin/audit", get(sdk::admin_audit))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Serves `app` on the backend and proxy addresses until Ctrl-C / SIGTERM.
+///
+/// # Errors
+/// A listener cannot bind.
+pub async fn serve(state: AppState) -> Result<(), String> {
+    let backend = tokio::net::TcpListener::bind(state.settings.backend_addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", state.settings.backend_addr))?;
+    let proxy = if state.settings.proxy_addr == state.settings.backend_addr {
+        None
+    } else {
+        Some(
+            tokio::net::TcpListener::bind(state.settings.proxy_addr)
+                .await
+                .map_err(|e| format!("cannot listen on {}: {e}", state.settings.proxy_addr))?,
+        )
+    };
+    let router = app(state.clone());
+    let b = tokio::spawn(
+        axum::serve(backend, router.clone())
+            .with_graceful_shutdown(shutdown_signal())
+            .into_future(),
+    );
+    if let Some(p) = proxy {
+        let p = tokio::spawn(
+            axum::serve(p, router)
+                .with_graceful_shutdown(shutdown_signal())
+                .into_future(),
+        );
+        let (rb, rp) = tokio::join!(b, p);
+        rb.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+        rp.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+    } else {
+        b.await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

@@ -1,0 +1,156 @@
+//! Forwarding to MCP servers: one `tools/call` over streamable HTTP with the
+//! official Rust MCP SDK (`rmcp`). A session per server is opened on first
+//! use and kept; a transport failure drops it so the next call reconnects.
+
+use crate::error::GatewayError;
+use armoriq_common::yaml::McpServer;
+use rmcp::ServiceExt;
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::{RoleClient, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+type Session = Arc<RunningService<RoleClient, ()>>;
+
+struct Server {
+    cfg: McpServer,
+    session: Mutex<Option<Session>>,
+}
+
+/// The configured MCP servers, by id.
+pub struct McpPool {
+    servers: HashMap<String, Arc<Server>>,
+    timeout: Duration,
+}
+
+impl McpPool {
+    /// A pool over `servers`; each call (connect + call) is bounded by `timeout`.
+    pub fn new(servers: &[McpServer], timeout: Duration) -> Self {
+        Self {
+            servers: servers
+                .iter()
+                .map(|s| {
+                    (
+                        s.id.clone(),
+                        Arc::new(Server {
+                            cfg: s.clone(),
+                            session: Mutex::new(None),
+                        }),
+                    )
+                })
+                .collect(),
+            timeout,
+        }
+    }
+
+    /// Whether `mcp` is configured.
+    pub fn knows(&self, mcp: &str) -> bool {
+        self.servers.contains_key(mcp)
+    }
+
+    /// Configured server ids.
+    pub fn ids(&self) -> Vec<String> {
+        let mut v: Vec<_> = self.servers.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Calls `tool` on `mcp` with `args`.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown server, `McpTimeout`, `McpUnavailable`.
+    pub async fn call(
+        &self,
+        mcp: &str,
+        tool: &str,
+        args: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<CallToolResult, GatewayError> {
+        let server = self
+            .servers
+            .get(mcp)
+            .ok_or_else(|| GatewayError::NotFound(format!("unknown MCP server {mcp:?}")))?;
+        let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(args);
+        match tokio::time::timeout(self.timeout, server.call(params)).await {
+            Ok(r) => r,
+            Err(_) => {
+                // A hung server: forget the session so the next call starts fresh.
+                server.session.lock().await.take();
+                Err(GatewayError::McpTimeout(format!(
+                    "MCP server {mcp:?} did not answer within {} ms",
+                    self.timeout.as_millis()
+                )))
+            }
+        }
+    }
+}
+
+impl Server {
+    async fn connect(&self) -> Result<Session, GatewayError> {
+        let mut cfg = StreamableHttpClientTransportConfig::with_uri(self.cfg.url.clone());
+        match self.cfg.auth.header() {
+            Some(("authorization", v)) => {
+                cfg = cfg.auth_header(v.trim_start_matches("Bearer ").to_owned());
+            }
+            Some((name, v)) => {
+                let mut h = HashMap::new();
+                if let (Ok(n), Ok(v)) = (
+                    axum::http::HeaderName::from_bytes(name.as_bytes()),
+                    axum::http::HeaderValue::from_str(&v),
+                ) {
+                    h.insert(n, v);
+                }
+                cfg = cfg.custom_headers(h);
+            }
+            None => {}
+        }
+        // A pooled client with TCP_NODELAY: rmcp's default turns pooling off
+        // (a stall from delayed ACKs when a body was left unread); with
+        // Nagle off that stall cannot happen, and reusing the connection
+        // saves a TCP handshake per call. No redirects: an MCP endpoint is
+        // configured, not discovered.
+        let http = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| GatewayError::Internal(format!("HTTP client: {e}")))?;
+        let transport = StreamableHttpClientTransport::with_client(http, cfg);
+        let running = ().serve(transport).await.map_err(|e| {
+            GatewayError::McpUnavailable(format!(
+                "cannot open an MCP session with {:?} at {}: {e}",
+                self.cfg.id, self.cfg.url
+            ))
+        })?;
+        Ok(Arc::new(running))
+    }
+
+    async fn call(&self, params: CallToolRequestParams) -> Result<CallToolResult, GatewayError> {
+        let session = {
+            let mut slot = self.session.lock().await;
+            match slot.as_ref() {
+                Some(s) if !s.is_closed() => s.clone(),
+                _ => {
+                    let s = self.connect().await?;
+                    *slot = Some(s.clone());
+                    s
+                }
+            }
+        };
+        match session.call_tool(params).await {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                let mut slot = self.session.lock().await;
+                if slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, &session)) {
+                    slot.take();
+                }
+                Err(GatewayError::McpUnavailable(format!(
+                    "MCP server {:?} failed: {e}",
+                    self.cfg.id
+                )))
+            }
+        }
+    }
+}

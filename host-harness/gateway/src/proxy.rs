@@ -1,0 +1,642 @@
+//! The proxy: `POST /invoke` (and its `enforce_only` form), `POST /iap/sdk/enforce`.
+//!
+//! `invoke`, in order (each refusal is an audit row, written before the answer):
+//! 1. API key.
+//! 2. Body: parsed once, strictly typed; params must be an object. The
+//!    official SDK's control members `_policy_context`, `_delegation_id` and
+//!    `_approvals` are taken out of the params before anything else sees them.
+//! 3. Token: the core's `verify_token` (signature, time window, intent
+//!    claims), through the verified-token cache.
+//! 4. Plan: the stored plan named by `intent_token.plan_id` must be the one
+//!    whose hash the token signed.
+//! 5. Step: the core's `verify_step` against the signed root and step count,
+//!    for each step with the invoked `mcp` and `action` (the official SDK
+//!    sends no proof; the gateway holds them).
+//! 6. Policy: allow, hold (a delegation is created; an approved one lets the
+//!    call through once) or block.
+//! 7. Forward `tools/call` to the MCP server and answer `{result}`.
+
+use crate::error::{GatewayError, GwResult};
+use crate::iap::elapsed_us;
+use crate::plans::{ReadyPlan, StepMatch};
+use crate::policy::{Decision, PolicyCall, Verdict};
+use crate::store::{AuditRow, NewDelegation};
+use crate::{AppState, now_ms, now_secs, parse_body};
+use armoriq_core::jws::Expect;
+use armoriq_core::{ErrorKind, Rejection, SignedIntent};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// `intent_token` as the SDK sends it (`IntentToken.signed()`).
+#[derive(Deserialize, Default)]
+pub struct TokenRef {
+    #[serde(default)]
+    jwt_token: Option<String>,
+    #[serde(default)]
+    plan_id: Option<String>,
+}
+
+/// The `/invoke` body.
+#[derive(Deserialize)]
+pub struct InvokeRequest {
+    mcp: String,
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    tool: Option<String>,
+    #[serde(default)]
+    params: Option<Box<RawValue>>,
+    #[serde(default)]
+    arguments: Option<Box<RawValue>>,
+    #[serde(default)]
+    intent_token: Option<TokenRef>,
+    #[serde(default)]
+    user_email: Option<String>,
+    #[serde(default)]
+    agent_id: Option<String>,
+    #[serde(default, rename = "_iam_context")]
+    iam_context: Option<Value>,
+    #[serde(default)]
+    enforce_only: Option<bool>,
+}
+
+/// Params with the SDK's control members taken out.
+#[derive(Debug, Default)]
+pub struct CleanParams {
+    /// The params JSON text without control members (raw values kept).
+    pub text: String,
+    /// The same, parsed (for MCP and policy).
+    pub map: Map<String, Value>,
+    /// `_delegation_id`, if sent.
+    pub delegation_id: Option<String>,
+}
+
+/// Members the official SDK adds to params for the proxy, never for the tool.
+pub const CONTROL_MEMBERS: [&str; 3] = ["_policy_context", "_delegation_id", "_approvals"];
+
+/// Takes the control members out of a params object, keeping every other
+/// member's bytes as sent.
+///
+/// # Errors
+/// `BadRequest` when params is not a JSON object.
+pub fn clean_params(raw: Option<&RawValue>) -> GwResult<CleanParams> {
+    let Some(raw) = raw.filter(|r| r.get() != "null") else {
+        return Ok(CleanParams {
+            text: "{}".into(),
+            ..Default::default()
+        });
+    };
+    let v = armoriq_core::json::Value::parse(raw.get().as_bytes(), 64)
+        .map_err(|e| GatewayError::BadRequest(format!("params: {e}")))?;
+    if v.kind() != armoriq_core::json::Kind::Object {
+        return Err(GatewayError::BadRequest(
+            "params must be a JSON object".into(),
+        ));
+    }
+    let mut text = String::from("{");
+    let mut delegation_id = None;
+    for (k, val) in v.members() {
+        let key: String = k.chars().collect();
+        if CONTROL_MEMBERS.contains(&key.as_str()) {
+            if key == "_delegation_id" {
+                delegation_id = val.as_str().map(|s| s.chars().collect());
+            }
+            continue;
+        }
+        if text.len() > 1 {
+            text.push(',');
+        }
+        text.push_str(&serde_json::to_string(&key).unwrap_or_default());
+        text.push(':');
+        text.push_str(std::str::from_utf8(val.bytes()).unwrap_or("null"));
+    }
+    text.push('}');
+    let map: Map<String, Value> = serde_json::from_str(&text)
+        .map_err(|e| GatewayError::BadRequest(format!("params: {e}")))?;
+    Ok(CleanParams {
+        text,
+        map,
+        delegation_id,
+    })
+}
+
+fn rejection_error(r: Rejection) -> GatewayError {
+    let msg = format!("{}: {}", r.error.name(), r.error);
+    match r.kind {
+        ErrorKind::TokenExpired => GatewayError::TokenExpired(msg),
+        ErrorKind::IntentMismatch => GatewayError::IntentMismatch(msg),
+        _ => GatewayError::InvalidToken(msg),
+    }
+}
+
+/// Verifies a token with the cache.
+///
+/// # Errors
+/// `InvalidToken` / `TokenExpired`.
+pub fn check_token(st: &AppState, jwt: &str) -> GwResult<SignedIntent> {
+    let expect = Expect {
+        now: now_secs(),
+        leeway: st.settings.leeway,
+        audience: Some(&st.settings.audience),
+        issuer: Some(&st.settings.issuer),
+    };
+    st.token_cache
+        .verify(jwt, &st.signer, &expect)
+        .map_err(rejection_error)
+}
+
+/// The stored plan the token signed.
+///
+/// # Errors
+/// `InvalidToken` when the plan is unknown, revoked, or not the signed one.
+pub async fn signed_plan(
+    st: &AppState,
+    plan_id: &str,
+    signed: &SignedIntent,
+) -> GwResult<Arc<ReadyPlan>> {
+    let plan = match st.plans.get(plan_id) {
+        Some(p) => p,
+        None => {
+            let id = plan_id.to_owned();
+            let rec = st
+                .blocking(move |s| s.get_plan(&id))
+                .await?
+                .ok_or_else(|| {
+                    GatewayError::InvalidToken(format!(
+                        "plan {plan_id:?} was not issued by this gateway"
+                    ))
+                })?;
+            let ready = Arc::new(ReadyPlan::build(rec).map_err(GatewayError::Internal)?);
+            st.plans.put(ready.clone());
+            ready
+        }
+    };
+    if plan.record.status == "revoked" {
+        return Err(GatewayError::InvalidToken(format!(
+            "plan {plan_id:?} was revoked"
+        )));
+    }
+    if plan.record.plan_hash != hex::encode(signed.plan_hash) {
+        return Err(GatewayError::InvalidToken(
+            "the token was not issued for this plan_id (plan_hash differs)".into(),
+        ));
+    }
+    Ok(plan)
+}
+
+struct Ctx {
+    row: AuditRow,
+    t0: Instant,
+    /// Set when the decision row was written while the call was forwarded.
+    written: Option<i64>,
+}
+
+impl Ctx {
+    async fn finish(
+        mut self,
+        st: &AppState,
+        outcome: &str,
+        reason: Option<String>,
+    ) -> GwResult<()> {
+        if let Some(id) = self.written {
+            // The decision row is on disk already; record a forwarding failure in it.
+            if outcome != self.row.outcome {
+                let (o, r, l) = (outcome.to_owned(), reason, elapsed_us(self.t0));
+                st.blocking(move |s| s.audit_update(id, &o, r.as_deref(), l))
+                    .await?;
+            }
+            return Ok(());
+        }
+        self.row.outcome = outcome.to_owned();
+        self.row.reason = reason;
+        self.row.at_ms = now_ms();
+        self.row.latency_us = elapsed_us(self.t0);
+        st.audit(self.row).await.map(|_| ())
+    }
+}
+
+impl Ctx {
+    fn new(route: &str) -> Self {
+        Self {
+            row: AuditRow {
+                route: route.into(),
+                ..Default::default()
+            },
+            t0: Instant::now(),
+            written: None,
+        }
+    }
+
+    /// Writes the audit row for `result`, then answers: no response goes
+    /// out before its row is durable.
+    async fn respond(self, st: &AppState, result: GwResult<Outcome>) -> Response {
+        let (outcome, reason) = match &result {
+            Ok((_, outcome, reason)) => (outcome.clone(), reason.clone()),
+            Err(e) => (e.outcome().to_owned(), Some(e.reason())),
+        };
+        if let Err(e) = self.finish(st, &outcome, reason).await {
+            return e.into_response();
+        }
+        match result {
+            Ok((body, _, _)) => Json(body).into_response(),
+            Err(e) => e.into_response(),
+        }
+    }
+}
+
+/// The audit outcome and reason of an enforce-only decision.
+fn enforce_outcome(d: Value) -> Outcome {
+    let outcome = format!(
+        "enforce_{}",
+        d["enforcementAction"].as_str().unwrap_or("block")
+    );
+    let reason = d["reason"].as_str().map(str::to_owned);
+    (d, outcome, reason)
+}
+
+/// `POST /invoke`.
+pub async fn invoke(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let mut ctx = Ctx::new("invoke");
+    let result = invoke_inner(&st, &headers, body, &mut ctx).await;
+    ctx.respond(&st, result).await
+}
+
+type Outcome = (Value, String, Option<String>);
+
+async fn invoke_inner(
+    st: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    ctx: &mut Ctx,
+) -> GwResult<Outcome> {
+    st.authenticate(headers).await?;
+    let (req, _) = parse_body::<InvokeRequest>(body, st.settings.body_limit)?;
+    let action = req
+        .action
+        .clone()
+        .or_else(|| req.tool.clone())
+        .ok_or_else(|| GatewayError::BadRequest("missing `action`".into()))?;
+    let email = req.user_email.clone().or_else(|| {
+        req.iam_context
+            .as_ref()
+            .and_then(|c| c.get("email"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    });
+    ctx.row.mcp = Some(req.mcp.clone());
+    ctx.row.tool = Some(action.clone());
+    ctx.row.user_email = email.clone();
+    ctx.row.agent_id = req.agent_id.clone();
+    let params = clean_params(req.params.as_deref().or(req.arguments.as_deref()))?;
+    let tok = req.intent_token.unwrap_or_default();
+    ctx.row.plan_id = tok.plan_id.clone();
+
+    if req.enforce_only == Some(true) {
+        let d = enforce_decision(
+            st,
+            &req.mcp,
+            &action,
+            &params,
+            tok.jwt_token.as_deref(),
+            tok.plan_id.as_deref(),
+            email.as_deref(),
+            true,
+        )
+        .await?;
+        return Ok(enforce_outcome(d));
+    }
+
+    let jwt = tok
+        .jwt_token
+        .as_deref()
+        .ok_or_else(|| GatewayError::InvalidToken("missing intent_token.jwt_token".into()))?;
+    let signed = check_token(st, jwt)?;
+    let plan_id = tok
+        .plan_id
+        .as_deref()
+        .ok_or_else(|| GatewayError::InvalidToken("missing intent_token.plan_id".into()))?;
+    let plan = signed_plan(st, plan_id, &signed).await?;
+    let step = match plan.find_step(&signed, &req.mcp, &action, params.text.as_bytes()) {
+        StepMatch::Verified(i) => i,
+        StepMatch::Mismatch(Some(r)) => return Err(rejection_error(r)),
+        StepMatch::Mismatch(None) => {
+            return Err(GatewayError::IntentMismatch(format!(
+                "{}.{} is not a step of plan {plan_id}",
+                req.mcp, action
+            )));
+        }
+    };
+    ctx.row.step = i64::try_from(step).ok();
+
+    let args = Value::Object(params.map.clone());
+    let decision = st.policy().decide(&PolicyCall {
+        mcp: &req.mcp,
+        tool: &action,
+        args: &args,
+        email: email.as_deref(),
+        now: now_secs(),
+    });
+    let mut outcome = "allowed".to_owned();
+    let mut reason = None;
+    match decision.verdict {
+        Verdict::Block => {
+            return Err(GatewayError::PolicyBlocked {
+                reason: decision.reason,
+                rule: decision.rule,
+            });
+        }
+        Verdict::Hold => {
+            match approved_delegation(
+                st,
+                &action,
+                plan_id,
+                email.as_deref(),
+                params.delegation_id.as_deref(),
+            )
+            .await?
+            {
+                Some(id) => {
+                    outcome = "allowed_delegated".into();
+                    reason = Some(format!("{} approved by delegation {id}", decision.reason));
+                }
+                None => {
+                    return Err(hold(
+                        st,
+                        &decision,
+                        &req.mcp,
+                        &action,
+                        &plan,
+                        &params,
+                        email.as_deref(),
+                    )
+                    .await?);
+                }
+            }
+        }
+        Verdict::Allow => {}
+    }
+    if !st.mcp.knows(&req.mcp) {
+        return Err(GatewayError::NotFound(format!(
+            "unknown MCP server {:?} (configured: {})",
+            req.mcp,
+            st.mcp.ids().join(", ")
+        )));
+    }
+    // The decision row is written (and fsynced) while the call is forwarded:
+    // the response waits for both, so its latency is the slower of the two,
+    // not their sum. A forwarding failure then updates that row.
+    let mut row = ctx.row.clone();
+    row.outcome = outcome.clone();
+    row.reason = reason.clone();
+    row.at_ms = now_ms();
+    row.latency_us = elapsed_us(ctx.t0);
+    ctx.row.outcome = outcome.clone();
+    let (written, result) = tokio::join!(st.audit(row), st.mcp.call(&req.mcp, &action, params.map));
+    ctx.written = Some(written?);
+    let result = result?;
+    let value = serde_json::to_value(&result).map_err(|e| GatewayError::Internal(e.to_string()))?;
+    if result.is_error == Some(true) {
+        let message = value["content"]
+            .as_array()
+            .and_then(|c| c.iter().find_map(|b| b.get("text").and_then(Value::as_str)))
+            .unwrap_or("the tool reported an error")
+            .to_owned();
+        return Err(GatewayError::McpToolError {
+            message,
+            result: value,
+        });
+    }
+    Ok((
+        json!({"result": value, "step": step, "plan_id": plan_id}),
+        outcome,
+        reason,
+    ))
+}
+
+/// An approved, unused delegation for this call, marked executed (single use).
+async fn approved_delegation(
+    st: &AppState,
+    tool: &str,
+    plan_id: &str,
+    email: Option<&str>,
+    named: Option<&str>,
+) -> GwResult<Option<String>> {
+    let now = now_ms();
+    let found = if let Some(id) = named {
+        let id = id.to_owned();
+        st.blocking(move |s| s.get_delegation(&id, now)).await?
+    } else {
+        let (t, p, e) = (
+            tool.to_owned(),
+            plan_id.to_owned(),
+            email.map(str::to_owned),
+        );
+        st.blocking(move |s| s.find_approved(&t, Some(&p), e.as_deref(), now))
+            .await?
+    };
+    let Some(d) = found else { return Ok(None) };
+    let fits = d.tool == tool && d.plan_id.as_deref().is_none_or(|p| p == plan_id);
+    if !fits || d.status != "approved" {
+        return Ok(None);
+    }
+    let id = d.id.clone();
+    st.blocking(move |s| s.mark_executed(&id, now)).await?;
+    Ok(Some(d.id))
+}
+
+async fn hold(
+    st: &AppState,
+    decision: &Decision,
+    mcp: &str,
+    tool: &str,
+    plan: &ReadyPlan,
+    params: &CleanParams,
+    email: Option<&str>,
+) -> GwResult<GatewayError> {
+    let arguments = crate::tokens::canonical(&Value::Object(params.map.clone()))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_else(|_| params.text.clone());
+    let nd = NewDelegation {
+        tool: tool.to_owned(),
+        mcp: Some(mcp.to_owned()),
+        plan_id: Some(plan.record.plan_id.clone()),
+        requester_email: email.map(str::to_owned),
+        arguments,
+        amount: amount_of(&params.map),
+        reason: Some(decision.reason.clone()),
+        approval: decision.approval.as_ref().map(Value::to_string),
+        ttl_ms: 30 * 60 * 1000,
+    };
+    let d = st
+        .blocking(move |s| s.create_delegation(&nd, now_ms()))
+        .await?;
+    Ok(GatewayError::PolicyHold {
+        reason: decision.reason.clone(),
+        rule: decision.rule.clone(),
+        context: json!({
+            "delegationId": d.id, "delegation_id": d.id, "status": d.status,
+            "domain": mcp, "tool": tool, "planId": plan.record.plan_id,
+            "intentReference": plan.record.intent_reference, "merkleRoot": plan.record.merkle_root,
+            "approval": decision.approval, "expiresAt": crate::policy::iso_time_ms(d.expires_ms),
+        }),
+    })
+}
+
+/// The first numeric `amount|value|total|price|cost`, as the SDK picks it.
+pub fn amount_of(m: &Map<String, Value>) -> Option<f64> {
+    ["amount", "value", "total", "price", "cost"]
+        .iter()
+        .find_map(|k| m.get(*k).and_then(Value::as_f64))
+}
+
+/// Decision without forwarding (session `sdk` and `proxy` modes).
+#[allow(clippy::too_many_arguments)]
+async fn enforce_decision(
+    st: &AppState,
+    mcp: &str,
+    tool: &str,
+    params: &CleanParams,
+    jwt: Option<&str>,
+    plan_id: Option<&str>,
+    email: Option<&str>,
+    create_hold: bool,
+) -> GwResult<Value> {
+    let refuse = |reason: String| {
+        json!({"allowed": false, "enforcementAction": "block", "action": "block",
+               "reason": reason, "obligations": []})
+    };
+    let mut plan = None;
+    if let Some(jwt) = jwt {
+        let signed = match check_token(st, jwt) {
+            Ok(s) => s,
+            Err(GatewayError::TokenExpired(_)) => return Ok(refuse("token-expired".into())),
+            Err(e) => return Ok(refuse(format!("token-signature-invalid: {}", e.reason()))),
+        };
+        if let Some(pid) = plan_id {
+            let p = match signed_plan(st, pid, &signed).await {
+                Ok(p) => p,
+                Err(e) => return Ok(refuse(format!("token-signature-invalid: {}", e.reason()))),
+            };
+            if !p.declares(mcp, tool) {
+                return Ok(refuse(format!(
+                    "tool-not-in-plan: '{tool}' was not declared in the captured plan"
+                )));
+            }
+            plan = Some(p);
+        }
+    }
+    let args = Value::Object(params.map.clone());
+    let d = st.policy().decide(&PolicyCall {
+        mcp,
+        tool,
+        args: &args,
+        email,
+        now: now_secs(),
+    });
+    let mut delegation_id = None;
+    if d.verdict == Verdict::Hold
+        && create_hold
+        && let Some(p) = &plan
+        && let GatewayError::PolicyHold { context, .. } =
+            hold(st, &d, mcp, tool, p, params, email).await?
+    {
+        delegation_id = context["delegationId"].as_str().map(str::to_owned);
+    }
+    Ok(json!({
+        "allowed": d.verdict == Verdict::Allow,
+        "enforcementAction": d.verdict.as_str(),
+        "action": d.verdict.as_str(),
+        "reason": d.reason,
+        "delegation_id": delegation_id,
+        "matchedPolicy": d.rule.as_ref().map(|r| json!({"name": r})),
+        "matched_policy": d.rule,
+        "obligations": d.obligations,
+    }))
+}
+
+/// The `/iap/sdk/enforce` body (session `sdk` mode).
+#[derive(Deserialize)]
+pub struct EnforceRequest {
+    #[serde(default)]
+    mcp: Option<String>,
+    tool: String,
+    #[serde(default)]
+    arguments: Option<Box<RawValue>>,
+    #[serde(default)]
+    intent_token: Option<TokenRef>,
+    #[serde(default)]
+    user_email: Option<String>,
+    #[serde(default)]
+    agent_id: Option<String>,
+}
+
+/// `POST /iap/sdk/enforce`: the decision only; always 200 (the SDK reads the body).
+pub async fn enforce(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let mut ctx = Ctx::new("enforce");
+    let r: GwResult<Outcome> = async {
+        st.authenticate(&headers).await?;
+        let (req, _) = parse_body::<EnforceRequest>(body, st.settings.body_limit)?;
+        let params = clean_params(req.arguments.as_deref())?;
+        let tok = req.intent_token.unwrap_or_default();
+        let mcp = req.mcp.unwrap_or_default();
+        ctx.row.mcp = Some(mcp.clone());
+        ctx.row.tool = Some(req.tool.clone());
+        ctx.row.user_email = req.user_email.clone();
+        ctx.row.agent_id = req.agent_id.clone();
+        ctx.row.plan_id = tok.plan_id.clone();
+        enforce_decision(
+            &st,
+            &mcp,
+            &req.tool,
+            &params,
+            tok.jwt_token.as_deref(),
+            tok.plan_id.as_deref(),
+            req.user_email.as_deref(),
+            false,
+        )
+        .await
+        .map(enforce_outcome)
+    }
+    .await;
+    ctx.respond(&st, r).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_members_are_taken_out_and_values_kept_exactly() {
+        let raw = RawValue::from_string(
+            r#"{"a":12345678901234567890123,"_policy_context":{"x":1},"b":"é","_delegation_id":"d1","_approvals":999}"#
+                .into(),
+        )
+        .unwrap();
+        let c = clean_params(Some(&raw)).unwrap();
+        assert_eq!(c.text, r#"{"a":12345678901234567890123,"b":"é"}"#);
+        assert_eq!(c.delegation_id.as_deref(), Some("d1"));
+        let bad = RawValue::from_string("[1]".into()).unwrap();
+        assert!(matches!(
+            clean_params(Some(&bad)),
+            Err(GatewayError::BadRequest(_))
+        ));
+        assert_eq!(clean_params(None).unwrap().text, "{}");
+    }
+}

@@ -1,0 +1,420 @@
+//! The other routes the official SDK calls: bootstrap, resolve-user, audit
+//! reports, plan status, revocation, tool metadata, delegations, and the
+//! admin routes behind an admin key.
+
+use crate::error::{GatewayError, GwResult};
+use crate::proxy::clean_params;
+use crate::store::{AuditRow, NewDelegation};
+use crate::{AppState, now_ms, parse_body};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+type JsonResult = GwResult<Json<Value>>;
+
+/// `GET /health`.
+pub async fn health(State(st): State<AppState>) -> Json<Value> {
+    Json(
+        json!({"status": "ok", "service": "armoriq-gateway", "mcp_servers": st.mcp.ids(),
+                "token_cache_entries": st.token_cache.len()}),
+    )
+}
+
+/// `POST /iap/sdk/bootstrap`: the agent's MCP servers.
+pub async fn bootstrap(State(st): State<AppState>, headers: HeaderMap) -> JsonResult {
+    st.authenticate(&headers).await?;
+    let agent = st
+        .settings
+        .config
+        .as_ref()
+        .map(|c| c.identity.agent_id.clone());
+    let mcps: Vec<Value> = st
+        .mcp
+        .ids()
+        .into_iter()
+        .map(|n| json!({"name": n}))
+        .collect();
+    Ok(Json(json!({"agentId": agent, "mcps": mcps, "toolMap": {}})))
+}
+
+#[derive(Deserialize)]
+struct ResolveUser {
+    #[serde(rename = "userEmail")]
+    user_email: String,
+}
+
+/// `POST /iap/sdk/resolve-user`.
+pub async fn resolve_user(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> JsonResult {
+    st.authenticate(&headers).await?;
+    let (req, _) = parse_body::<ResolveUser>(body, st.settings.body_limit)?;
+    let email = req.user_email.trim().to_lowercase();
+    if !email.contains('@') {
+        return Err(GatewayError::BadRequest(format!(
+            "{email:?} is not an email address"
+        )));
+    }
+    Ok(Json(
+        json!({"email": email, "membershipId": null, "policies": [], "approvers": []}),
+    ))
+}
+
+/// Session `report()` body.
+#[derive(Deserialize)]
+struct Report {
+    #[serde(default)]
+    step_index: Option<i64>,
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    tool: Option<String>,
+    #[serde(default)]
+    mcp: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    duration_ms: Option<f64>,
+    #[serde(default)]
+    plan_id: Option<String>,
+}
+
+/// `POST /iap/audit`: a client-side report, kept as an audit row.
+pub async fn report(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> JsonResult {
+    st.authenticate(&headers).await?;
+    let (r, _) = parse_body::<Report>(body, st.settings.body_limit)?;
+    let id = st
+        .audit(AuditRow {
+            at_ms: now_ms(),
+            route: "report".into(),
+            outcome: format!("reported_{}", r.status.as_deref().unwrap_or("unknown")),
+            plan_id: r.plan_id,
+            step: r.step_index,
+            mcp: r.mcp,
+            tool: r.tool.or(r.action),
+            latency_us: r.duration_ms.map_or(0, |ms| (ms * 1000.0) as i64),
+            ..Default::default()
+        })
+        .await?;
+    Ok(Json(json!({"success": true, "id": id})))
+}
+
+#[derive(Deserialize)]
+struct PlanStatus {
+    status: String,
+}
+
+/// `POST /iap/plans/{id}/status`.
+pub async fn plan_status(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> JsonResult {
+    st.authenticate(&headers).await?;
+    let (r, _) = parse_body::<PlanStatus>(body, st.settings.body_limit)?;
+    if !matches!(
+        r.status.as_str(),
+        "active" | "completed" | "failed" | "cancelled"
+    ) {
+        return Err(GatewayError::BadRequest(format!(
+            "status must be active, completed, failed or cancelled, not {:?}",
+            r.status
+        )));
+    }
+    let (i, s) = (id.clone(), r.status.clone());
+    if !st
+        .blocking(move |store| store.set_plan_status(&i, &s))
+        .await?
+    {
+        return Err(GatewayError::NotFound(format!("no plan {id:?}")));
+    }
+    st.plans.forget(&id);
+    Ok(Json(
+        json!({"success": true, "plan_id": id, "status": r.status}),
+    ))
+}
+
+#[derive(Deserialize)]
+struct Revoke {
+    #[serde(default, rename = "planId")]
+    plan_id: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// `POST /iap/trust/revoke`: the plan's tokens stop working at the proxy.
+pub async fn revoke(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> JsonResult {
+    st.authenticate(&headers).await?;
+    let (r, _) = parse_body::<Revoke>(body, st.settings.body_limit)?;
+    let id = r
+        .plan_id
+        .ok_or_else(|| GatewayError::BadRequest("missing planId".into()))?;
+    let i = id.clone();
+    if !st
+        .blocking(move |s| s.set_plan_status(&i, "revoked"))
+        .await?
+    {
+        return Err(GatewayError::NotFound(format!("no plan {id:?}")));
+    }
+    st.plans.forget(&id);
+    st.audit(AuditRow {
+        at_ms: now_ms(),
+        route: "revoke".into(),
+        outcome: "revoked".into(),
+        plan_id: Some(id.clone()),
+        reason: r.reason,
+        ..Default::default()
+    })
+    .await?;
+    Ok(Json(
+        json!({"success": true, "trustId": format!("revoke_{id}"), "cascadedRevocations": 0}),
+    ))
+}
+
+/// `GET /mcp/tool-metadata/{mcp}`.
+pub async fn tool_metadata(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(mcp): Path<String>,
+) -> JsonResult {
+    st.authenticate(&headers).await?;
+    if !st.mcp.knows(&mcp) {
+        return Err(GatewayError::NotFound(format!(
+            "unknown MCP server {mcp:?}"
+        )));
+    }
+    Ok(Json(
+        json!({"data": {"mcpId": mcp, "name": mcp, "toolMetadata": {}, "roleMapping": {}}}),
+    ))
+}
+
+fn email_header(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-user-email")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty())
+}
+
+/// `DelegationRequestParams`, by alias.
+#[derive(Deserialize)]
+struct DelegationRequest {
+    tool: String,
+    #[serde(default)]
+    arguments: Option<Box<RawValue>>,
+    #[serde(default)]
+    amount: Option<f64>,
+    #[serde(default, rename = "requesterEmail")]
+    requester_email: Option<String>,
+    #[serde(default)]
+    domain: Option<String>,
+    #[serde(default, rename = "planId")]
+    plan_id: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// `POST /delegation/request`: a pending delegation (the same pending one is
+/// returned for the same request, so the hold that `/invoke` created and the
+/// SDK's own request are one approval).
+pub async fn delegation_request(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> JsonResult {
+    st.authenticate(&headers).await?;
+    let (r, _) = parse_body::<DelegationRequest>(body, st.settings.body_limit)?;
+    let params = clean_params(r.arguments.as_deref())?;
+    let arguments = crate::tokens::canonical(&Value::Object(params.map))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .map_err(GatewayError::BadRequest)?;
+    let email = r
+        .requester_email
+        .map(|e| e.trim().to_lowercase())
+        .or_else(|| email_header(&headers));
+    let nd = NewDelegation {
+        tool: r.tool,
+        mcp: r.domain,
+        plan_id: r.plan_id,
+        requester_email: email,
+        arguments,
+        amount: r.amount,
+        reason: r.reason,
+        approval: None,
+        ttl_ms: 30 * 60 * 1000,
+    };
+    let d = st
+        .blocking(move |s| s.create_delegation(&nd, now_ms()))
+        .await?;
+    Ok(Json(
+        json!({"delegationId": d.id, "status": d.status, "expiresAt": crate::policy::iso_time_ms(d.expires_ms)}),
+    ))
+}
+
+/// `GET /delegation/check-approved?tool=&amount=&planId=`.
+pub async fn check_approved(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> JsonResult {
+    st.authenticate(&headers).await?;
+    let tool = q
+        .get("tool")
+        .cloned()
+        .ok_or_else(|| GatewayError::BadRequest("missing tool".into()))?;
+    let plan = q.get("planId").cloned();
+    let email = email_header(&headers);
+    let now = now_ms();
+    let d = st
+        .blocking(move |s| s.find_approved(&tool, plan.as_deref(), email.as_deref(), now))
+        .await?;
+    Ok(Json(match d {
+        Some(d) => json!({"approved": true, "delegationId": d.id, "approverEmail": d.decided_by}),
+        None => json!({"approved": false}),
+    }))
+}
+
+/// `GET /delegation/my-role`.
+pub async fn my_role(State(st): State<AppState>, headers: HeaderMap) -> JsonResult {
+    st.authenticate(&headers).await?;
+    Ok(Json(json!({"role": "agent_user", "limit": 0})))
+}
+
+#[derive(Deserialize)]
+struct MarkExecuted {
+    #[serde(rename = "delegationId")]
+    delegation_id: String,
+}
+
+/// `POST /delegation/mark-executed` (idempotent).
+pub async fn mark_executed(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> JsonResult {
+    st.authenticate(&headers).await?;
+    let (r, _) = parse_body::<MarkExecuted>(body, st.settings.body_limit)?;
+    let id = r.delegation_id;
+    let now = now_ms();
+    let i = id.clone();
+    st.blocking(move |s| s.mark_executed(&i, now)).await?;
+    let i = id.clone();
+    let d = st
+        .blocking(move |s| s.get_delegation(&i, now))
+        .await?
+        .ok_or_else(|| GatewayError::NotFound(format!("no delegation {id:?}")))?;
+    Ok(Json(
+        json!({"success": true, "delegationId": d.id, "status": d.status}),
+    ))
+}
+
+/// `GET /delegation/{id}/status`. `executed` reads as `approved` to the SDK.
+pub async fn delegation_status(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> JsonResult {
+    st.authenticate(&headers).await?;
+    let now = now_ms();
+    let i = id.clone();
+    let d = st
+        .blocking(move |s| s.get_delegation(&i, now))
+        .await?
+        .ok_or_else(|| GatewayError::NotFound(format!("no delegation {id:?}")))?;
+    let status = if d.status == "executed" {
+        "approved"
+    } else {
+        d.status.as_str()
+    };
+    Ok(Json(
+        json!({"delegationId": d.id, "status": status, "executed": d.executed_ms.is_some()}),
+    ))
+}
+
+/// `GET /admin/delegations?status=`.
+pub async fn admin_list(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> JsonResult {
+    st.authenticate_admin(&headers).await?;
+    let status = q.get("status").cloned();
+    let now = now_ms();
+    let list = st
+        .blocking(move |s| s.list_delegations(status.as_deref(), now))
+        .await?;
+    Ok(Json(json!({"data": list})))
+}
+
+async fn decide(st: AppState, headers: HeaderMap, id: String, approve: bool) -> JsonResult {
+    st.authenticate_admin(&headers).await?;
+    let by = email_header(&headers).unwrap_or_else(|| "admin".into());
+    let now = now_ms();
+    let i = id.clone();
+    let d = st
+        .blocking(move |s| s.decide_delegation(&i, approve, &by, now))
+        .await?
+        .ok_or_else(|| GatewayError::NotFound(format!("no delegation {id:?}")))?;
+    let want = if approve { "approved" } else { "rejected" };
+    if d.status != want {
+        return Err(GatewayError::BadRequest(format!(
+            "delegation {id} is {}, not pending",
+            d.status
+        )));
+    }
+    Ok(Json(
+        json!({"success": true, "delegationId": d.id, "status": d.status}),
+    ))
+}
+
+/// `POST /admin/delegations/{id}/approve`.
+pub async fn admin_approve(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> JsonResult {
+    decide(st, headers, id, true).await
+}
+
+/// `POST /admin/delegations/{id}/reject`.
+pub async fn admin_reject(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> JsonResult {
+    decide(st, headers, id, false).await
+}
+
+/// `GET /admin/audit?after=&limit=`.
+pub async fn admin_audit(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> JsonResult {
+    st.authenticate_admin(&headers).await?;
+    let after = q.get("after").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let limit = q
+        .get("limit")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(500)
+        .clamp(1, 5000);
+    let rows = st.blocking(move |s| s.audit_since(after, limit)).await?;
+    Ok(Json(json!({"data": rows})))
+}

@@ -1,0 +1,68 @@
+//! Everything `armoriq serve` runs with: flags and their environment
+//! variables, with `armoriq.yaml` (read by [`armoriq_common::yaml`]).
+
+use armoriq_common::yaml::ArmorIqYaml;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything `armoriq serve` runs with.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Holds `armoriq.db` and the signing key.
+    pub state_dir: PathBuf,
+    /// Backend (IAP) listener; the official SDK's local default is 127.0.0.1:3000.
+    pub backend_addr: SocketAddr,
+    /// Proxy listener; the official SDK's local default is 127.0.0.1:3001.
+    pub proxy_addr: SocketAddr,
+    /// `armoriq.yaml`, if any.
+    pub config: Option<ArmorIqYaml>,
+    /// Where `armoriq.yaml` was read from (for `policy.json` beside it).
+    pub config_path: Option<PathBuf>,
+    /// Largest request body accepted.
+    pub body_limit: usize,
+    /// How long one MCP call may take before the client gets MCPInvocation.
+    pub mcp_timeout: Duration,
+    /// Token lifetime bounds (seconds).
+    pub max_token_ttl: i64,
+    /// Clock skew allowed on token checks (seconds).
+    pub leeway: u64,
+    /// Entries in the verified-token cache.
+    pub token_cache_entries: usize,
+    /// `iss` of minted tokens.
+    pub issuer: String,
+    /// `aud` of minted tokens (and what the proxy expects).
+    pub audience: String,
+}
+
+impl Settings {
+    /// Defaults: state in `$ARMORIQ_HOME` or `~/.armoriq/gateway`, the SDK's
+    /// local ports, 1 MiB bodies, 30 s MCP timeout.
+    pub fn defaults() -> Self {
+        Self {
+            state_dir: default_state_dir(),
+            backend_addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            proxy_addr: SocketAddr::from(([127, 0, 0, 1], 3001)),
+            config: None,
+            config_path: None,
+            body_limit: 1 << 20,
+            mcp_timeout: Duration::from_secs(30),
+            max_token_ttl: 24 * 3600,
+            leeway: 0,
+            token_cache_entries: 10_000,
+            issuer: "armoriq-gateway".into(),
+            audience: "armoriq-proxy".into(),
+        }
+    }
+}
+
+/// `$ARMORIQ_STATE_DIR`, else `~/.armoriq/gateway`, else `./.armoriq-gateway`.
+pub fn default_state_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("ARMORIQ_STATE_DIR") {
+        return PathBuf::from(d);
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => PathBuf::from(h).join(".armoriq").join("gateway"),
+        None => PathBuf::from(".armoriq-gateway"),
+    }
+}

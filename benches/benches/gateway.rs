@@ -9,13 +9,11 @@
 //!   loopback) with and without the verified-token cache. Needs the project's
 //!   `.venv` (`bash scripts/setup-python.sh`); skipped with a message without it.
 
-use armoriq_common::yaml::ArmorIqYaml;
 use armoriq_core::jws::Expect;
-use armoriq_gateway::policy::Policy;
-use armoriq_gateway::settings::Settings;
-use armoriq_gateway::store::{Role, SqliteStore, Store};
+use armoriq_gateway::builder::{GatewayBuilder, Running};
+use armoriq_gateway::now_secs;
+use armoriq_gateway::store::Role;
 use armoriq_gateway::tokens::{Signer, TokenCache};
-use armoriq_gateway::{Gateway, app, now_secs};
 use criterion::{Criterion, criterion_group, criterion_main};
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
@@ -24,7 +22,6 @@ use std::hint::black_box;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 fn temp_dir() -> PathBuf {
@@ -123,24 +120,31 @@ fn python() -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
-async fn start_gateway(mcp_url: &str, cache: usize) -> (u16, String) {
-    let dir = temp_dir();
-    let store = SqliteStore::open(&dir.join("armoriq.db")).unwrap();
+/// `armoriq serve` in process, started the way the CLI starts it
+/// ([`GatewayBuilder`]), on a free loopback port. The returned guard keeps it
+/// serving.
+async fn start_gateway(mcp_url: &str, cache: usize) -> (u16, String, Running) {
+    let dir = temp_dir().join(format!("cache-{cache}"));
+    std::fs::create_dir_all(&dir).unwrap();
     let key = format!("ak_test_{cache:032}");
-    store.add_api_key(&key, Role::Agent, "bench").unwrap();
-    let yaml = format!(
-        "version: v1\nidentity: {{api_key: k, user_id: u, agent_id: bench}}\n\
-         mcp_servers:\n- id: weather-mcp\n  url: {mcp_url}\n"
-    );
-    let mut s = Settings::defaults();
-    s.state_dir = dir;
-    s.token_cache_entries = cache;
-    s.config = Some(ArmorIqYaml::parse(&yaml).unwrap());
-    let gw = Arc::new(Gateway::new(s, Arc::new(store), Policy::default()).unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(listener, app(gw)).await });
-    (port, key)
+    let yaml = dir.join("armoriq.yaml");
+    std::fs::write(
+        &yaml,
+        format!(
+            "version: v1\nidentity: {{api_key: k, user_id: u, agent_id: bench}}\n\
+             mcp_servers:\n- id: weather-mcp\n  url: {mcp_url}\n"
+        ),
+    )
+    .unwrap();
+    let addr: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let mut builder = GatewayBuilder::new()
+        .state_dir(&dir)
+        .listen(addr, addr)
+        .config(Some(yaml))
+        .first_api_key(&key, Role::Agent);
+    builder.settings_mut().token_cache_entries = cache;
+    let running = builder.build().await.unwrap().start().await.unwrap();
+    (running.backend_addr.port(), key, running)
 }
 
 fn invoke_loopback(c: &mut Criterion) {
@@ -194,7 +198,7 @@ fn invoke_loopback(c: &mut Criterion) {
         [("gateway_cached", 10_000), ("gateway_uncached", 0)]
             .into_iter()
             .map(|(name, cache)| {
-                let (gport, key) = rt.block_on(start_gateway(&url, cache));
+                let (gport, key, _gateway) = rt.block_on(start_gateway(&url, cache));
                 let plan = serde_json::json!({"steps": [
                 {"mcp": "weather-mcp", "action": "get_weather", "params": args},
                 {"mcp": "weather-mcp", "action": "send_email", "params": {"to": "x"}}]});

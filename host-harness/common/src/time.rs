@@ -1,6 +1,32 @@
-//! UTC civil time for the timestamps the protocol writes
+//! The one clock of the host crates ([`now_secs`], [`now_ms`],
+//! [`now_unix_f64`]), and UTC civil time for the timestamps the protocol writes
 //! (`YYYY-MM-DDTHH:MM:SS.mmmZ`, as the official SDK's `credentials.json`,
 //! policy calls and audit rows use), without a time-zone database.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+fn since_epoch() -> std::time::Duration {
+    // A clock before 1970 reads as the epoch: every check that compares
+    // against it then fails closed (tokens look expired, not fresh).
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// Unix seconds now.
+pub fn now_secs() -> i64 {
+    i64::try_from(since_epoch().as_secs()).unwrap_or(i64::MAX)
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    i64::try_from(since_epoch().as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Unix seconds now with a fraction (Python's `time.time()`).
+pub fn now_unix_f64() -> f64 {
+    since_epoch().as_secs_f64()
+}
 
 /// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub fn format_instant(ms: i64) -> String {

@@ -217,15 +217,21 @@ fn yes() -> bool {
     true
 }
 
-/// `$VAR` / `${VAR}` → the variable's value (empty when unset), as the SDK does.
+/// The official SDK's `resolve_env_reference`: `${VAR}`, or `$VAR` without a
+/// space, is the variable's value (empty when unset); anything else is the
+/// value itself. The one resolver of the host crates: MCP auth values and the
+/// identity's API key both go through it, so `"$not a ref"` is kept as text
+/// everywhere.
 pub fn resolve_env(s: &str) -> String {
-    let name = s
-        .strip_prefix("${")
-        .and_then(|r| r.strip_suffix('}'))
-        .or_else(|| s.strip_prefix('$'));
+    let name = match s.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
+        Some(braced) => Some(braced),
+        None => s
+            .strip_prefix('$')
+            .filter(|n| !n.is_empty() && !n.contains(' ')),
+    };
     match name {
-        Some(n) if !n.is_empty() => std::env::var(n).unwrap_or_default(),
-        _ => s.to_string(),
+        Some(n) => std::env::var(n).unwrap_or_default(),
+        None => s.to_owned(),
     }
 }
 
@@ -268,6 +274,26 @@ impl ArmorIqYaml {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn env_references_resolve_as_the_official_sdk_does() {
+        // A variable name unique to this test, never set.
+        let name = "ARMORIQ_TEST_RESOLVE_ENV_7F3A";
+        // Rust 2024: set_var is unsafe; read an existing variable instead.
+        let path = std::env::var("PATH").unwrap_or_default();
+        assert_eq!(resolve_env("$PATH"), path);
+        assert_eq!(resolve_env("${PATH}"), path);
+        assert_eq!(resolve_env(&format!("${name}")), "");
+        assert_eq!(resolve_env(&format!("${{{name}}}")), "");
+        // Not references: kept as text (the old gateway resolver read
+        // `$a b` as the variable `a b`).
+        assert_eq!(resolve_env("$a b"), "$a b");
+        assert_eq!(resolve_env("$"), "$");
+        assert_eq!(resolve_env("plain"), "plain");
+        assert_eq!(resolve_env("x$PATH"), "x$PATH");
+        // `${…}` is taken whole, spaces and all, as the SDK does.
+        assert_eq!(resolve_env("${a b}"), "");
+    }
 
     #[test]
     fn reads_the_official_example() {

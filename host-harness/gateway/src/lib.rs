@@ -1,6 +1,7 @@
 //! `armoriq serve`: the intent access point (IAP), the proxy, policy, audit
 //! and MCP forwarding, on the routes the official Python SDK 0.8.17 calls.
 //!
+//! * [`builder`]: [`builder::GatewayBuilder`], the one way to start a gateway.
 //! * [`settings`]: what `armoriq serve` runs with.
 //! * [`store`]: SQLite state behind the [`store::Store`] trait.
 //! * [`tokens`]: the IAP key, minting, the verified-token cache.
@@ -10,6 +11,7 @@
 //! * [`iap`], [`proxy`], [`sdk`]: the routes.
 //! * [`error`]: one error type, one status/body mapping.
 
+pub mod builder;
 pub mod error;
 pub mod iap;
 pub mod mcp;
@@ -86,6 +88,14 @@ impl Gateway {
             store,
             settings,
         })
+    }
+
+    /// Puts `policy` in force for every request that starts from now on.
+    pub fn set_policy(&self, policy: policy::Policy) {
+        match self.policy.write() {
+            Ok(mut slot) => *slot = Arc::new(policy),
+            Err(e) => *e.into_inner() = Arc::new(policy),
+        }
     }
 
     /// The current policy.
@@ -189,27 +199,7 @@ impl Gateway {
     }
 }
 
-/// Unix seconds now.
-pub fn now_secs() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs(),
-    )
-    .unwrap_or(i64::MAX)
-}
-
-/// Unix milliseconds now.
-pub fn now_ms() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis(),
-    )
-    .unwrap_or(i64::MAX)
-}
+pub use armoriq_common::time::{now_ms, now_secs};
 
 /// Parses a JSON body strictly into `T`, with errors that name the problem.
 ///
@@ -286,62 +276,4 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
-}
-
-/// Serves `app` on the backend and proxy addresses until Ctrl-C / SIGTERM.
-///
-/// # Errors
-/// A listener cannot bind.
-pub async fn serve(state: AppState) -> Result<(), String> {
-    let backend = tokio::net::TcpListener::bind(state.settings.backend_addr)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", state.settings.backend_addr))?;
-    let proxy = if state.settings.proxy_addr == state.settings.backend_addr {
-        None
-    } else {
-        Some(
-            tokio::net::TcpListener::bind(state.settings.proxy_addr)
-                .await
-                .map_err(|e| format!("cannot listen on {}: {e}", state.settings.proxy_addr))?,
-        )
-    };
-    let router = app(state.clone());
-    let b = tokio::spawn(
-        axum::serve(backend, router.clone())
-            .with_graceful_shutdown(shutdown_signal())
-            .into_future(),
-    );
-    if let Some(p) = proxy {
-        let p = tokio::spawn(
-            axum::serve(p, router)
-                .with_graceful_shutdown(shutdown_signal())
-                .into_future(),
-        );
-        let (rb, rp) = tokio::join!(b, p);
-        rb.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
-        rp.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
-    } else {
-        b.await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
 }

@@ -2,7 +2,7 @@
 //!
 //! Sources, strictest verdict wins:
 //! * `policy: {allow, deny}` of `armoriq.yaml`: refs `"<server>.<tool>"`, with
-//!   `*` (any run of characters) globs. A deny match blocks; when the allow
+//!   `armoriq-policy`'s globs (`*`, `?` within a `/` segment, `**` across). A deny match blocks; when the allow
 //!   list is non-empty, a call matching none of it blocks.
 //! * Armor Policy v2 documents (`policy.json` beside `armoriq.yaml`, or
 //!   `armoriq policy load FILE`), evaluated with `armoriq-policy`.
@@ -77,33 +77,37 @@ pub struct PolicyCall<'a> {
 /// The gateway's policy.
 #[derive(Clone, Debug, Default)]
 pub struct Policy {
-    lists: PolicyLists,
+    allow: Vec<ListRule>,
+    deny: Vec<ListRule>,
     /// Armor Policy v2 `{floor?, agent?, group?}`, parsed once.
     bound: Option<armoriq_policy::Bound>,
 }
 
-/// `*` matches any run of characters; everything else literally.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti, mut star, mut mark) = (0usize, 0usize, None::<usize>, 0usize);
-    while ti < t.len() {
-        if pi < p.len() && p[pi] != '*' && p[pi] == t[ti] {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
+/// One `armoriq.yaml` allow/deny ref, compiled once with `armoriq-policy`'s
+/// glob (the same matcher the Armor Policy v2 rules use: `*` and `?` stop at
+/// `/`, `**` crosses it), so a ref means the same thing in both sources.
+#[derive(Clone, Debug)]
+struct ListRule {
+    text: String,
+    glob: armoriq_policy::Glob,
+}
+
+impl ListRule {
+    fn compile(refs: &[String]) -> Vec<Self> {
+        refs.iter()
+            .map(|r| Self {
+                text: r.clone(),
+                glob: armoriq_policy::Glob::new(r),
+            })
+            .collect()
     }
-    p[pi..].iter().all(|&c| c == '*')
+
+    fn find<'a>(rules: &'a [Self], reference: &str) -> Option<&'a str> {
+        rules
+            .iter()
+            .find(|r| r.glob.matches(reference))
+            .map(|r| r.text.as_str())
+    }
 }
 
 impl Policy {
@@ -117,12 +121,16 @@ impl Policy {
             .map(armoriq_policy::Bound::from_json_or_doc)
             .transpose()
             .map_err(|e| format!("Armor Policy v2: {}: {}", e.class_name(), e.reason()))?;
-        Ok(Self { lists, bound })
+        Ok(Self {
+            allow: ListRule::compile(&lists.allow),
+            deny: ListRule::compile(&lists.deny),
+            bound,
+        })
     }
 
     /// Whether any rule is configured.
     pub fn is_empty(&self) -> bool {
-        self.lists.allow.is_empty() && self.lists.deny.is_empty() && self.bound.is_none()
+        self.allow.is_empty() && self.deny.is_empty() && self.bound.is_none()
     }
 
     /// Whether an Armor Policy v2 bound is loaded.
@@ -135,7 +143,7 @@ impl Policy {
     pub fn decide(&self, call: &PolicyCall<'_>) -> Decision {
         let reference = format!("{}.{}", call.mcp, call.tool);
         let mut best = Decision::allow("no_active_policy");
-        if let Some(rule) = self.lists.deny.iter().find(|r| glob_match(r, &reference)) {
+        if let Some(rule) = ListRule::find(&self.deny, &reference) {
             return Decision {
                 verdict: Verdict::Block,
                 reason: format!("block:deny:{rule}"),
@@ -144,8 +152,8 @@ impl Policy {
                 obligations: Vec::new(),
             };
         }
-        if !self.lists.allow.is_empty() {
-            match self.lists.allow.iter().find(|r| glob_match(r, &reference)) {
+        if !self.allow.is_empty() {
+            match ListRule::find(&self.allow, &reference) {
                 Some(rule) => best = Decision::allow(&format!("allow:allow:{rule}")),
                 None => {
                     return Decision {
@@ -242,12 +250,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn globs() {
-        assert!(glob_match("stripe.*", "stripe.create_refund"));
-        assert!(glob_match("*", "a.b"));
-        assert!(glob_match("*.delete_*", "github.delete_repo"));
-        assert!(!glob_match("stripe.*", "github.x"));
-        assert!(!glob_match("a.b", "a.bc"));
+    fn globs_are_armoriq_policy_globs() {
+        let m = |p: &str, t: &str| ListRule::find(&ListRule::compile(&[p.to_owned()]), t).is_some();
+        assert!(m("stripe.*", "stripe.create_refund"));
+        assert!(m("*", "a.b"));
+        assert!(m("*.delete_*", "github.delete_repo"));
+        assert!(!m("stripe.*", "github.x"));
+        assert!(!m("a.b", "a.bc"));
+        // The v2 rules' matcher: `*` stops at `/`, `**` crosses it (the old
+        // list matcher let `*` cross `/`, so a ref meant two things).
+        assert!(!m("files.*", "files.read/etc"));
+        assert!(m("files.**", "files.read/etc"));
+        for (p, t) in [("a.*", "a.b/c"), ("*.x", "y/z.x"), ("a.?", "a./")] {
+            assert_eq!(m(p, t), armoriq_policy::match_glob(p, t), "{p} vs {t}");
+        }
     }
 
     #[test]

@@ -188,11 +188,7 @@ fn verify(
         Ok(p) => p,
         Err(e) => return fail(e, EXIT_BAD_INPUT),
     };
-    let now = now.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-    });
+    let now = now.unwrap_or_else(armoriq_common::time::now_secs);
     let mut dev = match connect(target, qemu) {
         Ok(d) => d,
         Err(e) => return fail(e, EXIT_BAD_INPUT),

@@ -6,16 +6,14 @@
 //! side by side).
 
 use crate::cmd::{EXIT_BAD_INPUT, EXIT_REJECTED, fail};
-use armoriq_common::yaml::ArmorIqYaml;
-use armoriq_gateway::policy::Policy;
+use armoriq_gateway::builder::{GatewayBuilder, new_api_key, open_state_store};
+use armoriq_gateway::now_ms;
 use armoriq_gateway::settings::{Settings, default_state_dir};
 use armoriq_gateway::store::{AuditRow, Role, SqliteStore, Store};
-use armoriq_gateway::{Gateway, now_ms};
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Where the state lives.
@@ -66,107 +64,48 @@ pub struct ServeArgs {
     leeway: u64,
 }
 
-/// Reads a policy file (a bound `{floor?, agent?, group?}` or one document).
-pub fn load_policy_bound(path: &Path) -> Result<serde_json::Value, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
-}
-
 fn open_store(dir: &Path) -> Result<SqliteStore, String> {
-    create_state_dir(dir)?;
-    SqliteStore::open(&dir.join("armoriq.db")).map_err(|e| e.to_string())
-}
-
-fn create_state_dir(dir: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| format!("cannot set mode of {}: {e}", dir.display()))?;
-    }
-    Ok(())
+    open_state_store(dir)
 }
 
 /// A new API key: `ak_test_` or `ak_live_` and 32 random hex digits.
 fn new_key(prefix: &str) -> Result<String, String> {
-    let mut b = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut b).map_err(|_| "system RNG failed".to_owned())?;
-    Ok(format!("{prefix}{}", hex::encode(b)))
+    new_api_key(prefix)
 }
 
-/// `armoriq serve`.
+/// `armoriq serve`: a [`GatewayBuilder`] from the flags, started until
+/// Ctrl-C or SIGTERM.
 pub fn serve(a: &ServeArgs) -> ExitCode {
-    let dir = a.state.dir();
-    let config_path = a.config.clone().or_else(|| {
-        let p = PathBuf::from("armoriq.yaml");
-        p.exists().then_some(p)
-    });
-    let config = match config_path.as_deref().map(ArmorIqYaml::load).transpose() {
-        Ok(c) => c,
-        Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
-    };
-    // --policy, else policy.json beside armoriq.yaml, else the one
-    // `armoriq policy load` installed in the state directory.
-    let policy_path = a.policy.clone().or_else(|| {
-        let beside = config_path
-            .as_deref()
-            .and_then(Path::parent)
-            .unwrap_or(Path::new("."))
-            .join("policy.json");
-        let installed = dir.join("policy.json");
-        [beside, installed].into_iter().find(|p| p.exists())
-    });
-    let watched = policy_path
-        .clone()
-        .unwrap_or_else(|| dir.join("policy.json"));
-    let bound = match policy_path.as_deref().map(load_policy_bound).transpose() {
-        Ok(b) => b,
-        Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
-    };
-    let store = match open_store(&dir) {
-        Ok(s) => s,
-        Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
-    };
-    match store.count_api_keys() {
-        Ok(0) => match new_key("ak_test_") {
-            Ok(k) => {
-                if let Err(e) = store.add_api_key(&k, Role::Agent, "first start") {
-                    return fail(e, EXIT_BAD_INPUT);
-                }
-                eprintln!(
-                    "armoriq: no API key yet; created one (shown once, only its hash is kept):"
-                );
-                eprintln!("  export ARMORIQ_API_KEY={k}");
-            }
-            Err(e) => return fail(e, EXIT_BAD_INPUT),
-        },
-        Ok(_) => {}
-        Err(e) => return fail(e, EXIT_BAD_INPUT),
-    }
     let mut settings = Settings::defaults();
-    settings.state_dir = dir.clone();
+    settings.state_dir = a.state.dir();
     settings.backend_addr = a.backend;
     settings.proxy_addr = a.proxy;
     settings.mcp_timeout = Duration::from_millis(a.mcp_timeout_ms);
     settings.body_limit = a.body_limit;
     settings.token_cache_entries = a.token_cache;
     settings.leeway = a.leeway;
-    let lists = config
-        .as_ref()
-        .map(|c| c.policy.clone())
-        .unwrap_or_default();
-    settings.config = config;
-    settings.config_path = config_path.clone();
-    let policy = match Policy::new(lists, bound.as_ref()) {
-        Ok(p) => p,
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(e, EXIT_BAD_INPUT),
+    };
+    let built = rt.block_on(
+        GatewayBuilder::new()
+            .settings(settings)
+            .config(a.config.clone())
+            .policy(a.policy.clone())
+            .build(),
+    );
+    let built = match built {
+        Ok(b) => b,
         Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
     };
-    let gw = match Gateway::new(settings, Arc::new(store), policy) {
-        Ok(g) => Arc::new(g),
-        Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
-    };
+    if let Some(k) = &built.first_key {
+        eprintln!("armoriq: no API key yet; created one (shown once, only its hash is kept):");
+        eprintln!("  export ARMORIQ_API_KEY={k}");
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ARMORIQ_LOG")
@@ -174,12 +113,14 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .try_init();
+    let gw = &built.gateway;
     eprintln!(
         "armoriq serve: backend http://{} · proxy http://{} · state {} · config {} · MCP servers: {}",
         gw.settings.backend_addr,
         gw.settings.proxy_addr,
-        dir.display(),
-        config_path
+        gw.settings.state_dir.display(),
+        built
+            .config_path
             .as_deref()
             .map_or("(none)".to_owned(), |p| p.display().to_string()),
         if gw.mcp.ids().is_empty() {
@@ -188,61 +129,12 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
             gw.mcp.ids().join(", ")
         }
     );
-    if let Some(p) = &policy_path {
+    if let Some(p) = &built.policy_path {
         eprintln!("armoriq serve: Armor Policy v2 from {}", p.display());
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return fail(e, EXIT_BAD_INPUT),
-    };
-    let lists_for_reload = gw
-        .settings
-        .config
-        .as_ref()
-        .map(|c| c.policy.clone())
-        .unwrap_or_default();
-    rt.spawn(watch_policy(gw.clone(), watched, lists_for_reload));
-    match rt.block_on(armoriq_gateway::serve(gw)) {
+    match rt.block_on(async { built.start().await?.until_signal().await }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e, EXIT_BAD_INPUT),
-    }
-}
-
-/// Reloads the policy file when it changes (checked every 2 s). A file that
-/// does not load is reported and the policy in force stays.
-async fn watch_policy(gw: Arc<Gateway>, path: PathBuf, lists: armoriq_common::yaml::PolicyLists) {
-    let stamp = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let mut last = stamp(&path);
-    loop {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let now = stamp(&path);
-        if now == last {
-            continue;
-        }
-        last = now;
-        let bound = if path.exists() {
-            match load_policy_bound(&path) {
-                Ok(b) => Some(b),
-                Err(e) => {
-                    tracing::error!("policy not reloaded: {e}");
-                    continue;
-                }
-            }
-        } else {
-            None
-        };
-        match Policy::new(lists.clone(), bound.as_ref()) {
-            Ok(p) => {
-                if let Ok(mut slot) = gw.policy.write() {
-                    *slot = Arc::new(p);
-                }
-                tracing::info!("policy reloaded from {}", path.display());
-            }
-            Err(e) => tracing::error!("policy not reloaded: {e}"),
-        }
     }
 }
 

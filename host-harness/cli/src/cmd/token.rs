@@ -221,11 +221,7 @@ fn verify(
         },
     };
     let token = token.trim_ascii();
-    let now = now.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-    });
+    let now = now.unwrap_or_else(armoriq_common::time::now_secs);
     let mut buf = vec![0u8; MAX_PAYLOAD];
     let checked = jws::verify(token, &keys, &mut buf).and_then(|v| {
         let claims = Claims::parse(v.payload)?;

@@ -1,0 +1,425 @@
+//! [`GatewayBuilder`]: the one way a gateway is started — by `armoriq serve`,
+//! by the end-to-end tests and by the benchmarks alike.
+//!
+//! It does what a first start needs, in order: find `armoriq.yaml` and the
+//! Armor Policy v2 file, create the state directory (mode 0700), open the
+//! store, create the first API key when there is none (shown once), load the
+//! signing key, then bind the listeners and watch the policy file for
+//! changes.
+
+use crate::settings::Settings;
+use crate::store::{Role, SqliteStore, Store};
+use crate::{AppState, Gateway, policy::Policy};
+use armoriq_common::yaml::{ArmorIqYaml, PolicyLists};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// How often the policy file is checked for changes.
+pub const POLICY_POLL: Duration = Duration::from_secs(2);
+
+/// Where `armoriq.yaml` comes from.
+#[derive(Clone, Debug, Default)]
+enum ConfigSource {
+    /// `./armoriq.yaml` when it exists.
+    #[default]
+    Discover,
+    /// This file (it must exist).
+    File(PathBuf),
+    /// None.
+    Off,
+}
+
+/// The first API key, when the store has none.
+#[derive(Clone, Debug, Default)]
+enum FirstKey {
+    /// Generate one and report it once ([`Built::first_key`]).
+    #[default]
+    Generate,
+    /// Install this one (tests, scripted setups).
+    Given(String, Role),
+}
+
+/// Builds a [`Gateway`] from settings, files and a store.
+#[derive(Clone, Debug)]
+pub struct GatewayBuilder {
+    settings: Settings,
+    config: ConfigSource,
+    policy_path: Option<PathBuf>,
+    first_key: FirstKey,
+}
+
+impl Default for GatewayBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A gateway built and ready to serve, with what a first start created.
+pub struct Built {
+    /// The gateway.
+    pub gateway: AppState,
+    /// The API key created because the store had none (show it once).
+    pub first_key: Option<String>,
+    /// `armoriq.yaml`, if one was read.
+    pub config_path: Option<PathBuf>,
+    /// The Armor Policy v2 file in force, if any.
+    pub policy_path: Option<PathBuf>,
+    /// The file watched for policy reloads (it may not exist yet).
+    pub watched_policy: PathBuf,
+}
+
+/// A gateway serving on its listeners, stopped by [`Running::shutdown`] or
+/// when dropped.
+pub struct Running {
+    /// The gateway's state (store, policy, caches).
+    pub gateway: AppState,
+    /// The backend (IAP) listener's address.
+    pub backend_addr: SocketAddr,
+    /// The proxy listener's address (equal to the backend's when shared).
+    pub proxy_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<Result<(), String>>>,
+}
+
+impl GatewayBuilder {
+    /// Defaults: [`Settings::defaults`], `./armoriq.yaml` when present,
+    /// `policy.json` beside it or in the state directory, a generated first
+    /// key.
+    pub fn new() -> Self {
+        Self {
+            settings: Settings::defaults(),
+            config: ConfigSource::Discover,
+            policy_path: None,
+            first_key: FirstKey::Generate,
+        }
+    }
+
+    /// Starts from these settings (addresses, limits, state directory).
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// The settings as they stand, to change one field.
+    pub fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+
+    /// The state directory (database, signing key, installed policy).
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.settings.state_dir = dir.into();
+        self
+    }
+
+    /// Both listeners' addresses (port 0 picks a free port; see [`Running`]).
+    pub fn listen(mut self, backend: SocketAddr, proxy: SocketAddr) -> Self {
+        self.settings.backend_addr = backend;
+        self.settings.proxy_addr = proxy;
+        self
+    }
+
+    /// Reads `armoriq.yaml` from `path` (`None`: `./armoriq.yaml` if present).
+    pub fn config(mut self, path: Option<PathBuf>) -> Self {
+        self.config = path.map_or(ConfigSource::Discover, ConfigSource::File);
+        self
+    }
+
+    /// Reads no `armoriq.yaml` at all.
+    pub fn no_config(mut self) -> Self {
+        self.config = ConfigSource::Off;
+        self
+    }
+
+    /// The Armor Policy v2 file (`None`: `policy.json` beside `armoriq.yaml`,
+    /// else the one `armoriq policy load` installed in the state directory).
+    pub fn policy(mut self, path: Option<PathBuf>) -> Self {
+        self.policy_path = path;
+        self
+    }
+
+    /// Installs `key` with `role` when the store has no key yet, instead of
+    /// generating one.
+    pub fn first_api_key(mut self, key: impl Into<String>, role: Role) -> Self {
+        self.first_key = FirstKey::Given(key.into(), role);
+        self
+    }
+
+    /// Reads the files, opens the SQLite store in the state directory and
+    /// builds the gateway.
+    ///
+    /// # Errors
+    /// A message naming the file or setting at fault (a configuration error).
+    pub async fn build(self) -> Result<Built, String> {
+        let store = open_state_store(&self.settings.state_dir)?;
+        self.build_with_store(Arc::new(store)).await
+    }
+
+    /// As [`GatewayBuilder::build`], over a store the caller opened.
+    ///
+    /// # Errors
+    /// A message naming the file or setting at fault.
+    pub async fn build_with_store(mut self, store: Arc<dyn Store>) -> Result<Built, String> {
+        let config_path = match &self.config {
+            ConfigSource::Discover => Some(PathBuf::from("armoriq.yaml")).filter(|p| p.exists()),
+            ConfigSource::File(p) => Some(p.clone()),
+            ConfigSource::Off => None,
+        };
+        let config = config_path.as_deref().map(ArmorIqYaml::load).transpose()?;
+        let dir = self.settings.state_dir.clone();
+        let policy_path = self.policy_path.clone().or_else(|| {
+            let beside = config_path
+                .as_deref()
+                .and_then(Path::parent)
+                .unwrap_or(Path::new("."))
+                .join("policy.json");
+            [beside, dir.join("policy.json")]
+                .into_iter()
+                .find(|p| p.exists())
+        });
+        let watched_policy = policy_path
+            .clone()
+            .unwrap_or_else(|| dir.join("policy.json"));
+        let bound = policy_path.as_deref().map(load_policy_bound).transpose()?;
+        let lists = config
+            .as_ref()
+            .map(|c| c.policy.clone())
+            .unwrap_or_default();
+        let policy = Policy::new(lists, bound.as_ref())?;
+        let first_key = ensure_first_key(store.as_ref(), &self.first_key)?;
+        self.settings.config = config;
+        self.settings.config_path.clone_from(&config_path);
+        let gateway = Arc::new(Gateway::new(self.settings, store, policy)?);
+        Ok(Built {
+            gateway,
+            first_key,
+            config_path,
+            policy_path,
+            watched_policy,
+        })
+    }
+}
+
+impl Built {
+    /// Binds both listeners, starts serving and watching the policy file.
+    ///
+    /// # Errors
+    /// A listener cannot bind.
+    pub async fn start(self) -> Result<Running, String> {
+        let gw = self.gateway;
+        let bind = |addr: SocketAddr| async move {
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))
+        };
+        let backend = bind(gw.settings.backend_addr).await?;
+        let backend_addr = backend.local_addr().map_err(|e| e.to_string())?;
+        let proxy = if gw.settings.proxy_addr == gw.settings.backend_addr {
+            None
+        } else {
+            Some(bind(gw.settings.proxy_addr).await?)
+        };
+        let proxy_addr = match &proxy {
+            Some(p) => p.local_addr().map_err(|e| e.to_string())?,
+            None => backend_addr,
+        };
+        let (stop, stopped) = watch::channel(false);
+        let router = crate::app(gw.clone());
+        let mut tasks = Vec::new();
+        for listener in std::iter::once(backend).chain(proxy) {
+            let mut stopped = stopped.clone();
+            let serve = axum::serve(listener, router.clone()).with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            });
+            tasks.push(tokio::spawn(async move {
+                serve.await.map_err(|e| e.to_string())
+            }));
+        }
+        let lists = gw
+            .settings
+            .config
+            .as_ref()
+            .map(|c| c.policy.clone())
+            .unwrap_or_default();
+        let watcher = tokio::spawn(watch_policy(
+            gw.clone(),
+            self.watched_policy,
+            lists,
+            stopped,
+        ));
+        tasks.push(tokio::spawn(async move {
+            let _ = watcher.await;
+            Ok(())
+        }));
+        Ok(Running {
+            gateway: gw,
+            backend_addr,
+            proxy_addr,
+            stop,
+            tasks,
+        })
+    }
+}
+
+impl Running {
+    /// The backend's base URL, `http://ADDR`.
+    pub fn backend_url(&self) -> String {
+        format!("http://{}", self.backend_addr)
+    }
+
+    /// The proxy's base URL, `http://ADDR`.
+    pub fn proxy_url(&self) -> String {
+        format!("http://{}", self.proxy_addr)
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then stops gracefully.
+    ///
+    /// # Errors
+    /// A listener failed.
+    pub async fn until_signal(self) -> Result<(), String> {
+        shutdown_signal().await;
+        self.shutdown().await
+    }
+
+    /// Stops accepting, lets requests in flight finish, and returns.
+    ///
+    /// # Errors
+    /// A listener failed while serving.
+    pub async fn shutdown(mut self) -> Result<(), String> {
+        let _ = self.stop.send(true);
+        for t in std::mem::take(&mut self.tasks) {
+            t.await.map_err(|e| e.to_string())??;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Creates the state directory (mode 0700) and opens `armoriq.db` in it.
+///
+/// # Errors
+/// The directory or the database cannot be created or opened.
+pub fn open_state_store(dir: &Path) -> Result<SqliteStore, String> {
+    create_state_dir(dir)?;
+    SqliteStore::open(&dir.join("armoriq.db")).map_err(|e| e.to_string())
+}
+
+fn create_state_dir(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("cannot set mode of {}: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// A new API key: `prefix` (`ak_test_` or `ak_live_`) and 32 random hex digits.
+///
+/// # Errors
+/// The system RNG failed.
+pub fn new_api_key(prefix: &str) -> Result<String, String> {
+    let mut b = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut b).map_err(|_| "system RNG failed".to_owned())?;
+    Ok(format!("{prefix}{}", hex::encode(b)))
+}
+
+fn ensure_first_key(store: &dyn Store, first: &FirstKey) -> Result<Option<String>, String> {
+    if store.count_api_keys().map_err(|e| e.to_string())? > 0 {
+        return Ok(None);
+    }
+    match first {
+        FirstKey::Generate => {
+            let k = new_api_key("ak_test_")?;
+            store
+                .add_api_key(&k, Role::Agent, "first start")
+                .map_err(|e| e.to_string())?;
+            Ok(Some(k))
+        }
+        FirstKey::Given(k, role) => {
+            store
+                .add_api_key(k, *role, "first start")
+                .map_err(|e| e.to_string())?;
+            Ok(None)
+        }
+    }
+}
+
+/// Reads a policy file (a bound `{floor?, agent?, group?}` or one document).
+///
+/// # Errors
+/// The file cannot be read or is not JSON.
+pub fn load_policy_bound(path: &Path) -> Result<serde_json::Value, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Reloads the policy file when it changes (checked every [`POLICY_POLL`]).
+/// A file that does not load is reported and the policy in force stays.
+async fn watch_policy(
+    gw: AppState,
+    path: PathBuf,
+    lists: PolicyLists,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let stamp = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut last = stamp(&path);
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(POLICY_POLL) => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        let now = stamp(&path);
+        if now == last {
+            continue;
+        }
+        last = now;
+        let bound = if path.exists() {
+            match load_policy_bound(&path) {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    tracing::error!("policy not reloaded: {e}");
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
+        match Policy::new(lists.clone(), bound.as_ref()) {
+            Ok(p) => {
+                gw.set_policy(p);
+                tracing::info!("policy reloaded from {}", path.display());
+            }
+            Err(e) => tracing::error!("policy not reloaded: {e}"),
+        }
+    }
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

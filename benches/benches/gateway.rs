@@ -13,7 +13,7 @@ use armoriq_common::yaml::ArmorIqYaml;
 use armoriq_core::jws::Expect;
 use armoriq_gateway::policy::Policy;
 use armoriq_gateway::settings::Settings;
-use armoriq_gateway::store::{Role, SqliteStore, Store};
+use armoriq_gateway::store::{KeyStore, Role, SqliteStore};
 use armoriq_gateway::tokens::{Signer, TokenCache};
 use armoriq_gateway::{Gateway, app, now_secs};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -127,7 +127,7 @@ async fn start_gateway(mcp_url: &str, cache: usize) -> (u16, String) {
     let dir = temp_dir();
     let store = SqliteStore::open(&dir.join("armoriq.db")).unwrap();
     let key = format!("ak_test_{cache:032}");
-    store.add_api_key(&key, Role::Agent, "bench").unwrap();
+    store.add_api_key(&key, Role::Agent, "bench").await.unwrap();
     let yaml = format!(
         "version: v1\nidentity: {{api_key: k, user_id: u, agent_id: bench}}\n\
          mcp_servers:\n- id: weather-mcp\n  url: {mcp_url}\n"

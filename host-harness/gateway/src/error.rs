@@ -265,6 +265,9 @@ impl From<crate::store::StoreError> for GatewayError {
     }
 }
 
+/// Result of handlers.
+pub type GwResult<T> = Result<T, GatewayError>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,6 +293,3 @@ mod tests {
         assert_eq!(body["message"], "store unavailable");
     }
 }
-
-/// Result of handlers.
-pub type GwResult<T> = Result<T, GatewayError>;

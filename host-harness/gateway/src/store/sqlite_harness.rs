@@ -53,5 +53,43 @@ INSERT INTO delegations (id, status, tool, plan_id, requester_email, arguments, 
 
 #[cfg(test)]
 mod sqlite {
+    use super::*;
+    use crate::store::migrations::latest;
+
     crate::store_suite!(super::SqliteHarness);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_database_newer_than_this_code_is_refused() {
+        let h = SqliteHarness;
+        let loc = h.fresh();
+        drop(h.open(&loc).await.unwrap());
+        let c = rusqlite::Connection::open(&loc).unwrap();
+        c.execute(
+            "INSERT INTO schema_version (version, name, applied_ms) VALUES (?1, 'future', 0)",
+            [latest() + 1],
+        )
+        .unwrap();
+        drop(c);
+        assert!(matches!(h.open(&loc).await, Err(StoreError::Corrupt(_))));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_opens_migrate_once() {
+        let h = SqliteHarness;
+        let loc = h.fresh();
+        let opens: Vec<_> = (0..4)
+            .map(|_| {
+                let loc = loc.clone();
+                tokio::spawn(async move { SqliteHarness.open(&loc).await.map(|_| ()) })
+            })
+            .collect();
+        for o in opens {
+            o.await.unwrap().unwrap();
+        }
+        let c = rusqlite::Connection::open(&loc).unwrap();
+        let rows: u32 = c
+            .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, latest());
+    }
 }

@@ -11,7 +11,9 @@
     clippy::indexing_slicing
 )]
 
-use armoriq_gateway::store::{AuditRow, SqliteStore, Store};
+use armoriq_gateway::store::{
+    AuditCursor, AuditRow, AuditStore, DelegationStatus, DelegationStore, SqliteStore, StoreResult,
+};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -84,6 +86,16 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         out.extend_from_slice(&b[eol + 2..eol + 2 + n]);
         b = &b[eol + 4 + n..];
     }
+}
+
+/// Runs one (async) store call to completion.
+fn block_on<T>(f: impl std::future::Future<Output = StoreResult<T>>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+        .unwrap()
 }
 
 fn json_of(body: &[u8]) -> Value {
@@ -219,13 +231,14 @@ impl Gateway {
 
     /// Audit rows after `after`, read through the store (a second connection
     /// beside the running gateway, as `armoriq logs` does).
-    fn audit_after(&self, after: i64) -> Vec<AuditRow> {
+    fn audit_after(&self, after: AuditCursor) -> Vec<AuditRow> {
         let store = SqliteStore::open(&self.state().join("armoriq.db")).unwrap();
-        store.audit_since(after, 10_000).unwrap()
+        block_on(store.audit_page(after, 10_000)).rows
     }
 
-    fn last_audit_id(&self) -> i64 {
-        self.audit_after(0).last().map_or(0, |r| r.id)
+    fn last_audit(&self) -> AuditCursor {
+        let store = SqliteStore::open(&self.state().join("armoriq.db")).unwrap();
+        block_on(store.audit_page(AuditCursor::START, 10_000)).next
     }
 
     fn post(&self, port: u16, path: &str, key: Option<&str>, body: &[u8]) -> (u16, Value) {
@@ -260,7 +273,7 @@ fn start_mcp(port: u16) -> Proc {
 
 /// Runs a scenario and returns it with the outcomes of the audit rows it added.
 fn run(g: &Gateway, name: &str) -> (Value, Vec<String>) {
-    let before = g.last_audit_id();
+    let before = g.last_audit();
     let v = g.scenario(name);
     let rows = g.audit_after(before);
     let outcomes = rows.iter().map(|r| r.outcome.clone()).collect();
@@ -293,7 +306,7 @@ fn official_python_sdk_against_the_gateway() {
     assert_eq!(v["plan_hash"], hashes.plan_hash.as_str());
     assert_eq!(v["merkle_root"], hashes.merkle_root.as_str());
     assert_eq!(v["step_proofs"], 2);
-    let rows = g.audit_after(0);
+    let rows = g.audit_after(AuditCursor::START);
     let allowed = rows.iter().find(|r| r.outcome == "allowed").unwrap();
     assert_eq!(allowed.user_email.as_deref(), Some("alice@example.com"));
     assert_eq!(allowed.agent_id.as_deref(), Some("weather-agent"));
@@ -384,8 +397,8 @@ fn official_python_sdk_against_the_gateway() {
     // The hold the proxy created and the SDK's own request are one delegation, now executed.
     let id = v["seen"][1]["hold"].as_str().unwrap();
     let store = SqliteStore::open(&g.state().join("armoriq.db")).unwrap();
-    let d = store.get_delegation(id, 0).unwrap().unwrap();
-    assert_eq!(d.status, "executed");
+    let d = block_on(store.get_delegation(id, 0)).unwrap();
+    assert_eq!(d.status, DelegationStatus::Executed);
     assert_eq!(d.decided_by.as_deref(), Some("boss@example.com"));
 
     // A session in `sdk` mode allows a planned tool and blocks another.

@@ -189,7 +189,7 @@ impl GatewayBuilder {
             .map(|c| c.policy.clone())
             .unwrap_or_default();
         let policy = Policy::new(lists, bound.as_ref())?;
-        let first_key = ensure_first_key(store.as_ref(), &self.first_key)?;
+        let first_key = ensure_first_key(store.as_ref(), &self.first_key).await?;
         self.settings.config = config;
         self.settings.config_path.clone_from(&config_path);
         let gateway = Arc::new(Gateway::new(self.settings, store, policy)?);
@@ -333,8 +333,8 @@ pub fn new_api_key(prefix: &str) -> Result<String, String> {
     Ok(format!("{prefix}{}", hex::encode(b)))
 }
 
-fn ensure_first_key(store: &dyn Store, first: &FirstKey) -> Result<Option<String>, String> {
-    if store.count_api_keys().map_err(|e| e.to_string())? > 0 {
+async fn ensure_first_key(store: &dyn Store, first: &FirstKey) -> Result<Option<String>, String> {
+    if store.count_api_keys().await.map_err(|e| e.to_string())? > 0 {
         return Ok(None);
     }
     match first {
@@ -342,12 +342,14 @@ fn ensure_first_key(store: &dyn Store, first: &FirstKey) -> Result<Option<String
             let k = new_api_key("ak_test_")?;
             store
                 .add_api_key(&k, Role::Agent, "first start")
+                .await
                 .map_err(|e| e.to_string())?;
             Ok(Some(k))
         }
         FirstKey::Given(k, role) => {
             store
                 .add_api_key(k, *role, "first start")
+                .await
                 .map_err(|e| e.to_string())?;
             Ok(None)
         }

@@ -13,7 +13,12 @@
 //! | `PolicyHold` | 403 + `enforcementAction: "hold"` | PolicyHoldException |
 //! | `BadRequest` / `NotFound` / `PayloadTooLarge` | 400 / 404 / 413 | MCPInvocationException (invoke) |
 //! | `McpUnavailable` / `McpTimeout` / `McpToolError` | 502 / 504 / 502 | MCPInvocationException |
+//! | `Conflict` (a store uniqueness rule; an `Idempotency-Key` in flight) | 409 | (retry) |
+//! | `Unavailable` (the store cannot be reached) | 503, "store unavailable" (detail in the log) | MCPInvocationException |
 //! | `Internal` | 500, "internal error" (detail in the log) | MCPInvocationException |
+//!
+//! Store failures fail closed: nothing is forwarded or minted without its
+//! store work done and its audit row durable.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -75,7 +80,12 @@ pub enum GatewayError {
         /// The tool's result.
         result: Value,
     },
-    /// A failure of ours (store, signing); logged, answered 500.
+    /// The request conflicts with one in flight or a stored row (409).
+    Conflict(String),
+    /// The store cannot do the work now (I/O, locked, stopped); logged,
+    /// answered 503.
+    Unavailable(String),
+    /// A failure of ours (signing, a corrupt row); logged, answered 500.
     Internal(String),
 }
 
@@ -94,6 +104,8 @@ impl GatewayError {
             Self::McpUnavailable(_) | Self::McpTimeout(_) | Self::McpToolError { .. } => {
                 "mcp_error"
             }
+            Self::Conflict(_) => "conflict",
+            Self::Unavailable(_) => "store_unavailable",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -114,6 +126,8 @@ impl GatewayError {
             Self::McpUnavailable(_) | Self::McpTimeout(_) | Self::McpToolError { .. } => {
                 "MCPInvocation"
             }
+            Self::Conflict(_) => "Conflict",
+            Self::Unavailable(_) => "Unavailable",
             Self::Internal(_) => "Internal",
         }
     }
@@ -134,6 +148,8 @@ impl GatewayError {
             | Self::NotFound(m)
             | Self::McpUnavailable(m)
             | Self::McpTimeout(m)
+            | Self::Conflict(m)
+            | Self::Unavailable(m)
             | Self::Internal(m) => m.clone(),
         }
     }
@@ -209,6 +225,17 @@ impl GatewayError {
                 json!({"success": false, "error": name, "message": format!("MCP tool error: {message}"),
                        "result": result}),
             ),
+            Self::Conflict(_) => (
+                StatusCode::CONFLICT,
+                json!({"success": false, "error": name, "message": msg}),
+            ),
+            Self::Unavailable(detail) => {
+                tracing::error!(%detail, "store unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"success": false, "error": name, "message": "store unavailable"}),
+                )
+            }
             Self::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 (
@@ -229,9 +256,40 @@ impl IntoResponse for GatewayError {
 
 impl From<crate::store::StoreError> for GatewayError {
     fn from(e: crate::store::StoreError) -> Self {
-        Self::Internal(e.to_string())
+        use crate::store::StoreError;
+        match e {
+            StoreError::Conflict(m) => Self::Conflict(m),
+            StoreError::Unavailable(m) => Self::Unavailable(m),
+            e => Self::Internal(e.to_string()),
+        }
     }
 }
 
 /// Result of handlers.
 pub type GwResult<T> = Result<T, GatewayError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    #[test]
+    fn store_errors_map_to_409_503_500() {
+        let status = |e: StoreError| GatewayError::from(e).parts().0;
+        assert_eq!(
+            status(StoreError::Conflict("x".into())),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            status(StoreError::Unavailable("disk".into())),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            status(StoreError::Corrupt("row".into())),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        // The detail stays in the log.
+        let (_, body) = GatewayError::from(StoreError::Unavailable("/var/db: EIO".into())).parts();
+        assert_eq!(body["message"], "store unavailable");
+    }
+}

@@ -12,7 +12,7 @@
 use crate::error::{GatewayError, GwResult};
 use crate::plans::ReadyPlan;
 use crate::policy::{PolicyCall, Verdict};
-use crate::store::{AuditRow, PlanRecord};
+use crate::store::{AuditRow, IdemKey, PlanRecord, PlanStatus, Reservation, StoredAnswer};
 use crate::{AppState, now_ms, now_secs, parse_body};
 use armoriq_common::proofs::plan_hashes;
 use armoriq_core::Profile;
@@ -102,26 +102,45 @@ pub async fn mint(
         Ok(k) => k,
         Err(e) => return e.into_response(),
     };
-    let idem = headers
+    let Some(idem) = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    if let Some(idem) = idem.clone() {
-        let id = key.id;
-        match st.blocking(move |s| s.idem_get(id, "token", &idem)).await {
-            Ok(Some((status, body))) => {
-                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-                return (
-                    status,
-                    [(axum::http::header::CONTENT_TYPE, "application/json")],
-                    body,
-                )
-                    .into_response();
-            }
-            Ok(None) => {}
-            Err(e) => return e.into_response(),
+        .map(|i| IdemKey {
+            key_id: key.id,
+            route: "token".into(),
+            idem: i.to_owned(),
+        })
+    else {
+        return match mint_inner(&st, body, t0).await {
+            Ok(v) => json_response(StatusCode::OK, v),
+            Err(e) => e.into_response(),
+        };
+    };
+    // One mint per key: the winner mints; a loser replays the stored answer,
+    // or gets 409 while the winner is still minting.
+    match st
+        .store
+        .reserve_idempotency_key(&idem, now_ms(), IDEMPOTENCY_STALE_MS)
+        .await
+    {
+        Ok(Reservation::Won) => {}
+        Ok(Reservation::Replay(a)) => {
+            let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::OK);
+            return json_response(status, a.body);
         }
+        Ok(Reservation::InFlight) => {
+            return GatewayError::Conflict(
+                "a request with this Idempotency-Key is being served; retry when it is done".into(),
+            )
+            .into_response();
+        }
+        Err(e) => return GatewayError::from(e).into_response(),
     }
+    let mut held = Held {
+        st: st.clone(),
+        key: idem,
+        armed: true,
+    };
     let (status, body) = match mint_inner(&st, body, t0).await {
         Ok(v) => (StatusCode::OK, v),
         Err(e) => {
@@ -129,20 +148,56 @@ pub async fn mint(
             (s, b.to_string())
         }
     };
-    // Replays get the same answer, success or refusal (but not a failure of ours).
-    if let Some(idem) = idem
-        && status != StatusCode::INTERNAL_SERVER_ERROR
-    {
-        let id = key.id;
-        let b = body.clone();
-        let code = status.as_u16();
-        if let Err(e) = st
-            .blocking(move |s| s.idem_put(id, "token", &idem, code, &b))
+    held.armed = false;
+    let idem = &held.key;
+    // Replays get the same answer, success or refusal; a failure of ours
+    // releases the key so that a retry mints afresh.
+    let result = if status.is_server_error() {
+        st.store.release_idempotency_key(idem).await
+    } else {
+        let answer = StoredAnswer {
+            status: status.as_u16(),
+            body: body.clone(),
+        };
+        st.store
+            .complete_idempotency_key(idem, &answer)
             .await
+            .map(|_| ())
+    };
+    if let Err(e) = result {
+        return GatewayError::from(e).into_response();
+    }
+    json_response(status, body)
+}
+
+/// How long an unfinished `Idempotency-Key` reservation blocks others (its
+/// holder died or was cancelled without releasing it).
+const IDEMPOTENCY_STALE_MS: i64 = 60_000;
+
+/// A reservation being worked on: released if the request is dropped
+/// (client gone) before it completes.
+struct Held {
+    st: AppState,
+    key: IdemKey,
+    armed: bool,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if self.armed
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
-            return e.into_response();
+            let (st, k) = (self.st.clone(), self.key.clone());
+            rt.spawn(async move {
+                if let Err(e) = st.store.release_idempotency_key(&k).await {
+                    tracing::warn!(%e, "idempotency reservation not released");
+                }
+            });
         }
     }
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
     (
         status,
         [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -312,10 +367,10 @@ async fn mint_inner(
         user_email: email.map(str::to_owned),
         agent_id: agent.map(str::to_owned),
         expires_at: exp,
-        status: "active".into(),
+        status: PlanStatus::Active,
     };
     let ready = ReadyPlan::from_hashes(record.clone(), &hashes).map_err(GatewayError::Internal)?;
-    st.blocking(move |s| s.put_plan(&record)).await?;
+    st.store.put_plan(&record).await?;
     st.plans.put(Arc::new(ready));
 
     #[derive(Serialize)]

@@ -3,7 +3,7 @@
 //!
 //! * [`builder`]: [`builder::GatewayBuilder`], the one way to start a gateway.
 //! * [`settings`]: what `armoriq serve` runs with.
-//! * [`store`]: SQLite state behind the [`store::Store`] trait.
+//! * [`store`]: durable state behind the async [`store::Store`] trait (SQLite).
 //! * [`tokens`]: the IAP key, minting, the verified-token cache.
 //! * [`plans`]: minted plans with their step proofs.
 //! * [`policy`]: allow / hold / block.
@@ -138,12 +138,7 @@ impl Gateway {
         {
             return Ok(info);
         }
-        let store = self.store.clone();
-        let k2 = key.clone();
-        let found = tokio::task::spawn_blocking(move || store.check_api_key(&k2))
-            .await
-            .map_err(|e| GatewayError::Internal(e.to_string()))??;
-        match found {
+        match self.store.check_api_key(&key).await? {
             Some(info) => {
                 if let Ok(mut m) = self.key_cache.write() {
                     if m.len() > 10_000 {
@@ -174,28 +169,10 @@ impl Gateway {
     /// Writes an audit row and waits until it is durable.
     ///
     /// # Errors
-    /// `Internal` when the store fails: no response goes out unaudited.
+    /// The store's error (503 when it is unavailable): no response goes out
+    /// unaudited.
     pub async fn audit(&self, row: AuditRow) -> GwResult<i64> {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.audit(row))
-            .await
-            .map_err(|e| GatewayError::Internal(e.to_string()))?
-            .map_err(GatewayError::from)
-    }
-
-    /// Runs a store call off the async workers.
-    ///
-    /// # Errors
-    /// `Internal` on store failure.
-    pub async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&dyn Store) -> store::StoreResult<T> + Send + 'static,
-    ) -> GwResult<T> {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(store.as_ref()))
-            .await
-            .map_err(|e| GatewayError::Internal(e.to_string()))?
-            .map_err(GatewayError::from)
+        Ok(self.store.audit(row).await?)
     }
 }
 

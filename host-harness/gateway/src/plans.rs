@@ -197,7 +197,7 @@ mod tests {
             user_email: None,
             agent_id: None,
             expires_at: 0,
-            status: "active".into(),
+            status: crate::store::PlanStatus::Active,
         };
         let (_, hashes) = plan_hashes(plan.as_bytes(), Profile::ArmorIq).unwrap();
         let a = ReadyPlan::from_hashes(record.clone(), &hashes).unwrap();

@@ -20,7 +20,7 @@ use crate::error::{GatewayError, GwResult};
 use crate::iap::elapsed_us;
 use crate::plans::{ReadyPlan, StepMatch};
 use crate::policy::{Decision, PolicyCall, Verdict};
-use crate::store::{AuditRow, NewDelegation};
+use crate::store::{ApprovedCall, AuditRow, NewDelegation, PlanStatus};
 use crate::{AppState, now_ms, now_secs, parse_body};
 use armoriq_core::jws::Expect;
 use armoriq_core::{ErrorKind, Rejection, SignedIntent};
@@ -166,21 +166,17 @@ pub async fn signed_plan(
     let plan = match st.plans.get(plan_id) {
         Some(p) => p,
         None => {
-            let id = plan_id.to_owned();
-            let rec = st
-                .blocking(move |s| s.get_plan(&id))
-                .await?
-                .ok_or_else(|| {
-                    GatewayError::InvalidToken(format!(
-                        "plan {plan_id:?} was not issued by this gateway"
-                    ))
-                })?;
+            let rec = st.store.get_plan(plan_id).await?.ok_or_else(|| {
+                GatewayError::InvalidToken(format!(
+                    "plan {plan_id:?} was not issued by this gateway"
+                ))
+            })?;
             let ready = Arc::new(ReadyPlan::build(rec).map_err(GatewayError::Internal)?);
             st.plans.put(ready.clone());
             ready
         }
     };
-    if plan.record.status == "revoked" {
+    if plan.record.status == PlanStatus::Revoked {
         return Err(GatewayError::InvalidToken(format!(
             "plan {plan_id:?} was revoked"
         )));
@@ -210,8 +206,8 @@ impl Ctx {
         if let Some(id) = self.written {
             // The decision row is on disk already; record a forwarding failure in it.
             if outcome != self.row.outcome {
-                let (o, r, l) = (outcome.to_owned(), reason, elapsed_us(self.t0));
-                st.blocking(move |s| s.audit_update(id, &o, r.as_deref(), l))
+                st.store
+                    .audit_update(id, outcome, reason.as_deref(), elapsed_us(self.t0))
                     .await?;
             }
             return Ok(());
@@ -426,7 +422,8 @@ async fn invoke_inner(
     ))
 }
 
-/// An approved, unused delegation for this call, marked executed (single use).
+/// Consumes an approved, unused delegation for this call (single use): of
+/// concurrent calls on one approval only the one that claims it goes on.
 async fn approved_delegation(
     st: &AppState,
     tool: &str,
@@ -434,27 +431,17 @@ async fn approved_delegation(
     email: Option<&str>,
     named: Option<&str>,
 ) -> GwResult<Option<String>> {
-    let now = now_ms();
-    let found = if let Some(id) = named {
-        let id = id.to_owned();
-        st.blocking(move |s| s.get_delegation(&id, now)).await?
-    } else {
-        let (t, p, e) = (
-            tool.to_owned(),
-            plan_id.to_owned(),
-            email.map(str::to_owned),
-        );
-        st.blocking(move |s| s.find_approved(&t, Some(&p), e.as_deref(), now))
-            .await?
+    let call = ApprovedCall {
+        tool: tool.to_owned(),
+        plan_id: plan_id.to_owned(),
+        requester_email: email.map(str::to_owned),
+        delegation_id: named.map(str::to_owned),
     };
-    let Some(d) = found else { return Ok(None) };
-    let fits = d.tool == tool && d.plan_id.as_deref().is_none_or(|p| p == plan_id);
-    if !fits || d.status != "approved" {
-        return Ok(None);
-    }
-    let id = d.id.clone();
-    st.blocking(move |s| s.mark_executed(&id, now)).await?;
-    Ok(Some(d.id))
+    Ok(st
+        .store
+        .claim_approved(&call, now_ms())
+        .await?
+        .map(|d| d.id))
 }
 
 async fn hold(
@@ -480,9 +467,7 @@ async fn hold(
         approval: decision.approval.as_ref().map(Value::to_string),
         ttl_ms: 30 * 60 * 1000,
     };
-    let d = st
-        .blocking(move |s| s.create_delegation(&nd, now_ms()))
-        .await?;
+    let d = st.store.get_or_create_pending(&nd, now_ms()).await?;
     Ok(GatewayError::PolicyHold {
         reason: decision.reason.clone(),
         rule: decision.rule.clone(),

@@ -4,7 +4,7 @@
 
 use crate::error::{GatewayError, GwResult};
 use crate::proxy::clean_params;
-use crate::store::{AuditRow, NewDelegation};
+use crate::store::{AuditCursor, AuditRow, DelegationStatus, NewDelegation, PlanStatus};
 use crate::{AppState, now_ms, parse_body};
 use axum::Json;
 use axum::body::Bytes;
@@ -112,7 +112,7 @@ pub async fn report(
 }
 
 #[derive(Deserialize)]
-struct PlanStatus {
+struct PlanStatusBody {
     status: String,
 }
 
@@ -124,21 +124,16 @@ pub async fn plan_status(
     body: Result<Bytes, BytesRejection>,
 ) -> JsonResult {
     st.authenticate(&headers).await?;
-    let (r, _) = parse_body::<PlanStatus>(body, st.settings.body_limit)?;
-    if !matches!(
-        r.status.as_str(),
-        "active" | "completed" | "failed" | "cancelled"
-    ) {
-        return Err(GatewayError::BadRequest(format!(
-            "status must be active, completed, failed or cancelled, not {:?}",
-            r.status
-        )));
-    }
-    let (i, s) = (id.clone(), r.status.clone());
-    if !st
-        .blocking(move |store| store.set_plan_status(&i, &s))
-        .await?
-    {
+    let (r, _) = parse_body::<PlanStatusBody>(body, st.settings.body_limit)?;
+    let status = PlanStatus::parse(&r.status)
+        .filter(|s| *s != PlanStatus::Revoked)
+        .ok_or_else(|| {
+            GatewayError::BadRequest(format!(
+                "status must be active, completed, failed or cancelled, not {:?}",
+                r.status
+            ))
+        })?;
+    if !st.store.set_plan_status(&id, status).await? {
         return Err(GatewayError::NotFound(format!("no plan {id:?}")));
     }
     st.plans.forget(&id);
@@ -166,11 +161,7 @@ pub async fn revoke(
     let id = r
         .plan_id
         .ok_or_else(|| GatewayError::BadRequest("missing planId".into()))?;
-    let i = id.clone();
-    if !st
-        .blocking(move |s| s.set_plan_status(&i, "revoked"))
-        .await?
-    {
+    if !st.store.set_plan_status(&id, PlanStatus::Revoked).await? {
         return Err(GatewayError::NotFound(format!("no plan {id:?}")));
     }
     st.plans.forget(&id);
@@ -260,9 +251,7 @@ pub async fn delegation_request(
         approval: None,
         ttl_ms: 30 * 60 * 1000,
     };
-    let d = st
-        .blocking(move |s| s.create_delegation(&nd, now_ms()))
-        .await?;
+    let d = st.store.get_or_create_pending(&nd, now_ms()).await?;
     Ok(Json(
         json!({"delegationId": d.id, "status": d.status, "expiresAt": crate::policy::iso_time_ms(d.expires_ms)}),
     ))
@@ -283,7 +272,8 @@ pub async fn check_approved(
     let email = email_header(&headers);
     let now = now_ms();
     let d = st
-        .blocking(move |s| s.find_approved(&tool, plan.as_deref(), email.as_deref(), now))
+        .store
+        .find_approved(&tool, plan.as_deref(), email.as_deref(), now)
         .await?;
     Ok(Json(match d {
         Some(d) => json!({"approved": true, "delegationId": d.id, "approverEmail": d.decided_by}),
@@ -313,11 +303,10 @@ pub async fn mark_executed(
     let (r, _) = parse_body::<MarkExecuted>(body, st.settings.body_limit)?;
     let id = r.delegation_id;
     let now = now_ms();
-    let i = id.clone();
-    st.blocking(move |s| s.mark_executed(&i, now)).await?;
-    let i = id.clone();
+    st.store.mark_executed(&id, now).await?;
     let d = st
-        .blocking(move |s| s.get_delegation(&i, now))
+        .store
+        .get_delegation(&id, now)
         .await?
         .ok_or_else(|| GatewayError::NotFound(format!("no delegation {id:?}")))?;
     Ok(Json(
@@ -333,15 +322,15 @@ pub async fn delegation_status(
 ) -> JsonResult {
     st.authenticate(&headers).await?;
     let now = now_ms();
-    let i = id.clone();
     let d = st
-        .blocking(move |s| s.get_delegation(&i, now))
+        .store
+        .get_delegation(&id, now)
         .await?
         .ok_or_else(|| GatewayError::NotFound(format!("no delegation {id:?}")))?;
-    let status = if d.status == "executed" {
-        "approved"
+    let status = if d.status == DelegationStatus::Executed {
+        DelegationStatus::Approved
     } else {
-        d.status.as_str()
+        d.status
     };
     Ok(Json(
         json!({"delegationId": d.id, "status": status, "executed": d.executed_ms.is_some()}),
@@ -355,11 +344,17 @@ pub async fn admin_list(
     Query(q): Query<HashMap<String, String>>,
 ) -> JsonResult {
     st.authenticate_admin(&headers).await?;
-    let status = q.get("status").cloned();
-    let now = now_ms();
-    let list = st
-        .blocking(move |s| s.list_delegations(status.as_deref(), now))
-        .await?;
+    let status = q
+        .get("status")
+        .map(|s| {
+            DelegationStatus::parse(s).ok_or_else(|| {
+                GatewayError::BadRequest(format!(
+                    "status must be pending, approved, rejected, expired or executed, not {s:?}"
+                ))
+            })
+        })
+        .transpose()?;
+    let list = st.store.list_delegations(status, now_ms()).await?;
     Ok(Json(json!({"data": list})))
 }
 
@@ -367,12 +362,16 @@ async fn decide(st: AppState, headers: HeaderMap, id: String, approve: bool) -> 
     st.authenticate_admin(&headers).await?;
     let by = email_header(&headers).unwrap_or_else(|| "admin".into());
     let now = now_ms();
-    let i = id.clone();
     let d = st
-        .blocking(move |s| s.decide_delegation(&i, approve, &by, now))
+        .store
+        .decide_delegation(&id, approve, &by, now)
         .await?
         .ok_or_else(|| GatewayError::NotFound(format!("no delegation {id:?}")))?;
-    let want = if approve { "approved" } else { "rejected" };
+    let want = if approve {
+        DelegationStatus::Approved
+    } else {
+        DelegationStatus::Rejected
+    };
     if d.status != want {
         return Err(GatewayError::BadRequest(format!(
             "delegation {id} is {}, not pending",
@@ -402,19 +401,26 @@ pub async fn admin_reject(
     decide(st, headers, id, false).await
 }
 
-/// `GET /admin/audit?after=&limit=`.
+/// `GET /admin/audit?after=&limit=`: a page of the log, oldest first;
+/// `next` is the `after` of the next page (an opaque cursor).
 pub async fn admin_audit(
     State(st): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> JsonResult {
     st.authenticate_admin(&headers).await?;
-    let after = q.get("after").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let after = match q.get("after") {
+        None => AuditCursor::START,
+        Some(s) => AuditCursor::parse(s)
+            .ok_or_else(|| GatewayError::BadRequest(format!("`after` is not a cursor: {s:?}")))?,
+    };
     let limit = q
         .get("limit")
-        .and_then(|s| s.parse().ok())
+        .and_then(|s| s.parse::<u32>().ok())
         .unwrap_or(500)
         .clamp(1, 5000);
-    let rows = st.blocking(move |s| s.audit_since(after, limit)).await?;
-    Ok(Json(json!({"data": rows})))
+    let page = st.store.audit_page(after, limit).await?;
+    Ok(Json(
+        json!({"data": page.rows, "next": page.next.to_string()}),
+    ))
 }

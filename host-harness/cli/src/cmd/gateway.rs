@@ -9,7 +9,10 @@ use crate::cmd::{EXIT_BAD_INPUT, EXIT_REJECTED, fail};
 use armoriq_gateway::builder::{GatewayBuilder, new_api_key, open_state_store};
 use armoriq_gateway::now_ms;
 use armoriq_gateway::settings::{Settings, default_state_dir};
-use armoriq_gateway::store::{AuditRow, Role, SqliteStore, Store};
+use armoriq_gateway::store::{
+    AuditCursor, AuditRow, AuditStore, DelegationStatus, DelegationStore, KeyStore, Role,
+    SqliteStore, StoreResult,
+};
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -66,6 +69,17 @@ pub struct ServeArgs {
 
 fn open_store(dir: &Path) -> Result<SqliteStore, String> {
     open_state_store(dir)
+}
+
+/// Runs one store call to completion on a small runtime of its own (the
+/// store's methods are async; these commands are not).
+fn run<T>(f: impl Future<Output = StoreResult<T>>) -> Result<T, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?
+        .block_on(f)
+        .map_err(|e| e.to_string())
 }
 
 /// A new API key: `ak_test_` or `ak_live_` and 32 random hex digits.
@@ -175,7 +189,7 @@ pub fn keys(c: &KeysCommand) -> ExitCode {
                 Err(e) => return fail(e, EXIT_BAD_INPUT),
             };
             let role = if *admin { Role::Admin } else { Role::Agent };
-            match store.add_api_key(&key, role, label) {
+            match run(store.add_api_key(&key, role, label)) {
                 Ok(id) => {
                     if state.json {
                         println!(
@@ -212,8 +226,12 @@ pub fn decide(a: &DecideArgs, approve: bool) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
     };
-    let want = if approve { "approved" } else { "rejected" };
-    match store.decide_delegation(&a.id, approve, &a.by, now_ms()) {
+    let want = if approve {
+        DelegationStatus::Approved
+    } else {
+        DelegationStatus::Rejected
+    };
+    match run(store.decide_delegation(&a.id, approve, &a.by, now_ms())) {
         Ok(Some(d)) if d.status == want => {
             if a.state.json {
                 println!("{}", serde_json::to_string(&d).unwrap_or_default());
@@ -258,7 +276,20 @@ pub fn delegations(a: &DelegationsArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
     };
-    match store.list_delegations(a.status.as_deref(), now_ms()) {
+    let status = match a.status.as_deref().map(DelegationStatus::parse) {
+        None => None,
+        Some(Some(s)) => Some(s),
+        Some(None) => {
+            return fail(
+                format!(
+                    "Delegation: --status must be pending, approved, rejected, expired or executed, not {:?}",
+                    a.status.as_deref().unwrap_or_default()
+                ),
+                EXIT_BAD_INPUT,
+            );
+        }
+    };
+    match run(store.list_delegations(status, now_ms())) {
         Ok(list) => {
             for d in list {
                 if a.state.json {
@@ -327,14 +358,15 @@ pub fn logs(a: &LogsArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
     };
+    let page = |after| run(store.audit_page(after, 5000));
     let mut all = Vec::new();
-    let mut after = 0;
+    let mut after = AuditCursor::START;
     loop {
-        match store.audit_since(after, 5000) {
-            Ok(rows) if rows.is_empty() => break,
-            Ok(rows) => {
-                after = rows.last().map_or(after, |r| r.id);
-                all.extend(rows);
+        match page(after) {
+            Ok(p) if p.rows.is_empty() => break,
+            Ok(p) => {
+                after = p.next;
+                all.extend(p.rows);
                 let keep = usize::try_from(a.tail.max(0)).unwrap_or(0);
                 if all.len() > keep {
                     all.drain(..all.len() - keep);
@@ -351,12 +383,12 @@ pub fn logs(a: &LogsArgs) -> ExitCode {
     }
     loop {
         std::thread::sleep(Duration::from_millis(250));
-        match store.audit_since(after, 1000) {
-            Ok(rows) => {
-                for r in &rows {
+        match page(after) {
+            Ok(p) => {
+                for r in &p.rows {
                     print_row(r, a.state.json);
-                    after = r.id;
                 }
+                after = p.next;
             }
             Err(e) => return fail(e, EXIT_BAD_INPUT),
         }

@@ -1,0 +1,164 @@
+//! Versioned schema: an ordered list of SQL migrations, embedded, applied
+//! in one transaction at open and recorded in `schema_version`.
+//!
+//! Migration 1 is the schema the gateway had before versioning. A database
+//! that code created has those tables and no `schema_version`: it is adopted
+//! as version 1 (migration 1 only creates what is missing), then the later
+//! migrations run on it like on any other.
+
+use super::{StoreError, StoreResult};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+/// One schema step.
+#[derive(Debug)]
+pub struct Migration {
+    /// Its version (1, 2, …, in order, no gaps).
+    pub version: u32,
+    /// What it does.
+    pub name: &'static str,
+    /// The SQL (several statements).
+    pub sql: &'static str,
+}
+
+/// Every migration, oldest first.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial schema (as created before versioning)",
+        sql: "
+CREATE TABLE IF NOT EXISTS api_keys (
+  id INTEGER PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE, role TEXT NOT NULL,
+  label TEXT NOT NULL, created_ms INTEGER NOT NULL, revoked_ms INTEGER);
+CREATE TABLE IF NOT EXISTS plans (
+  plan_id TEXT PRIMARY KEY, plan_hash TEXT NOT NULL, merkle_root TEXT NOT NULL,
+  plan_json TEXT NOT NULL, step_count INTEGER NOT NULL, intent_reference TEXT NOT NULL,
+  user_email TEXT, agent_id TEXT, expires_at INTEGER NOT NULL, status TEXT NOT NULL,
+  created_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS idempotency (
+  key_id INTEGER NOT NULL, route TEXT NOT NULL, idem TEXT NOT NULL, status INTEGER NOT NULL,
+  body TEXT NOT NULL, created_ms INTEGER NOT NULL, PRIMARY KEY (key_id, route, idem));
+CREATE TABLE IF NOT EXISTS audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, route TEXT NOT NULL,
+  outcome TEXT NOT NULL, user_email TEXT, agent_id TEXT, plan_id TEXT, step INTEGER,
+  mcp TEXT, tool TEXT, reason TEXT, latency_us INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS delegations (
+  id TEXT PRIMARY KEY, status TEXT NOT NULL, tool TEXT NOT NULL, mcp TEXT, plan_id TEXT,
+  requester_email TEXT, arguments TEXT NOT NULL, amount REAL, reason TEXT, approval TEXT,
+  created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, decided_by TEXT,
+  decided_ms INTEGER, executed_ms INTEGER);
+",
+    },
+    Migration {
+        version: 2,
+        name: "audit: an explicit seq, assigned by the writer, that pages follow",
+        sql: "
+ALTER TABLE audit ADD COLUMN seq INTEGER;
+UPDATE audit SET seq = id;
+CREATE UNIQUE INDEX audit_seq ON audit (seq);
+",
+    },
+    Migration {
+        version: 3,
+        name: "idempotency: in-flight reservations",
+        sql: "
+ALTER TABLE idempotency ADD COLUMN state TEXT NOT NULL DEFAULT 'done';
+",
+    },
+    Migration {
+        version: 4,
+        name: "delegations: one pending delegation per held call; claim index",
+        sql: "
+UPDATE delegations SET status = 'expired'
+ WHERE status = 'pending' AND rowid NOT IN (
+   SELECT MAX(rowid) FROM delegations WHERE status = 'pending'
+    GROUP BY tool, COALESCE(plan_id, ''), COALESCE(requester_email, ''), arguments);
+CREATE UNIQUE INDEX delegations_one_pending ON delegations
+  (tool, COALESCE(plan_id, ''), COALESCE(requester_email, ''), arguments)
+  WHERE status = 'pending';
+CREATE INDEX delegations_by_tool_status ON delegations (tool, status);
+",
+    },
+];
+
+/// The newest version this code knows.
+pub fn latest() -> u32 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+/// Brings the database to [`latest`] in one `BEGIN IMMEDIATE` transaction
+/// (concurrent openers wait for each other); returns the version in force.
+///
+/// # Errors
+/// `Corrupt` when the database is newer than this code; `Unavailable` when
+/// a migration fails (nothing of it stays).
+pub fn migrate(conn: &mut Connection, now_ms: i64) -> StoreResult<u32> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let versioned: bool = tx
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+            [],
+            |_| Ok(true),
+        )
+        .optional()?
+        .unwrap_or(false);
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_version (
+           version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ms INTEGER NOT NULL)",
+    )?;
+    let mut current: u32 = tx.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+        [],
+        |r| r.get(0),
+    )?;
+    if !versioned {
+        let legacy: bool = tx
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'api_keys'",
+                [],
+                |_| Ok(true),
+            )
+            .optional()?
+            .unwrap_or(false);
+        if legacy {
+            // Created before versioning: its tables are migration 1's.
+            tracing::info!("adopting an unversioned database as schema version 1");
+            tx.execute_batch(MIGRATIONS.first().map_or("", |m| m.sql))?;
+            tx.execute(
+                "INSERT INTO schema_version (version, name, applied_ms) VALUES (1, ?1, ?2)",
+                params!["adopted: created before versioning", now_ms],
+            )?;
+            current = 1;
+        }
+    }
+    if current > latest() {
+        return Err(StoreError::Corrupt(format!(
+            "database schema version {current} is newer than this gateway's ({})",
+            latest()
+        )));
+    }
+    let from = current;
+    for m in MIGRATIONS.iter().filter(|m| m.version > from) {
+        tx.execute_batch(m.sql).map_err(|e| {
+            StoreError::Unavailable(format!("migration {} ({}): {e}", m.version, m.name))
+        })?;
+        tx.execute(
+            "INSERT INTO schema_version (version, name, applied_ms) VALUES (?1, ?2, ?3)",
+            params![m.version, m.name, now_ms],
+        )?;
+        current = m.version;
+    }
+    tx.commit()?;
+    Ok(current)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_one_to_n_in_order() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(usize::try_from(m.version).ok(), Some(i + 1), "{}", m.name);
+        }
+    }
+}

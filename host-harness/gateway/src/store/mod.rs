@@ -1,0 +1,381 @@
+//! Durable state behind one async trait, grouped by area: API keys, minted
+//! plans, idempotent answers, delegations and the audit log.
+//!
+//! Each once-only rule is one method that is atomic in the backend itself
+//! (one SQL statement or one transaction), never a lock inside one process,
+//! so several gateways sharing one database keep the rules:
+//! * [`DelegationStore::claim_approved`]: one approval lets one call through;
+//! * [`IdempotencyStore::reserve_idempotency_key`]: one mint per key;
+//! * [`DelegationStore::get_or_create_pending`]: one delegation per held call.
+//!
+//! [`SqliteStore`] is the backend today (WAL, `synchronous=FULL`, blocking
+//! work on tokio's blocking pool). The trait is object-safe (methods return
+//! boxed futures) because the gateway holds an `Arc<dyn Store>`. Every
+//! backend runs the same test suite, races included: [`suite`] and the
+//! [`store_suite!`](crate::store_suite) macro.
+
+mod error;
+mod migrations;
+mod sqlite;
+#[cfg(any(test, feature = "store-suite"))]
+mod sqlite_harness;
+mod status;
+#[cfg(any(test, feature = "store-suite"))]
+pub mod suite;
+mod writer;
+
+pub use error::{StoreError, StoreResult};
+pub use migrations::{MIGRATIONS, Migration};
+pub use sqlite::{SqliteStore, create_private_file};
+#[cfg(any(test, feature = "store-suite"))]
+pub use sqlite_harness::SqliteHarness;
+pub use status::{DelegationStatus, PlanStatus, Role};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::future::Future;
+use std::pin::Pin;
+
+/// What every store method returns: a boxed future (object-safe).
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = StoreResult<T>> + Send + 'a>>;
+
+/// SHA-256 hex of an API key (only this is stored).
+pub fn key_hash(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// A verified API key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// Row id.
+    pub id: i64,
+    /// Role.
+    pub role: Role,
+}
+
+/// A minted plan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlanRecord {
+    /// `plan_id`.
+    pub plan_id: String,
+    /// Lowercase hex.
+    pub plan_hash: String,
+    /// Lowercase hex.
+    pub merkle_root: String,
+    /// The plan JSON as received.
+    pub plan_json: String,
+    /// Number of steps.
+    pub step_count: u64,
+    /// `jti` of the token.
+    pub intent_reference: String,
+    /// Who asked.
+    pub user_email: Option<String>,
+    /// The agent.
+    pub agent_id: Option<String>,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// Where the plan is.
+    pub status: PlanStatus,
+}
+
+/// One audit row.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct AuditRow {
+    /// Row id (set by the store; names the row for [`AuditStore::audit_update`]).
+    pub id: i64,
+    /// Position in the log (set by the store, inside the transaction that
+    /// writes the row; strictly increasing in commit order). Pages follow it.
+    pub seq: i64,
+    /// Unix milliseconds.
+    pub at_ms: i64,
+    /// What was decided: allowed, blocked, held, mismatched, expired, invalid,
+    /// mcp_error, minted, denied, ...
+    pub outcome: String,
+    /// The route (`invoke`, `token`, `enforce`, `report`).
+    pub route: String,
+    /// User email, if known.
+    pub user_email: Option<String>,
+    /// Agent id, if known.
+    pub agent_id: Option<String>,
+    /// Plan id, if known.
+    pub plan_id: Option<String>,
+    /// Step index, if matched.
+    pub step: Option<i64>,
+    /// MCP server.
+    pub mcp: Option<String>,
+    /// Tool.
+    pub tool: Option<String>,
+    /// Why (error variant, policy rule, MCP error text).
+    pub reason: Option<String>,
+    /// Time spent deciding, microseconds.
+    pub latency_us: i64,
+}
+
+/// Where a page of the audit log starts: opaque to callers, who get it from
+/// [`AuditPage::next`] (or [`AuditCursor::START`]) and may carry it as text
+/// ([`std::fmt::Display`] / [`AuditCursor::parse`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AuditCursor(i64);
+
+impl AuditCursor {
+    /// Before the first row.
+    pub const START: Self = Self(0);
+
+    /// The cursor's text form back.
+    ///
+    /// # Errors
+    /// `None` when `s` is not a cursor this store handed out.
+    pub fn parse(s: &str) -> Option<Self> {
+        s.parse::<i64>().ok().filter(|n| *n >= 0).map(Self)
+    }
+
+    /// For backends: the last `seq` this cursor is past.
+    pub fn after_seq(self) -> i64 {
+        self.0
+    }
+
+    /// For backends: the cursor past the row with this `seq`.
+    pub fn past_seq(seq: i64) -> Self {
+        Self(seq)
+    }
+}
+
+impl std::fmt::Display for AuditCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// One page of the audit log, oldest first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditPage {
+    /// The rows.
+    pub rows: Vec<AuditRow>,
+    /// Where the next page starts (unchanged when `rows` is empty, so a
+    /// follower polls with it again).
+    pub next: AuditCursor,
+}
+
+/// A delegation request (a held call waiting for a human).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Delegation {
+    /// `deleg_…`.
+    pub id: String,
+    /// Where it is (a pending one past its expiry reads as expired).
+    pub status: DelegationStatus,
+    /// The tool (action).
+    pub tool: String,
+    /// The MCP server (domain).
+    pub mcp: Option<String>,
+    /// Plan id.
+    pub plan_id: Option<String>,
+    /// Requester.
+    pub requester_email: Option<String>,
+    /// Arguments JSON.
+    pub arguments: String,
+    /// Amount, if any.
+    pub amount: Option<f64>,
+    /// Why it was held.
+    pub reason: Option<String>,
+    /// Approval requirements from the policy (JSON), if any.
+    pub approval: Option<String>,
+    /// Unix milliseconds.
+    pub created_ms: i64,
+    /// Unix milliseconds.
+    pub expires_ms: i64,
+    /// Who decided.
+    pub decided_by: Option<String>,
+    /// Unix milliseconds.
+    pub executed_ms: Option<i64>,
+}
+
+/// A new delegation request. Its identity while pending is (tool, plan_id,
+/// requester_email, arguments): one pending delegation per held call.
+#[derive(Clone, Debug, Default)]
+pub struct NewDelegation {
+    /// The tool.
+    pub tool: String,
+    /// The MCP server.
+    pub mcp: Option<String>,
+    /// Plan id.
+    pub plan_id: Option<String>,
+    /// Requester.
+    pub requester_email: Option<String>,
+    /// Arguments, canonical JSON.
+    pub arguments: String,
+    /// Amount.
+    pub amount: Option<f64>,
+    /// Reason.
+    pub reason: Option<String>,
+    /// Approval JSON.
+    pub approval: Option<String>,
+    /// Lifetime.
+    pub ttl_ms: i64,
+}
+
+/// The call that wants to use an approval.
+#[derive(Clone, Debug, Default)]
+pub struct ApprovedCall {
+    /// The tool called.
+    pub tool: String,
+    /// The plan the call's token signed.
+    pub plan_id: String,
+    /// The caller, if known: an unnamed claim takes only a delegation this
+    /// requester asked for (or one without a requester).
+    pub requester_email: Option<String>,
+    /// The delegation the caller names (`_delegation_id`), if any: then only
+    /// that one, if it is for this tool and plan.
+    pub delegation_id: Option<String>,
+}
+
+/// An idempotent request's identity: (API key, route, `Idempotency-Key`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdemKey {
+    /// The API key's row id.
+    pub key_id: i64,
+    /// The route (`token`).
+    pub route: String,
+    /// The client's `Idempotency-Key`.
+    pub idem: String,
+}
+
+/// A stored answer: HTTP status and JSON body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredAnswer {
+    /// HTTP status.
+    pub status: u16,
+    /// Body.
+    pub body: String,
+}
+
+/// What [`IdempotencyStore::reserve_idempotency_key`] decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reservation {
+    /// This request holds the key: do the work, then
+    /// [`IdempotencyStore::complete_idempotency_key`] (or release it).
+    Won,
+    /// Another request with this key is being served right now (409).
+    InFlight,
+    /// The key was used: replay this answer.
+    Replay(StoredAnswer),
+}
+
+/// API keys.
+pub trait KeyStore: Send + Sync {
+    /// Adds an API key (only its SHA-256 is kept); returns its row id.
+    fn add_api_key<'a>(&'a self, key: &'a str, role: Role, label: &'a str) -> StoreFuture<'a, i64>;
+    /// Looks a presented key up (revoked keys are not found).
+    fn check_api_key<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<KeyInfo>>;
+    /// Number of usable keys.
+    fn count_api_keys(&self) -> StoreFuture<'_, i64>;
+}
+
+/// Minted plans.
+pub trait PlanStore: Send + Sync {
+    /// Stores a minted plan (`Conflict` if its id exists).
+    fn put_plan<'a>(&'a self, plan: &'a PlanRecord) -> StoreFuture<'a, ()>;
+    /// A plan by id.
+    fn get_plan<'a>(&'a self, plan_id: &'a str) -> StoreFuture<'a, Option<PlanRecord>>;
+    /// Sets a plan's status; false if there is no such plan.
+    fn set_plan_status<'a>(&'a self, plan_id: &'a str, status: PlanStatus)
+    -> StoreFuture<'a, bool>;
+}
+
+/// Idempotent answers: reserve, then complete or release.
+pub trait IdempotencyStore: Send + Sync {
+    /// Reserves `key` for this request, atomically: exactly one of several
+    /// concurrent callers gets [`Reservation::Won`]; the others get
+    /// [`Reservation::InFlight`] until the winner completes, then
+    /// [`Reservation::Replay`] of its answer. A reservation older than
+    /// `stale_after_ms` (its holder died) may be taken over.
+    fn reserve_idempotency_key<'a>(
+        &'a self,
+        key: &'a IdemKey,
+        now_ms: i64,
+        stale_after_ms: i64,
+    ) -> StoreFuture<'a, Reservation>;
+    /// Stores the winner's answer for replay; false if `key` was not reserved.
+    fn complete_idempotency_key<'a>(
+        &'a self,
+        key: &'a IdemKey,
+        answer: &'a StoredAnswer,
+    ) -> StoreFuture<'a, bool>;
+    /// Gives an unfinished reservation up (the work failed: the next request
+    /// with this key starts afresh).
+    fn release_idempotency_key<'a>(&'a self, key: &'a IdemKey) -> StoreFuture<'a, ()>;
+}
+
+/// Delegations: held calls, their approval, their single use.
+pub trait DelegationStore: Send + Sync {
+    /// The pending delegation for this held call, created if there is none,
+    /// atomically: concurrent callers with the same request get one id.
+    fn get_or_create_pending<'a>(
+        &'a self,
+        d: &'a NewDelegation,
+        now_ms: i64,
+    ) -> StoreFuture<'a, Delegation>;
+    /// A delegation by id.
+    fn get_delegation<'a>(
+        &'a self,
+        id: &'a str,
+        now_ms: i64,
+    ) -> StoreFuture<'a, Option<Delegation>>;
+    /// Approves or rejects a pending, unexpired delegation; returns it as it
+    /// now is (unchanged if it was not pending).
+    fn decide_delegation<'a>(
+        &'a self,
+        id: &'a str,
+        approve: bool,
+        by: &'a str,
+        now_ms: i64,
+    ) -> StoreFuture<'a, Option<Delegation>>;
+    /// Consumes one approved, not yet executed delegation matching `call`,
+    /// in one atomic step: of concurrent claims on one approval exactly one
+    /// gets it (marked executed at `now_ms`); the rest get `None`.
+    fn claim_approved<'a>(
+        &'a self,
+        call: &'a ApprovedCall,
+        now_ms: i64,
+    ) -> StoreFuture<'a, Option<Delegation>>;
+    /// Marks an approved delegation executed (the SDK's own report); false
+    /// if it was not approved.
+    fn mark_executed<'a>(&'a self, id: &'a str, now_ms: i64) -> StoreFuture<'a, bool>;
+    /// An approved, not yet executed delegation for this tool (and plan and
+    /// requester, if given), without consuming it.
+    fn find_approved<'a>(
+        &'a self,
+        tool: &'a str,
+        plan_id: Option<&'a str>,
+        email: Option<&'a str>,
+        now_ms: i64,
+    ) -> StoreFuture<'a, Option<Delegation>>;
+    /// Delegations, newest first (at most 500), optionally of one status.
+    fn list_delegations(
+        &self,
+        status: Option<DelegationStatus>,
+        now_ms: i64,
+    ) -> StoreFuture<'_, Vec<Delegation>>;
+}
+
+/// The audit log.
+pub trait AuditStore: Send + Sync {
+    /// Appends a row; resolves once it is durable. Returns its row id.
+    fn audit(&self, row: AuditRow) -> StoreFuture<'_, i64>;
+    /// Records what became of an allowed call (its forwarding failed);
+    /// resolves once durable.
+    fn audit_update<'a>(
+        &'a self,
+        id: i64,
+        outcome: &'a str,
+        reason: Option<&'a str>,
+        latency_us: i64,
+    ) -> StoreFuture<'a, ()>;
+    /// Rows after `after`, oldest first (in `seq` order), at most `limit`.
+    fn audit_page(&self, after: AuditCursor, limit: u32) -> StoreFuture<'_, AuditPage>;
+}
+
+/// The gateway's durable state: every area, plus the schema version.
+pub trait Store: KeyStore + PlanStore + IdempotencyStore + DelegationStore + AuditStore {
+    /// The schema version in force (the last applied migration).
+    fn schema_version(&self) -> StoreFuture<'_, u32>;
+}

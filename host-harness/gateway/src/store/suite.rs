@@ -1,0 +1,648 @@
+//! One test suite for every [`Store`] backend, written against the trait
+//! only, races included. A backend provides a [`Harness`] (fresh locations,
+//! open, an old-schema database) and adds one line to its tests:
+//!
+//! ```ignore
+//! armoriq_gateway::store_suite!(MyHarness::new());
+//! ```
+//!
+//! which expands to one `#[tokio::test]` (multi-thread runtime) per suite
+//! function below.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use super::{
+    ApprovedCall, AuditCursor, AuditRow, DelegationStatus, IdemKey, NewDelegation, PlanRecord,
+    PlanStatus, Reservation, Role, Store, StoreError, StoreFuture, StoredAnswer, migrations,
+};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use tokio::sync::Barrier;
+
+/// Concurrent tasks in each race.
+pub const RACERS: usize = 8;
+
+/// What the suite needs from a backend.
+pub trait Harness: Send + Sync + 'static {
+    /// A new location (file, schema, database) no store has used.
+    fn fresh(&self) -> String;
+    /// Opens (creating and migrating) the store at `loc`.
+    fn open<'a>(&'a self, loc: &'a str) -> StoreFuture<'a, Arc<dyn Store>>;
+    /// Writes at `loc` a database as the gateway left it before schema
+    /// versioning: key `ak_legacy` (agent), plan `plan_legacy` (active), two
+    /// audit rows (outcomes `legacy1`, `legacy2`), a stored idempotent answer
+    /// (key id 1, route `token`, key `legacy`, 200, `{"legacy":true}`), and
+    /// the same request pending twice (tool `pay`, plan `plan_legacy`,
+    /// requester `a@x`, arguments `{}`, expiring far in the future; ids
+    /// `deleg_old` then `deleg_new`).
+    fn create_legacy(&self, loc: &str);
+}
+
+/// The suite's functions, for [`store_suite!`](crate::store_suite).
+#[macro_export]
+macro_rules! store_suite {
+    ($harness:expr) => {
+        $crate::store_suite!(@each $harness;
+            keys plans idempotency delegation_lifecycle audit_paging
+            audit_durable_across_reopen migrations_adopt_old_schema
+            race_claim_approved race_idempotency_key race_get_or_create_pending);
+    };
+    (@each $harness:expr; $($t:ident)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $t() {
+            $crate::store::suite::$t(&$harness).await;
+        }
+    )*};
+}
+
+async fn fresh(h: &impl Harness) -> Arc<dyn Store> {
+    h.open(&h.fresh()).await.unwrap()
+}
+
+fn plan(id: &str) -> PlanRecord {
+    PlanRecord {
+        plan_id: id.into(),
+        plan_hash: "ab".repeat(32),
+        merkle_root: "cd".repeat(32),
+        plan_json: r#"{"steps":[{"mcp":"m","action":"pay"}]}"#.into(),
+        step_count: 1,
+        intent_reference: format!("intent_{id}"),
+        user_email: Some("a@x".into()),
+        agent_id: None,
+        expires_at: 1_900_000_000,
+        status: PlanStatus::Active,
+    }
+}
+
+fn held(tool: &str, plan: &str, args: &str, ttl_ms: i64) -> NewDelegation {
+    NewDelegation {
+        tool: tool.into(),
+        mcp: Some("m".into()),
+        plan_id: Some(plan.into()),
+        requester_email: Some("a@x".into()),
+        arguments: args.into(),
+        amount: Some(5000.0),
+        ttl_ms,
+        ..Default::default()
+    }
+}
+
+fn call(tool: &str, plan: &str, named: Option<&str>) -> ApprovedCall {
+    ApprovedCall {
+        tool: tool.into(),
+        plan_id: plan.into(),
+        requester_email: Some("a@x".into()),
+        delegation_id: named.map(str::to_owned),
+    }
+}
+
+fn row(outcome: &str) -> AuditRow {
+    AuditRow {
+        route: "invoke".into(),
+        outcome: outcome.into(),
+        at_ms: 1,
+        ..Default::default()
+    }
+}
+
+pub async fn keys(h: &impl Harness) {
+    let s = fresh(h).await;
+    assert_eq!(s.count_api_keys().await.unwrap(), 0);
+    let a = s
+        .add_api_key("ak_test_abc", Role::Agent, "t")
+        .await
+        .unwrap();
+    let b = s.add_api_key("ak_test_adm", Role::Admin, "").await.unwrap();
+    assert_ne!(a, b);
+    let k = s.check_api_key("ak_test_abc").await.unwrap().unwrap();
+    assert_eq!((k.id, k.role), (a, Role::Agent));
+    assert_eq!(
+        s.check_api_key("ak_test_adm").await.unwrap().unwrap().role,
+        Role::Admin
+    );
+    assert!(s.check_api_key("ak_test_abd").await.unwrap().is_none());
+    assert_eq!(s.count_api_keys().await.unwrap(), 2);
+    // The same key twice is a conflict, not an outage.
+    assert!(matches!(
+        s.add_api_key("ak_test_abc", Role::Agent, "again").await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+pub async fn plans(h: &impl Harness) {
+    let s = fresh(h).await;
+    s.put_plan(&plan("p1")).await.unwrap();
+    assert_eq!(s.get_plan("p1").await.unwrap(), Some(plan("p1")));
+    assert_eq!(s.get_plan("p2").await.unwrap(), None);
+    assert!(matches!(
+        s.put_plan(&plan("p1")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(s.set_plan_status("p1", PlanStatus::Revoked).await.unwrap());
+    assert!(!s.set_plan_status("p2", PlanStatus::Revoked).await.unwrap());
+    assert_eq!(
+        s.get_plan("p1").await.unwrap().unwrap().status,
+        PlanStatus::Revoked
+    );
+}
+
+pub async fn idempotency(h: &impl Harness) {
+    let s = fresh(h).await;
+    let k = IdemKey {
+        key_id: 1,
+        route: "token".into(),
+        idem: "k1".into(),
+    };
+    let answer = StoredAnswer {
+        status: 403,
+        body: r#"{"success":false}"#.into(),
+    };
+    assert_eq!(
+        s.reserve_idempotency_key(&k, 1000, 60_000).await.unwrap(),
+        Reservation::Won
+    );
+    assert_eq!(
+        s.reserve_idempotency_key(&k, 1001, 60_000).await.unwrap(),
+        Reservation::InFlight
+    );
+    assert!(s.complete_idempotency_key(&k, &answer).await.unwrap());
+    // Completed once: a second completion and a release change nothing.
+    assert!(!s.complete_idempotency_key(&k, &answer).await.unwrap());
+    s.release_idempotency_key(&k).await.unwrap();
+    assert_eq!(
+        s.reserve_idempotency_key(&k, 1_000_000, 1).await.unwrap(),
+        Reservation::Replay(answer.clone())
+    );
+    // Keys are per API key and route.
+    let other = IdemKey {
+        key_id: 2,
+        ..k.clone()
+    };
+    assert_eq!(
+        s.reserve_idempotency_key(&other, 1000, 60_000)
+            .await
+            .unwrap(),
+        Reservation::Won
+    );
+    // A released reservation starts afresh.
+    s.release_idempotency_key(&other).await.unwrap();
+    assert_eq!(
+        s.reserve_idempotency_key(&other, 1001, 60_000)
+            .await
+            .unwrap(),
+        Reservation::Won
+    );
+    // A reservation whose holder died is taken over once stale.
+    assert_eq!(
+        s.reserve_idempotency_key(&other, 2000, 60_000)
+            .await
+            .unwrap(),
+        Reservation::InFlight
+    );
+    assert_eq!(
+        s.reserve_idempotency_key(&other, 70_000, 60_000)
+            .await
+            .unwrap(),
+        Reservation::Won
+    );
+}
+
+pub async fn delegation_lifecycle(h: &impl Harness) {
+    let s = fresh(h).await;
+    let nd = held("pay", "p1", "{}", 60_000);
+    let d = s.get_or_create_pending(&nd, 1000).await.unwrap();
+    assert_eq!(d.status, DelegationStatus::Pending);
+    assert!(d.id.starts_with("deleg_"));
+    // The same pending request is not duplicated; another one is.
+    assert_eq!(s.get_or_create_pending(&nd, 1001).await.unwrap().id, d.id);
+    let other = s
+        .get_or_create_pending(&held("pay", "p1", r#"{"amount":1}"#, 60_000), 1001)
+        .await
+        .unwrap();
+    assert_ne!(other.id, d.id);
+    // Nothing to claim before approval.
+    assert!(
+        s.claim_approved(&call("pay", "p1", None), 1002)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.find_approved("pay", Some("p1"), None, 1002)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let d2 = s
+        .decide_delegation(&d.id, true, "boss", 1003)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (d2.status, d2.decided_by.as_deref()),
+        (DelegationStatus::Approved, Some("boss"))
+    );
+    // Deciding twice does not flip it.
+    let d3 = s
+        .decide_delegation(&d.id, false, "x", 1004)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d3.status, DelegationStatus::Approved);
+    assert!(
+        s.decide_delegation("deleg_none", true, "x", 1004)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // find_approved reads without consuming.
+    assert!(
+        s.find_approved("pay", Some("p1"), Some("a@x"), 1005)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // A claim for another tool, plan or requester, or naming another delegation, gets nothing.
+    for c in [
+        call("refund", "p1", None),
+        call("pay", "p2", None),
+        ApprovedCall {
+            requester_email: Some("b@x".into()),
+            ..call("pay", "p1", None)
+        },
+        call("pay", "p1", Some(&other.id)),
+        call("refund", "p1", Some(&d.id)),
+    ] {
+        assert!(s.claim_approved(&c, 1005).await.unwrap().is_none(), "{c:?}");
+    }
+    let claimed = s
+        .claim_approved(&call("pay", "p1", None), 1006)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (claimed.id.as_str(), claimed.status),
+        (d.id.as_str(), DelegationStatus::Executed)
+    );
+    assert_eq!(claimed.executed_ms, Some(1006));
+    // Single use.
+    assert!(
+        s.claim_approved(&call("pay", "p1", None), 1007)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.claim_approved(&call("pay", "p1", Some(&d.id)), 1007)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(!s.mark_executed(&d.id, 1007).await.unwrap());
+    // A named claim, and the SDK's own mark-executed.
+    let n = s
+        .get_or_create_pending(&held("pay", "p1", "{}", 60_000), 1008)
+        .await
+        .unwrap();
+    assert_ne!(
+        n.id, d.id,
+        "the executed one no longer holds the request's place"
+    );
+    s.decide_delegation(&n.id, true, "boss", 1009)
+        .await
+        .unwrap();
+    let got = s
+        .claim_approved(&call("pay", "p1", Some(&n.id)), 1010)
+        .await
+        .unwrap();
+    assert_eq!(got.map(|g| g.id), Some(n.id.clone()));
+    let m = s
+        .get_or_create_pending(&held("pay", "p1", "{}", 60_000), 1011)
+        .await
+        .unwrap();
+    s.decide_delegation(&m.id, true, "boss", 1012)
+        .await
+        .unwrap();
+    assert!(s.mark_executed(&m.id, 1013).await.unwrap());
+    assert_eq!(
+        s.get_delegation(&m.id, 1014).await.unwrap().unwrap().status,
+        DelegationStatus::Executed
+    );
+    // Rejection.
+    s.decide_delegation(&other.id, false, "boss", 1015)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_delegation(&other.id, 1016)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        DelegationStatus::Rejected
+    );
+    // Expiry: reads as expired, cannot be decided, and a new request for the
+    // same call gets a new delegation.
+    let e = s
+        .get_or_create_pending(&held("other", "p1", "{}", 10), 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_delegation(&e.id, 100).await.unwrap().unwrap().status,
+        DelegationStatus::Expired
+    );
+    assert_eq!(
+        s.decide_delegation(&e.id, true, "x", 100)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        DelegationStatus::Expired
+    );
+    let e2 = s
+        .get_or_create_pending(&held("other", "p1", "{}", 10), 100)
+        .await
+        .unwrap();
+    assert_ne!(e2.id, e.id);
+    assert_eq!(
+        s.get_delegation(&e.id, 100).await.unwrap().unwrap().status,
+        DelegationStatus::Expired
+    );
+    // Listing, newest first, by status.
+    let all = s.list_delegations(None, 100).await.unwrap();
+    assert_eq!(all.len(), 6);
+    let executed = s
+        .list_delegations(Some(DelegationStatus::Executed), 100)
+        .await
+        .unwrap();
+    assert_eq!(executed.len(), 3);
+    let pending = s
+        .list_delegations(Some(DelegationStatus::Pending), 100)
+        .await
+        .unwrap();
+    assert_eq!(pending.iter().map(|d| &d.id).collect::<Vec<_>>(), [&e2.id]);
+}
+
+pub async fn audit_paging(h: &impl Harness) {
+    let s = fresh(h).await;
+    let tasks: Vec<_> = (0..25)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move { s.audit(row(&format!("o{i}"))).await.unwrap() })
+        })
+        .collect();
+    let mut ids = BTreeSet::new();
+    for t in tasks {
+        assert!(ids.insert(t.await.unwrap()));
+    }
+    let mut cursor = AuditCursor::START;
+    let mut seen = Vec::new();
+    let mut sizes = Vec::new();
+    loop {
+        let page = s.audit_page(cursor, 10).await.unwrap();
+        if page.rows.is_empty() {
+            assert_eq!(page.next, cursor, "an empty page keeps the cursor");
+            break;
+        }
+        sizes.push(page.rows.len());
+        // The text form round-trips.
+        cursor = AuditCursor::parse(&page.next.to_string()).unwrap();
+        seen.extend(page.rows);
+    }
+    assert_eq!(sizes, [10, 10, 5]);
+    assert!(seen.windows(2).all(|w| w[0].seq < w[1].seq), "seq order");
+    let outcomes: BTreeSet<_> = seen.iter().map(|r| r.outcome.clone()).collect();
+    assert_eq!(outcomes, (0..25).map(|i| format!("o{i}")).collect());
+    assert_eq!(seen.iter().map(|r| r.id).collect::<BTreeSet<_>>(), ids);
+    // A follower's cursor sees only what comes after it.
+    let last = s.audit(row("late")).await.unwrap();
+    let page = s.audit_page(cursor, 10).await.unwrap();
+    assert_eq!(
+        page.rows
+            .iter()
+            .map(|r| r.outcome.as_str())
+            .collect::<Vec<_>>(),
+        ["late"]
+    );
+    // An allowed call whose forwarding failed.
+    s.audit_update(last, "mcp_error", Some("down"), 7)
+        .await
+        .unwrap();
+    let page = s.audit_page(cursor, 10).await.unwrap();
+    let r = &page.rows[0];
+    assert_eq!(
+        (r.outcome.as_str(), r.reason.as_deref(), r.latency_us),
+        ("mcp_error", Some("down"), 7)
+    );
+    assert!(AuditCursor::parse("-1").is_none() && AuditCursor::parse("x").is_none());
+}
+
+pub async fn audit_durable_across_reopen(h: &impl Harness) {
+    let loc = h.fresh();
+    let s = h.open(&loc).await.unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move { s.audit(row(&format!("d{i}"))).await.unwrap() })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let before = s.audit_page(AuditCursor::START, 100).await.unwrap();
+    drop(s);
+    let s = h.open(&loc).await.unwrap();
+    let after = s.audit_page(AuditCursor::START, 100).await.unwrap();
+    assert_eq!(after.rows.len(), 8);
+    assert_eq!(after, before);
+    s.audit(row("next")).await.unwrap();
+    let more = s.audit_page(after.next, 100).await.unwrap();
+    assert_eq!(more.rows.len(), 1);
+    assert!(more.rows[0].seq > before.rows[7].seq);
+}
+
+pub async fn migrations_adopt_old_schema(h: &impl Harness) {
+    let loc = h.fresh();
+    h.create_legacy(&loc);
+    let s = h.open(&loc).await.unwrap();
+    assert_eq!(s.schema_version().await.unwrap(), migrations::latest());
+    let k = s.check_api_key("ak_legacy").await.unwrap().unwrap();
+    assert_eq!(k.role, Role::Agent);
+    let p = s.get_plan("plan_legacy").await.unwrap().unwrap();
+    assert_eq!(p.status, PlanStatus::Active);
+    let page = s.audit_page(AuditCursor::START, 10).await.unwrap();
+    assert_eq!(
+        page.rows
+            .iter()
+            .map(|r| r.outcome.as_str())
+            .collect::<Vec<_>>(),
+        ["legacy1", "legacy2"]
+    );
+    s.audit(row("new")).await.unwrap();
+    let more = s.audit_page(page.next, 10).await.unwrap();
+    assert_eq!(more.rows.len(), 1);
+    assert!(more.rows[0].seq > page.rows[1].seq);
+    let legacy_key = IdemKey {
+        key_id: 1,
+        route: "token".into(),
+        idem: "legacy".into(),
+    };
+    assert_eq!(
+        s.reserve_idempotency_key(&legacy_key, 0, 60_000)
+            .await
+            .unwrap(),
+        Reservation::Replay(StoredAnswer {
+            status: 200,
+            body: r#"{"legacy":true}"#.into()
+        })
+    );
+    // The duplicate pending requests the old code could leave are one now:
+    // the newer one holds the request's place.
+    let pending = s
+        .list_delegations(Some(DelegationStatus::Pending), 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        pending.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        ["deleg_new"]
+    );
+    let d = s
+        .get_or_create_pending(&held("pay", "plan_legacy", "{}", 60_000), 0)
+        .await
+        .unwrap();
+    assert_eq!(d.id, "deleg_new");
+    drop(s);
+    // Opening again applies nothing more.
+    let s = h.open(&loc).await.unwrap();
+    assert_eq!(s.schema_version().await.unwrap(), migrations::latest());
+    assert_eq!(
+        s.audit_page(AuditCursor::START, 10)
+            .await
+            .unwrap()
+            .rows
+            .len(),
+        3
+    );
+}
+
+/// Runs `f(i)` on `RACERS` tasks released together.
+async fn race<T, F, Fut>(f: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let gate = Arc::new(Barrier::new(RACERS));
+    let f = Arc::new(f);
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let (gate, f) = (gate.clone(), f.clone());
+            tokio::spawn(async move {
+                gate.wait().await;
+                f(i).await
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+pub async fn race_claim_approved(h: &impl Harness) {
+    let s = fresh(h).await;
+    for named in [false, true] {
+        let d = s
+            .get_or_create_pending(&held("pay", "p1", "{}", 60_000), 1000)
+            .await
+            .unwrap();
+        s.decide_delegation(&d.id, true, "boss", 1001)
+            .await
+            .unwrap()
+            .unwrap();
+        let (s2, id) = (s.clone(), d.id.clone());
+        let got = race(move |_| {
+            let (s, c) = (s2.clone(), call("pay", "p1", named.then_some(id.as_str())));
+            async move { s.claim_approved(&c, 1002).await.unwrap() }
+        })
+        .await;
+        let winners: Vec<_> = got.iter().flatten().collect();
+        assert_eq!(winners.len(), 1, "named={named}: {got:?}");
+        assert_eq!(winners[0].id, d.id);
+        assert_eq!(
+            s.get_delegation(&d.id, 1003).await.unwrap().unwrap().status,
+            DelegationStatus::Executed
+        );
+    }
+}
+
+pub async fn race_idempotency_key(h: &impl Harness) {
+    let s = fresh(h).await;
+    let reserved = Arc::new(Barrier::new(RACERS));
+    let completed = Arc::new(Barrier::new(RACERS));
+    let s2 = s.clone();
+    let got = race(move |i| {
+        let (s, reserved, completed) = (s2.clone(), reserved.clone(), completed.clone());
+        async move {
+            let k = IdemKey {
+                key_id: 7,
+                route: "token".into(),
+                idem: "same".into(),
+            };
+            let first = s.reserve_idempotency_key(&k, 1000, 60_000).await.unwrap();
+            reserved.wait().await;
+            // No assertion before the last barrier: a failing racer must not
+            // leave the others waiting.
+            let completed_ok = if first == Reservation::Won {
+                let answer = StoredAnswer {
+                    status: 200,
+                    body: format!(r#"{{"minted_by":{i}}}"#),
+                };
+                s.complete_idempotency_key(&k, &answer).await.ok()
+            } else {
+                None
+            };
+            completed.wait().await;
+            let then = s.reserve_idempotency_key(&k, 1001, 60_000).await.unwrap();
+            assert_ne!(completed_ok, Some(false), "a winner could not complete");
+            (first, then)
+        }
+    })
+    .await;
+    let winners = got.iter().filter(|(f, _)| *f == Reservation::Won).count();
+    let in_flight = got
+        .iter()
+        .filter(|(f, _)| *f == Reservation::InFlight)
+        .count();
+    assert_eq!((winners, in_flight), (1, RACERS - 1), "{got:?}");
+    let answers: BTreeSet<_> = got.iter().map(|(_, t)| format!("{t:?}")).collect();
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert!(matches!(got[0].1, Reservation::Replay(_)), "{got:?}");
+}
+
+pub async fn race_get_or_create_pending(h: &impl Harness) {
+    let s = fresh(h).await;
+    let s2 = s.clone();
+    let got = race(move |_| {
+        let s = s2.clone();
+        async move {
+            s.get_or_create_pending(&held("pay", "p1", r#"{"amount":5000}"#, 60_000), 1000)
+                .await
+                .unwrap()
+                .id
+        }
+    })
+    .await;
+    let ids: BTreeSet<_> = got.into_iter().collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let pending = s
+        .list_delegations(Some(DelegationStatus::Pending), 1000)
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+}

@@ -1,0 +1,75 @@
+//! The audit group-commit writer: one thread, one connection. Each request
+//! hands its row over and waits until the transaction holding it is on disk,
+//! so a row is durable before the response goes out while concurrent
+//! requests share one fsync. The writer assigns each row's `seq` inside that
+//! transaction (`BEGIN IMMEDIATE`, so two gateways on one file never hand
+//! out the same one): pages follow `seq`, never rowid order.
+
+use super::{AuditRow, StoreError, StoreResult};
+use rusqlite::{Connection, TransactionBehavior, params};
+use std::sync::mpsc;
+use tokio::sync::oneshot;
+
+/// A row to write and where to say it is durable (row id).
+pub(super) type Job = (AuditRow, oneshot::Sender<StoreResult<i64>>);
+
+/// Most rows in one transaction.
+const BATCH: usize = 512;
+
+/// Takes every row waiting, writes them in one transaction, acknowledges each.
+pub(super) fn run(mut conn: Connection, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        match write(&mut conn, &batch) {
+            Ok(ids) => {
+                for ((_, ack), id) in batch.into_iter().zip(ids) {
+                    let _ = ack.send(Ok(id));
+                }
+            }
+            Err(e) => {
+                let e = StoreError::from(e);
+                for (_, ack) in batch {
+                    let _ = ack.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+fn write(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<i64>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit", [], |r| r.get(0))?;
+    let mut ids = Vec::with_capacity(batch.len());
+    {
+        let mut st = tx.prepare_cached(
+            "INSERT INTO audit (seq, at_ms, route, outcome, user_email, agent_id, plan_id, step, \
+             mcp, tool, reason, latency_us) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
+        )?;
+        for (r, _) in batch {
+            seq = seq.saturating_add(1);
+            st.execute(params![
+                seq,
+                r.at_ms,
+                r.route,
+                r.outcome,
+                r.user_email,
+                r.agent_id,
+                r.plan_id,
+                r.step,
+                r.mcp,
+                r.tool,
+                r.reason,
+                r.latency_us
+            ])?;
+            ids.push(tx.last_insert_rowid());
+        }
+    }
+    tx.commit()?;
+    Ok(ids)
+}

@@ -50,13 +50,13 @@ impl ArmorIQClient {
     /// `_enrich_policy_context`: `{is_financial, transaction_type, amount,
     /// recipient_id}` from the tool's metadata (`amount` divided by 100 for
     /// cents).
-    pub fn policy_context(
+    pub async fn policy_context(
         &self,
         mcp: &str,
         action: &str,
         params: &serde_json::Map<String, Value>,
     ) -> Value {
-        let meta = self.fetch_tool_metadata(mcp);
+        let meta = self.fetch_tool_metadata(mcp).await;
         let tm = meta
             .get("toolMetadata")
             .and_then(|t| t.get(action))
@@ -101,7 +101,7 @@ impl ArmorIQClient {
     /// # Errors
     /// As `invoke`; `PolicyHold` when not waiting; `Delegation` when the
     /// delegation is rejected, expires or times out.
-    pub fn invoke_with_policy(
+    pub async fn invoke_with_policy(
         &self,
         mcp: &str,
         action: &str,
@@ -114,100 +114,84 @@ impl ArmorIQClient {
             _ => serde_json::Map::new(),
         };
         let original = params.clone();
-        let ctx = self.policy_context(mcp, action, &params);
-        let amount = ctx.get("amount").and_then(Value::as_f64);
-        params.insert("_policy_context".into(), ctx);
-        let first = self.invoke(
+        let ctx = self.policy_context(mcp, action, &params).await;
+        let call = HeldCall {
             mcp,
             action,
-            token,
-            Some(&Value::Object(params.clone())),
-            opts.user_email.as_deref(),
-        );
-        let held = match first {
-            Err(ArmorIqError::PolicyHold {
-                reason,
-                delegation_context,
-                message,
-                delegation_id,
-                matched_policy,
-                metadata,
-            }) => {
-                let info = HoldInfo {
-                    mcp: mcp.into(),
-                    action: action.into(),
-                    reason: Some(reason.clone().unwrap_or_else(|| message.clone())),
-                    delegation_id: None,
-                    amount,
-                };
-                if let Some(cb) = &opts.on_hold {
-                    cb(&info);
-                }
-                let Some(email) = opts
-                    .user_email
-                    .as_deref()
-                    .filter(|_| opts.wait_for_approval)
-                else {
-                    return Err(ArmorIqError::PolicyHold {
-                        message,
-                        reason,
-                        delegation_id,
-                        delegation_context,
-                        matched_policy,
-                        metadata,
-                    });
-                };
-                let _ = email;
-                (
-                    reason,
-                    message,
-                    delegation_context,
-                    matched_policy,
-                    metadata,
-                )
-            }
+            amount: ctx.get("amount").and_then(Value::as_f64),
+        };
+        params.insert("_policy_context".into(), ctx);
+        let first = self
+            .invoke(
+                mcp,
+                action,
+                token,
+                Some(&Value::Object(params.clone())),
+                opts.user_email.as_deref(),
+            )
+            .await;
+        let hold = match first {
+            Err(e @ ArmorIqError::PolicyHold { .. }) => e,
             other => return other,
         };
-        let (reason, message, ctx, matched_policy, hold_meta) = held;
-        let reason_text = reason.clone().unwrap_or_else(|| message.clone());
-        let email = opts.user_email.clone().unwrap_or_default();
+        let (hold, email) = take_hold(hold, &call, opts)?;
+        let id = self
+            .request_delegation(hold, &email, &call, token, original, opts)
+            .await?;
+        self.await_approval(&id, opts.delegation_timeout).await?;
+        params.insert("_delegation_id".into(), json!(id));
+        params.insert("_approvals".into(), json!(999));
+        let result = self
+            .invoke(
+                mcp,
+                action,
+                token,
+                Some(&Value::Object(params)),
+                Some(&email),
+            )
+            .await?;
+        self.mark_delegation_executed(&id, &email, token.plan_id.as_deref())
+            .await;
+        Ok(result)
+    }
+
+    /// The delegation request for a held call (`action: "execute"`, the
+    /// original arguments, the requester's role), then `on_hold` with its
+    /// id. A failed request gives back the hold with `delegationError`.
+    async fn request_delegation(
+        &self,
+        hold: Hold,
+        email: &str,
+        call: &HeldCall<'_>,
+        token: &IntentToken,
+        original: serde_json::Map<String, Value>,
+        opts: &InvokeOptions,
+    ) -> Result<String> {
+        let reason_text = hold.reason.clone().unwrap_or_else(|| hold.message.clone());
         let (role, limit) = match &opts.requester_role {
             Some(r) => (r.clone(), opts.requester_limit.unwrap_or(0.0)),
-            None => self.resolve_user_role(&email),
+            None => self.resolve_user_role(email).await,
         };
+        let ctx = &hold.delegation_context;
         let c = |k: &str| ctx.get(k).and_then(Value::as_str).map(str::to_owned);
         let req = DelegationRequestParams {
-            tool: action.to_owned(),
+            tool: call.action.to_owned(),
             action: "execute".into(),
             arguments: Some(Value::Object(original)),
-            amount: Some(amount.filter(|a| *a != 0.0).unwrap_or(0.0)),
-            requester_email: email.clone(),
+            amount: Some(call.amount.filter(|a| *a != 0.0).unwrap_or(0.0)),
+            requester_email: email.to_owned(),
             requester_role: Some(role),
             requester_limit: Some(limit),
-            domain: Some(c("domain").unwrap_or_else(|| mcp.to_owned())),
+            domain: Some(c("domain").unwrap_or_else(|| call.mcp.to_owned())),
             target_url: c("targetUrl"),
             plan_id: c("planId").or_else(|| token.plan_id.clone()),
             intent_reference: Some(c("intentReference").unwrap_or_else(|| token.token_id.clone())),
             merkle_root: Some(c("merkleRoot").unwrap_or_else(|| token.plan_hash.clone())),
             reason: Some(reason_text.clone()),
         };
-        let created = match self.create_delegation_request(&req, &email) {
+        let created = match self.create_delegation_request(&req, email).await {
             Ok(v) => v,
-            Err(e) => {
-                let mut meta = match *hold_meta {
-                    Value::Object(m) => m,
-                    _ => serde_json::Map::new(),
-                };
-                meta.insert("delegationError".into(), json!(e.message()));
-                return Err(ArmorIqError::PolicyHold {
-                    message,
-                    reason,
-                    delegation_id: None,
-                    delegation_context: ctx,
-                    matched_policy,
-                    metadata: Box::new(Value::Object(meta)),
-                });
-            }
+            Err(e) => return Err(hold.into_error(Some(e.message().to_owned()))),
         };
         let id = created
             .get("delegationId")
@@ -219,15 +203,25 @@ impl ArmorIQClient {
             })?;
         if let Some(cb) = &opts.on_hold {
             cb(&HoldInfo {
-                mcp: mcp.into(),
-                action: action.into(),
-                reason: Some(reason_text.clone()),
+                mcp: call.mcp.into(),
+                action: call.action.into(),
+                reason: Some(reason_text),
                 delegation_id: Some(id.clone()),
-                amount,
+                amount: call.amount,
             });
         }
+        Ok(id)
+    }
+
+    /// Polls the delegation's status (first after `poll.first`, then
+    /// ×`poll.factor`, at most `poll.cap`) until it is approved.
+    ///
+    /// # Errors
+    /// `Delegation` when it is rejected, expires, cannot be read, or the
+    /// timeout passes.
+    async fn await_approval(&self, id: &str, timeout: Option<Duration>) -> Result<()> {
         let poll = self.inner.opts.poll;
-        let timeout = opts.delegation_timeout.unwrap_or(poll.timeout);
+        let timeout = timeout.unwrap_or(poll.timeout);
         let deadline = Instant::now() + timeout;
         let mut wait = poll.first;
         loop {
@@ -241,18 +235,19 @@ impl ArmorIQClient {
                     status: None,
                 });
             }
-            std::thread::sleep(wait.min(left));
+            tokio::time::sleep(wait.min(left)).await;
             wait = Duration::from_secs_f64(
                 (wait.as_secs_f64() * poll.factor).min(poll.cap.as_secs_f64()),
             );
             let status = self
-                .get_delegation_status(&id)?
+                .get_delegation_status(id)
+                .await?
                 .get("status")
                 .and_then(Value::as_str)
                 .unwrap_or("pending")
                 .to_owned();
             match status.as_str() {
-                "approved" => break,
+                "approved" => return Ok(()),
                 "rejected" | "expired" => {
                     return Err(ArmorIqError::Delegation {
                         message: format!("Delegation {status}"),
@@ -262,16 +257,87 @@ impl ArmorIQClient {
                 _ => {}
             }
         }
-        params.insert("_delegation_id".into(), json!(id));
-        params.insert("_approvals".into(), json!(999));
-        let result = self.invoke(
-            mcp,
-            action,
-            token,
-            Some(&Value::Object(params)),
-            Some(&email),
-        )?;
-        self.mark_delegation_executed(&id, &email, token.plan_id.as_deref());
-        Ok(result)
+    }
+}
+
+/// The call `invoke_with_policy` is running, as a hold reports it.
+struct HeldCall<'a> {
+    mcp: &'a str,
+    action: &'a str,
+    amount: Option<f64>,
+}
+
+/// A `PolicyHold` the first invoke answered, taken apart.
+struct Hold {
+    message: String,
+    reason: Option<String>,
+    delegation_id: Option<String>,
+    delegation_context: Box<Value>,
+    matched_policy: Option<String>,
+    metadata: Box<Value>,
+}
+
+impl Hold {
+    /// The hold as the error again; `delegation_error` (a failed delegation
+    /// request) goes into the metadata as `delegationError` and drops the
+    /// delegation id.
+    fn into_error(self, delegation_error: Option<String>) -> ArmorIqError {
+        let (delegation_id, metadata) = match delegation_error {
+            None => (self.delegation_id, self.metadata),
+            Some(e) => {
+                let mut meta = match *self.metadata {
+                    Value::Object(m) => m,
+                    _ => serde_json::Map::new(),
+                };
+                meta.insert("delegationError".into(), json!(e));
+                (None, Box::new(Value::Object(meta)))
+            }
+        };
+        ArmorIqError::PolicyHold {
+            message: self.message,
+            reason: self.reason,
+            delegation_id,
+            delegation_context: self.delegation_context,
+            matched_policy: self.matched_policy,
+            metadata,
+        }
+    }
+}
+
+/// A hold from the first invoke: `on_hold` is told, then either the hold is
+/// returned (not waiting, or no user email) or waiting goes on for that
+/// email. Any other error is returned as it is.
+fn take_hold(e: ArmorIqError, call: &HeldCall<'_>, opts: &InvokeOptions) -> Result<(Hold, String)> {
+    let ArmorIqError::PolicyHold {
+        message,
+        reason,
+        delegation_id,
+        delegation_context,
+        matched_policy,
+        metadata,
+    } = e
+    else {
+        return Err(e);
+    };
+    if let Some(cb) = &opts.on_hold {
+        cb(&HoldInfo {
+            mcp: call.mcp.into(),
+            action: call.action.into(),
+            reason: Some(reason.clone().unwrap_or_else(|| message.clone())),
+            delegation_id: None,
+            amount: call.amount,
+        });
+    }
+    let hold = Hold {
+        message,
+        reason,
+        delegation_id,
+        delegation_context,
+        matched_policy,
+        metadata,
+    };
+    match opts.user_email.clone().filter(|_| opts.wait_for_approval) {
+        Some(email) => Ok((hold, email)),
+        None => Err(hold.into_error(None)),
     }
 }

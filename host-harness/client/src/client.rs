@@ -93,8 +93,10 @@ impl ArmorIQClient {
             .or_else(|| std::env::var("CONTEXT_ID").ok())
             .unwrap_or_else(|| "default".into());
         let ua = format!("ArmorIQ-SDK-RS/{SDK_VERSION} (agent={agent_id})");
-        let http =
-            Transport::new(&ua, &api_key, opts.timeout).map_err(ArmorIqError::Configuration)?;
+        let roots = http::extra_roots(&opts.extra_root_certificates)
+            .map_err(ArmorIqError::Configuration)?;
+        let http = Transport::new(&ua, &api_key, opts.timeout, roots)
+            .map_err(ArmorIqError::Configuration)?;
         let configured_key = opts
             .iap_public_key
             .clone()
@@ -215,7 +217,7 @@ impl ArmorIQClient {
         &self.inner.http
     }
 
-    pub(crate) fn post_json(
+    pub(crate) async fn post_json(
         &self,
         path: &str,
         body: &str,
@@ -225,6 +227,7 @@ impl ArmorIQClient {
         self.inner
             .http
             .send("POST", &url, &[self.key_header()], Some(body), timeout)
+            .await
     }
 
     /// `bootstrap()`: `POST {backend}/iap/sdk/bootstrap`, cached for the
@@ -232,12 +235,13 @@ impl ArmorIQClient {
     ///
     /// # Errors
     /// `Configuration` on ≥ 400 or a transport error.
-    pub fn bootstrap(&self) -> Result<Value> {
+    pub async fn bootstrap(&self) -> Result<Value> {
         if let Some(v) = lock(&self.inner.bootstrap).clone() {
             return Ok(v);
         }
         let r = self
             .post_json("/iap/sdk/bootstrap", "{}", None)
+            .await
             .map_err(|e| ArmorIqError::Configuration(format!("sdk/bootstrap failed: {e}")))?;
         if r.status >= 400 {
             return Err(ArmorIqError::Configuration(format!(
@@ -257,7 +261,7 @@ impl ArmorIQClient {
     ///
     /// # Errors
     /// `Configuration` on ≥ 400 or a transport error.
-    pub fn resolve_user(&self, email: &str) -> Result<Value> {
+    pub async fn resolve_user(&self, email: &str) -> Result<Value> {
         let key = email.trim().to_lowercase();
         if let Some((v, until)) = lock(&self.inner.users).get(&key)
             && *until > Instant::now()
@@ -267,6 +271,7 @@ impl ArmorIQClient {
         let body = Body::new().put("userEmail", &key).finish();
         let r = self
             .post_json("/iap/sdk/resolve-user", &body, None)
+            .await
             .map_err(|e| {
                 ArmorIqError::Configuration(format!("sdk/resolve-user failed for {key}: {e}"))
             })?;
@@ -304,7 +309,7 @@ impl ArmorIQClient {
     }
 
     /// `fetch_tool_metadata(mcp)`: cached; errors give empty metadata.
-    pub fn fetch_tool_metadata(&self, mcp: &str) -> Value {
+    pub async fn fetch_tool_metadata(&self, mcp: &str) -> Value {
         if let Some(v) = lock(&self.inner.metadata).get(mcp) {
             return v.clone();
         }
@@ -313,6 +318,7 @@ impl ArmorIQClient {
             .inner
             .http
             .send("GET", &url, &[self.key_header()], None, None)
+            .await
             .ok()
             .filter(|r| r.status < 400)
             .and_then(|r| r.json())

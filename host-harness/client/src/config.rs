@@ -185,7 +185,8 @@ pub struct Discovery {
 /// `discover_mcp_tools`: JSON-RPC `initialize` (protocol `2024-11-05`,
 /// client `ArmorIQ-CLI/1.0.0`) then `tools/list`, following
 /// `mcp-session-id`; a URL without a path also tries `/mcp` and `/sse`.
-pub fn discover_mcp_tools(url: &str, auth: &McpAuth, timeout: Duration) -> Discovery {
+/// HTTPS trusts the system's roots plus the file `ARMORIQ_CA_CERT` names.
+pub async fn discover_mcp_tools(url: &str, auth: &McpAuth, timeout: Duration) -> Discovery {
     let auth_header = match auth {
         McpAuth::None => None,
         McpAuth::Bearer(t) => {
@@ -209,10 +210,16 @@ pub fn discover_mcp_tools(url: &str, auth: &McpAuth, timeout: Duration) -> Disco
             Some(("X-API-Key", k))
         }
     };
-    let client = match reqwest::blocking::Client::builder()
-        .timeout(timeout)
-        .build()
-    {
+    let roots = match crate::http::extra_roots(&[]) {
+        Ok(r) => r,
+        Err(e) => {
+            return Discovery {
+                error: Some(e),
+                ..Default::default()
+            };
+        }
+    };
+    let client = match crate::http::client_builder(roots).timeout(timeout).build() {
         Ok(c) => c,
         Err(e) => {
             return Discovery {
@@ -252,7 +259,7 @@ pub fn discover_mcp_tools(url: &str, auth: &McpAuth, timeout: Duration) -> Disco
         rb.send()
     };
     for c in &candidates {
-        let r = match post(c, &init, None) {
+        let r = match post(c, &init, None).await {
             Ok(r) => r,
             Err(e) => {
                 last = Some(e.to_string());
@@ -272,16 +279,17 @@ pub fn discover_mcp_tools(url: &str, auth: &McpAuth, timeout: Duration) -> Disco
             .get("mcp-session-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let _ = r.text();
+        let _ = r.text().await;
         if let Some(s) = &session {
             // The streamable-HTTP protocol wants this before other requests.
             let _ = post(
                 c,
                 &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
                 Some(s),
-            );
+            )
+            .await;
         }
-        let r = match post(c, &list, session.as_deref()) {
+        let r = match post(c, &list, session.as_deref()).await {
             Ok(r) => r,
             Err(e) => {
                 last = Some(e.to_string());
@@ -293,7 +301,7 @@ pub fn discover_mcp_tools(url: &str, auth: &McpAuth, timeout: Duration) -> Disco
             last = Some(format!("HTTP {st}"));
             continue;
         }
-        let text = r.text().unwrap_or_default();
+        let text = r.text().await.unwrap_or_default();
         let Some(payload) = parse_mcp_body(&text) else {
             last = Some("invalid response body".into());
             continue;

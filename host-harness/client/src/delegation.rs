@@ -60,7 +60,7 @@ impl ArmorIQClient {
     ///
     /// # Errors
     /// `Delegation` on ≥ 400 or a transport error.
-    pub fn create_delegation_request(
+    pub async fn create_delegation_request(
         &self,
         params: &DelegationRequestParams,
         email: &str,
@@ -82,6 +82,7 @@ impl ArmorIQClient {
             .inner
             .http
             .send("POST", &url, &headers, Some(&body), None)
+            .await
             .map_err(|e| ArmorIqError::Delegation {
                 message: format!("Delegation request failed: {e}"),
                 status: None,
@@ -99,7 +100,7 @@ impl ArmorIQClient {
     }
 
     /// `check_approved_delegation(email, tool, amount, plan_id)`; errors give `None`.
-    pub fn check_approved_delegation(
+    pub async fn check_approved_delegation(
         &self,
         email: &str,
         tool: &str,
@@ -120,6 +121,7 @@ impl ArmorIQClient {
         self.inner
             .http
             .send("GET", &url, &self.email_headers(email), None, None)
+            .await
             .ok()
             .filter(|r| r.status < 400)
             .and_then(|r| r.json())
@@ -129,7 +131,7 @@ impl ArmorIQClient {
     ///
     /// # Errors
     /// `Delegation` (with the status) on ≥ 400 or a transport error.
-    pub fn get_delegation_status(&self, id: &str) -> Result<Value> {
+    pub async fn get_delegation_status(&self, id: &str) -> Result<Value> {
         let url = format!("{}/delegation/{}/status", self.inner.backend, urlenc(id));
         let r = self
             .inner
@@ -141,6 +143,7 @@ impl ArmorIQClient {
                 None,
                 Some(Duration::from_secs(10)),
             )
+            .await
             .map_err(|e| ArmorIqError::Delegation {
                 message: format!("Failed to get delegation status: {e}"),
                 status: None,
@@ -158,7 +161,7 @@ impl ArmorIQClient {
     }
 
     /// `mark_delegation_executed(id, email, plan_id)` (retried; errors ignored).
-    pub fn mark_delegation_executed(&self, id: &str, email: &str, plan_id: Option<&str>) {
+    pub async fn mark_delegation_executed(&self, id: &str, email: &str, plan_id: Option<&str>) {
         let mut headers = self.email_headers(email);
         headers.push(("Idempotency-Key", format!("mark-exec:{id}")));
         let body = Body::new()
@@ -174,11 +177,12 @@ impl ArmorIQClient {
             self.inner.opts.max_retries,
             self.inner.opts.backoff,
             None,
-        );
+        )
+        .await;
     }
 
     /// `_resolve_user_role(email)`: `(role, limit)`, else `("agent_user", 0)`.
-    pub fn resolve_user_role(&self, email: &str) -> (String, f64) {
+    pub async fn resolve_user_role(&self, email: &str) -> (String, f64) {
         let url = format!("{}/delegation/my-role", self.inner.backend);
         self.inner
             .http
@@ -189,6 +193,7 @@ impl ArmorIQClient {
                 None,
                 Some(Duration::from_secs(5)),
             )
+            .await
             .ok()
             .filter(|r| r.status < 400)
             .and_then(|r| r.json())

@@ -37,7 +37,7 @@ impl ArmorIQClient {
     /// In this order: `TokenExpired` (before sending), the local check,
     /// `PolicyHold` / `PolicyBlocked` (body `enforcementAction`),
     /// `InvalidToken` (401/403), `IntentMismatch` (409), `MCPInvocation`.
-    pub fn invoke(
+    pub async fn invoke(
         &self,
         mcp: &str,
         action: &str,
@@ -55,13 +55,14 @@ impl ArmorIQClient {
             }
         };
         self.invoke_json(mcp, action, token, &params_json, user_email)
+            .await
     }
 
     /// `invoke` with params as JSON text (key order and numbers kept).
     ///
     /// # Errors
     /// As [`ArmorIQClient::invoke`].
-    pub fn invoke_json(
+    pub async fn invoke_json(
         &self,
         mcp: &str,
         action: &str,
@@ -80,11 +81,40 @@ impl ArmorIQClient {
             });
         }
         if self.inner.opts.local_verification {
-            self.verify_locally(token)?;
+            self.verify_locally(token).await?;
         }
         let proxy = self.proxy_for(mcp)?;
         let url = format!("{proxy}/invoke");
         let params_json = plan::py_json(params_json)?;
+        let body = self.invoke_body(mcp, action, token, &params_json, user_email);
+        let headers = self.invoke_headers(mcp);
+        let start = Instant::now();
+        let resp = self
+            .inner
+            .http
+            .send("POST", &url, &headers, Some(&body), None)
+            .await
+            .map_err(|e| {
+                ArmorIqError::mcp(
+                    format!("Could not reach the ArmorIQ proxy at {url}: {e}"),
+                    mcp,
+                    action,
+                    None,
+                )
+            })?;
+        let elapsed = start.elapsed().as_secs_f64();
+        map_invoke_response(&resp, &url, mcp, action, &token.plan_hash, elapsed)
+    }
+
+    /// The `/invoke` body, in the SDK's member order.
+    fn invoke_body(
+        &self,
+        mcp: &str,
+        action: &str,
+        token: &IntentToken,
+        params_json: &str,
+        user_email: Option<&str>,
+    ) -> String {
         let mut iam = Body::new();
         if truthy(&token.policy_validation) {
             iam = iam.put(
@@ -103,12 +133,12 @@ impl ArmorIQClient {
             .put("user_id", &self.inner.user_id)
             .put("agent_id", &self.inner.agent_id);
         let csrg = serde_json::to_string(&token.raw_token.token).unwrap_or_else(|_| "{}".into());
-        let body = Body::new()
+        Body::new()
             .put("mcp", &mcp)
             .put("action", &action)
             .put("tool", &action)
-            .raw("params", &params_json)
-            .raw("arguments", &params_json)
+            .raw("params", params_json)
+            .raw("arguments", params_json)
             .raw("intent_token", &token.signed_json())
             .raw("plan", token.raw_token.plan.as_json())
             .raw("_iam_context", &iam.finish())
@@ -123,7 +153,12 @@ impl ArmorIQClient {
             )
             .raw("token", &csrg)
             .raw("csrg_token", &csrg)
-            .finish();
+            .finish()
+    }
+
+    /// The `/invoke` headers: the SDK's, the API key, and the MCP's
+    /// credential as `X-Armoriq-MCP-Auth` when one is set.
+    fn invoke_headers(&self, mcp: &str) -> Vec<(&'static str, String)> {
         let mut headers = vec![
             ("Accept", "application/json, text/event-stream".to_owned()),
             (
@@ -148,21 +183,7 @@ impl ArmorIQClient {
                 base64::engine::general_purpose::STANDARD.encode(http::ascii_escape(cred)),
             ));
         }
-        let start = Instant::now();
-        let resp = self
-            .inner
-            .http
-            .send("POST", &url, &headers, Some(&body), None)
-            .map_err(|e| {
-                ArmorIqError::mcp(
-                    format!("Could not reach the ArmorIQ proxy at {url}: {e}"),
-                    mcp,
-                    action,
-                    None,
-                )
-            })?;
-        let elapsed = start.elapsed().as_secs_f64();
-        map_invoke_response(&resp, &url, mcp, action, &token.plan_hash, elapsed)
+        headers
     }
 
     pub(crate) fn mcp_credential(&self, mcp: &str) -> Option<&str> {

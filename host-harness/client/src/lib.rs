@@ -75,6 +75,33 @@ mod tests {
     use crate::util::urlenc;
     use serde_json::json;
 
+    /// The futures of the async API can be spawned on a multi-threaded
+    /// runtime (`tokio::spawn` needs `Send + 'static` once owned).
+    #[test]
+    fn async_calls_are_send() {
+        fn send<T: Send>(_: &T) {}
+        let c = ArmorIQClient::builder()
+            .api_key("ak_test_x")
+            .backend_endpoint("http://127.0.0.1:9")
+            .proxy_endpoint("http://127.0.0.1:9")
+            .build()
+            .unwrap();
+        let plan = serde_json::json!({"goal": "g", "steps": [{"action": "a", "mcp": "m"}]});
+        let cap = c.capture_plan("l", "p", Some(&plan), None).unwrap();
+        send(&c.get_intent_token(&cap, None, 60, None));
+        send(&c.bootstrap());
+        send(&c.resolve_user("a@b"));
+        send(&c.complete_plan("p"));
+        let mut s = c.start_session(SessionOptions::default());
+        send(&s.start_plan(&[], None));
+        send(&s.report("t", &json!({}), &json!({}), &ReportOptions::default()));
+        send(&crate::config::discover_mcp_tools(
+            "http://127.0.0.1:9",
+            &armoriq_common::yaml::McpAuth::None,
+            std::time::Duration::from_secs(1),
+        ));
+    }
+
     #[test]
     fn client_is_send_sync_clone_and_reprs_are_pythonic() {
         fn assert_traits<T: Send + Sync + Clone + 'static>() {}

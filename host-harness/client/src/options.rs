@@ -41,6 +41,10 @@ pub struct ClientOptions {
     pub product: Option<String>,
     /// The trusted IAP key (else `ARMORIQ_IAP_PUBLIC_KEY`, else fetched).
     pub iap_public_key: Option<String>,
+    /// Extra trusted root certificates (PEM bundles), added to the system's
+    /// roots, for a gateway or backend behind a private CA; the file
+    /// `ARMORIQ_CA_CERT` names is added too.
+    pub extra_root_certificates: Vec<Vec<u8>>,
     /// Per-MCP credentials sent as `X-Armoriq-MCP-Auth` (JSON objects).
     pub mcp_credentials: HashMap<String, Value>,
     /// Where credentials are read (default `~/.armoriq/credentials.json`).
@@ -101,6 +105,7 @@ impl Default for ClientOptions {
             use_production: true,
             product: None,
             iap_public_key: None,
+            extra_root_certificates: Vec::new(),
             mcp_credentials: HashMap::new(),
             credentials_path: None,
             local_verification: true,
@@ -177,6 +182,14 @@ impl ClientOptions {
     #[must_use]
     pub fn mcp_credential(mut self, mcp: impl Into<String>, cred: Value) -> Self {
         self.mcp_credentials.insert(mcp.into(), cred);
+        self
+    }
+
+    /// Trusts the certificates of a PEM bundle (a private CA) besides the
+    /// system's roots.
+    #[must_use]
+    pub fn add_root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.extra_root_certificates.push(pem.into());
         self
     }
 

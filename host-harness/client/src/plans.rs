@@ -16,7 +16,7 @@ impl ArmorIQClient {
     /// # Errors
     /// `Delegation` (with the status) when the backend refuses or cannot be
     /// reached.
-    pub fn revoke(
+    pub async fn revoke(
         &self,
         token: &IntentToken,
         reason: &str,
@@ -46,6 +46,7 @@ impl ArmorIQClient {
             self.inner.opts.backoff,
             Some(Duration::from_secs(10)),
         )
+        .await
         .map_err(|e| fail(e.message, None))?;
         if r.status >= 400 {
             return Err(fail(r.text.clone(), Some(r.status)));
@@ -55,12 +56,12 @@ impl ArmorIQClient {
     }
 
     /// `complete_plan(plan_id)`: `update_plan_status(plan_id, "completed")`.
-    pub fn complete_plan(&self, plan_id: &str) {
-        self.update_plan_status(plan_id, "completed");
+    pub async fn complete_plan(&self, plan_id: &str) {
+        self.update_plan_status(plan_id, "completed").await;
     }
 
     /// `update_plan_status(plan_id, status)` (retried; errors ignored).
-    pub fn update_plan_status(&self, plan_id: &str, status: &str) {
+    pub async fn update_plan_status(&self, plan_id: &str, status: &str) {
         let url = format!(
             "{}/iap/plans/{}/status",
             self.inner.backend,
@@ -78,6 +79,7 @@ impl ArmorIQClient {
             self.inner.opts.max_retries,
             self.inner.opts.backoff,
             None,
-        );
+        )
+        .await;
     }
 }

@@ -163,8 +163,8 @@ impl ArmorIQUserScope {
     ///
     /// # Errors
     /// As [`ArmorIQClient::resolve_user`].
-    pub fn resolve(&self) -> Result<Value> {
-        self.client.resolve_user(&self.email)
+    pub async fn resolve(&self) -> Result<Value> {
+        self.client.resolve_user(&self.email).await
     }
 
     /// A session whose tokens are minted for this user.
@@ -251,7 +251,7 @@ impl ArmorIQSession {
     ///
     /// # Errors
     /// `InvalidInput` for no calls or a bad tool name; the mint's errors.
-    pub fn start_plan(
+    pub async fn start_plan(
         &mut self,
         tool_calls: &[ToolCall],
         goal: Option<&str>,
@@ -262,7 +262,7 @@ impl ArmorIQSession {
             ));
         }
         if self.opts.mode == SessionMode::Local {
-            let _ = self.client.iap_public_key();
+            let _ = self.client.iap_public_key().await;
         }
         let h = hash_tool_calls(tool_calls)?;
         if let Some(t) = &self.token
@@ -292,13 +292,16 @@ impl ArmorIQSession {
         let llm = self.opts.llm.clone();
         let prompt = goal.filter(|g| !g.is_empty()).unwrap_or(&llm).to_owned();
         let capture = self.client.capture(plan, &llm, &prompt, None);
-        let token = self.client.mint(
-            &capture,
-            None,
-            &self.opts.validity_seconds.to_string(),
-            self.opts.validity_seconds as f64,
-            self.user_email.as_deref(),
-        )?;
+        let token = self
+            .client
+            .mint(
+                &capture,
+                None,
+                &self.opts.validity_seconds.to_string(),
+                self.opts.validity_seconds as f64,
+                self.user_email.as_deref(),
+            )
+            .await?;
         self.mcp_by_action = by_action;
         self.declared = declared;
         self.plan_hash = Some(h);
@@ -329,7 +332,7 @@ impl ArmorIQSession {
     /// # Errors
     /// `InvalidInput` before `start_plan` or for a bad tool name. Network
     /// failures are not errors: they block (fail-closed).
-    pub fn check(
+    pub async fn check(
         &self,
         tool: &str,
         args: &Value,
@@ -349,12 +352,16 @@ impl ArmorIQSession {
                         "tool-not-in-plan: '{tool}' was not declared in the captured plan"
                     )));
                 }
-                Ok(self.enforce_sdk(token, tool, &mcp, &action, args, user_email))
+                Ok(self
+                    .enforce_sdk(token, tool, &mcp, &action, args, user_email)
+                    .await)
             }
             SessionMode::Proxy => {
-                let d = self.enforce_proxy(token, &mcp, &action, args, user_email);
+                let d = self
+                    .enforce_proxy(token, &mcp, &action, args, user_email)
+                    .await;
                 if d.action == "hold" {
-                    return Ok(self.handle_hold(&mcp, &action, args, d, user_email));
+                    return Ok(self.handle_hold(&mcp, &action, args, d, user_email).await);
                 }
                 Ok(d)
             }
@@ -362,7 +369,7 @@ impl ArmorIQSession {
                 if token.is_expired() {
                     return Ok(EnforceResult::block("token-expired".into()));
                 }
-                if self.client.verify_locally(token).is_err() {
+                if self.client.verify_locally(token).await.is_err() {
                     return Ok(EnforceResult::block("token-signature-invalid".into()));
                 }
                 if !self.in_plan(tool, &action, &mcp) {
@@ -460,7 +467,7 @@ impl ArmorIQSession {
         out
     }
 
-    fn enforce_sdk(
+    async fn enforce_sdk(
         &self,
         token: &IntentToken,
         tool: &str,
@@ -493,11 +500,15 @@ impl ArmorIQSession {
             .put("user_email", &user_email)
             .put("agent_id", &real_agent.then_some(agent))
             .finish();
-        let r = match self.client.post_json(
-            "/iap/sdk/enforce",
-            &body,
-            Some(std::time::Duration::from_secs(10)),
-        ) {
+        let r = match self
+            .client
+            .post_json(
+                "/iap/sdk/enforce",
+                &body,
+                Some(std::time::Duration::from_secs(10)),
+            )
+            .await
+        {
             Ok(r) => r,
             Err(e) => return EnforceResult::block(format!("enforce-unavailable: {e}")),
         };
@@ -509,12 +520,12 @@ impl ArmorIQSession {
         };
         let d = decision(&data, data.get("allowed") == Some(&Value::Bool(true)));
         if d.action == "hold" {
-            return self.handle_hold(mcp, action, args, d, user_email);
+            return self.handle_hold(mcp, action, args, d, user_email).await;
         }
         d
     }
 
-    fn enforce_proxy(
+    async fn enforce_proxy(
         &self,
         token: &IntentToken,
         mcp: &str,
@@ -544,13 +555,18 @@ impl ArmorIQSession {
             )
             .finish();
         let url = format!("{proxy}/invoke");
-        let r = match self.client.http().send(
-            "POST",
-            &url,
-            &[("X-API-Key", self.client.api_key().to_owned())],
-            Some(&body),
-            Some(std::time::Duration::from_secs(10)),
-        ) {
+        let r = match self
+            .client
+            .http()
+            .send(
+                "POST",
+                &url,
+                &[("X-API-Key", self.client.api_key().to_owned())],
+                Some(&body),
+                Some(std::time::Duration::from_secs(10)),
+            )
+            .await
+        {
             Ok(r) => r,
             Err(e) => return EnforceResult::block(format!("enforce-unavailable: {e}")),
         };
@@ -574,7 +590,7 @@ impl ArmorIQSession {
         d
     }
 
-    fn handle_hold(
+    async fn handle_hold(
         &self,
         mcp: &str,
         action: &str,
@@ -596,6 +612,7 @@ impl ArmorIQSession {
         if let Some(a) = self
             .client
             .check_approved_delegation(&email, action, Some(amount), plan_id)
+            .await
             .filter(|a| a.get("approved").and_then(Value::as_bool) == Some(true))
         {
             let id = a
@@ -603,7 +620,9 @@ impl ArmorIQSession {
                 .and_then(Value::as_str)
                 .map(str::to_owned);
             if let Some(id) = &id {
-                self.client.mark_delegation_executed(id, &email, plan_id);
+                self.client
+                    .mark_delegation_executed(id, &email, plan_id)
+                    .await;
             }
             return EnforceResult {
                 allowed: true,
@@ -640,6 +659,7 @@ impl ArmorIQSession {
         let delegation_id = self
             .client
             .create_delegation_request(&req, &email)
+            .await
             .ok()
             .and_then(|v| {
                 v.get("delegationId")
@@ -662,7 +682,7 @@ impl ArmorIQSession {
     ///
     /// # Errors
     /// `InvalidInput` before `start_plan`; as [`ArmorIQClient::invoke`].
-    pub fn dispatch(&self, tool: &str, args: &Value) -> Result<crate::McpInvocationResult> {
+    pub async fn dispatch(&self, tool: &str, args: &Value) -> Result<crate::McpInvocationResult> {
         let Some(token) = &self.token else {
             return Err(ArmorIqError::InvalidInput(format!(
                 "dispatch(\"{tool}\") called before start_plan()."
@@ -672,12 +692,19 @@ impl ArmorIQSession {
         let mcp = self.resolve_mcp(tool, &mcp, &action);
         self.client
             .invoke(&mcp, &action, token, Some(args), self.user_email.as_deref())
+            .await
     }
 
     /// `report(tool, args, result, opts)`: `POST {backend}/iap/audit` after
     /// the agent ran the tool. Errors are swallowed; the step index always
     /// advances.
-    pub fn report(&mut self, tool: &str, _args: &Value, _result: &Value, opts: &ReportOptions) {
+    pub async fn report(
+        &mut self,
+        tool: &str,
+        _args: &Value,
+        _result: &Value,
+        opts: &ReportOptions,
+    ) {
         let (mcp, action) = match (self.parser)(tool) {
             Ok(p) => p,
             Err(_) => (String::new(), tool.to_owned()),
@@ -708,7 +735,7 @@ impl ArmorIQSession {
             .raw("input", "{}")
             .opt("plan_id", plan_id.as_ref())
             .finish();
-        let _ = self.client.post_json("/iap/audit", &body, None);
+        let _ = self.client.post_json("/iap/audit", &body, None).await;
         self.step_index += 1;
     }
 }

@@ -16,7 +16,7 @@ impl ArmorIQClient {
     ///
     /// # Errors
     /// `InvalidToken` when the key cannot be had.
-    pub fn iap_public_key(&self) -> Result<[u8; 32]> {
+    pub async fn iap_public_key(&self) -> Result<[u8; 32]> {
         if let Some(k) = *lock(&self.inner.trusted_key) {
             return Ok(k);
         }
@@ -25,6 +25,7 @@ impl ArmorIQClient {
             .inner
             .http
             .send("GET", &url, &[], None, None)
+            .await
             .map_err(|e| {
                 ArmorIqError::InvalidToken(format!(
                     "cannot fetch the IAP public key from {url}: {e}"
@@ -48,9 +49,9 @@ impl ArmorIQClient {
     ///
     /// # Errors
     /// `InvalidToken` naming what does not hold; `TokenExpired`.
-    pub fn verify_locally(&self, token: &IntentToken) -> Result<()> {
+    pub async fn verify_locally(&self, token: &IntentToken) -> Result<()> {
         let bad = |m: String| ArmorIqError::InvalidToken(format!("local token check failed: {m}"));
-        let key = self.iap_public_key()?;
+        let key = self.iap_public_key().await?;
         let jwt = token
             .jwt_token
             .as_deref()

@@ -108,21 +108,25 @@ pub const CA_CERT_ENV: &str = "ARMORIQ_CA_CERT";
 pub fn extra_roots(extra_pem: &[Vec<u8>]) -> Result<Vec<reqwest::Certificate>, String> {
     let mut out = Vec::new();
     for (i, pem) in extra_pem.iter().enumerate() {
-        out.extend(
-            reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| format!("extra root certificate #{i} is not PEM: {e}"))?,
-        );
+        out.extend(pem_certs(pem).map_err(|e| format!("extra root certificate #{i}: {e}"))?);
     }
     if let Some(path) = std::env::var_os(CA_CERT_ENV).filter(|p| !p.is_empty()) {
         let shown = std::path::Path::new(&path).display().to_string();
         let pem = std::fs::read(&path)
             .map_err(|e| format!("{CA_CERT_ENV}={shown} cannot be read: {e}"))?;
-        out.extend(
-            reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| format!("{CA_CERT_ENV}={shown} is not PEM certificates: {e}"))?,
-        );
+        out.extend(pem_certs(&pem).map_err(|e| format!("{CA_CERT_ENV}={shown}: {e}"))?);
     }
     Ok(out)
+}
+
+/// The certificates of a PEM bundle; none at all is an error too.
+fn pem_certs(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, String> {
+    let certs = reqwest::Certificate::from_pem_bundle(pem)
+        .map_err(|e| format!("not PEM certificates: {e}"))?;
+    if certs.is_empty() {
+        return Err("holds no PEM certificate".into());
+    }
+    Ok(certs)
 }
 
 /// A reqwest builder over rustls trusting the system's roots plus `roots`.

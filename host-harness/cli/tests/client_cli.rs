@@ -38,8 +38,8 @@ fn cli(s: &Stack, home: &Path, args: &[&str]) -> (i32, Value, String) {
     )
 }
 
-#[tokio::test]
-async fn cli_init_validate_login_whoami_status_logout() {
+#[test]
+fn cli_init_validate_login_whoami_status_logout() {
     let Some(py) = python() else { return };
     let s = Stack::start(&py);
     let home = temp_dir("client-cli");
@@ -174,7 +174,7 @@ async fn cli_init_validate_login_whoami_status_logout() {
         .arg(format!(
             "from armoriq_sdk import ArmorIQClient\nfrom armoriq_sdk.observability import ObservabilityOptions\n\
              c = ArmorIQClient(backend_endpoint={backend:?}, proxy_endpoint={backend:?}, iap_endpoint={backend:?}, observability=ObservabilityOptions(enabled=False))\n\
-             print(c.api_key == {:?}, c.bootstrap().await.get('agentId'))",
+             print(c.api_key == {:?}, c.bootstrap().get('agentId'))",
             s.key
         ))
         .env("HOME", &home)

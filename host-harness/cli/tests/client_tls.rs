@@ -108,10 +108,17 @@ async fn https_backend_with_a_private_ca() {
         .unwrap();
     assert!(text_of(&r.result).contains("Paris"), "{:?}", r.result);
 
-    // Without it: refused, and the message says why.
-    let c = s.options().backend_endpoint(&https).build().unwrap();
+    // Without it: refused, and the message says why (no retries: a
+    // certificate error is a connect error, which the SDK retries).
+    let c = s
+        .options()
+        .backend_endpoint(&https)
+        .max_retries(0)
+        .build()
+        .unwrap();
     let e = c.get_intent_token(&cap, None, 120, None).await.unwrap_err();
     assert!(matches!(e, ArmorIqError::InvalidToken(_)), "{e:?}");
+    eprintln!("without the CA: {e}");
     let m = e.message().to_lowercase();
     assert!(
         m.contains("certificate") && (m.contains("unknownissuer") || m.contains("issuer")),

@@ -474,6 +474,13 @@ async fn end_to_end_against_armoriq_serve() {
             ][..],
         ),
         (
+            "weather_blocking",
+            &[
+                "get_weather → Weather in Paris: 21 degrees metric, clear",
+                "refused as it should be: IntentMismatch",
+            ][..],
+        ),
+        (
             "paris_trip",
             &[
                 "check weather-mcp__get_weather → allow",
@@ -484,7 +491,9 @@ async fn end_to_end_against_armoriq_serve() {
     ] {
         let exe = examples.join(ex);
         if !exe.exists() {
-            eprintln!("skipping example {ex}: not built (`cargo test -p armoriq-host` builds it)");
+            eprintln!(
+                "skipping example {ex}: not built (`cargo build -p armoriq-client --examples` builds it)"
+            );
             continue;
         }
         let out = Command::new(&exe)

@@ -50,14 +50,26 @@ impl ArmorIQClient {
     /// # Errors
     /// `InvalidToken` naming what does not hold; `TokenExpired`.
     pub async fn verify_locally(&self, token: &IntentToken) -> Result<()> {
-        let bad = |m: String| ArmorIqError::InvalidToken(format!("local token check failed: {m}"));
         let key = self.iap_public_key().await?;
+        let signed = self.verify_jwt(token, &key)?;
+        let (_, hashes) = armoriq_common::proofs::plan_hashes(
+            token.raw_token.plan.as_json().as_bytes(),
+            Profile::ArmorIq,
+        )
+        .map_err(|e| bad(format!("the plan sent cannot be hashed: {}: {e}", e.name())))?;
+        check_plan_agrees(token, &signed, &hashes)?;
+        check_csrg(token, &key, &hashes)
+    }
+
+    /// The `jwt_token`, verified with the core against `key`, the expected
+    /// `iss` / `aud` and the time window.
+    fn verify_jwt(&self, token: &IntentToken, key: &[u8; 32]) -> Result<SignedClaims> {
         let jwt = token
             .jwt_token
             .as_deref()
             .ok_or_else(|| bad("the mint response has no jwt_token".into()))?;
         let mut keys: KeySet<HostBackend, 1> = KeySet::new();
-        keys.add_ed25519(None, &key)
+        keys.add_ed25519(None, key)
             .map_err(|e| bad(format!("IAP public key: {e}")))?;
         let o = &self.inner.opts;
         let expect = Expect {
@@ -80,63 +92,91 @@ impl ArmorIQClient {
                     bad(msg)
                 }
             })?;
-        let (_, hashes) = armoriq_common::proofs::plan_hashes(
-            token.raw_token.plan.as_json().as_bytes(),
-            Profile::ArmorIq,
-        )
-        .map_err(|e| bad(format!("the plan sent cannot be hashed: {}: {e}", e.name())))?;
-        if hex::encode(signed.plan_hash) != hashes.plan_hash {
-            return Err(bad(format!(
-                "the token signs plan_hash {} but the plan the client sent hashes to {} (plan substituted)",
-                hex::encode(signed.plan_hash),
-                hashes.plan_hash
-            )));
-        }
-        if hex::encode(signed.merkle_root) != hashes.merkle_root {
-            return Err(bad(format!(
-                "the token signs merkle_root {} but the plan the client sent has root {}",
-                hex::encode(signed.merkle_root),
-                hashes.merkle_root
-            )));
-        }
-        if signed.step_count != token.raw_token.plan.steps().len() as u64 {
-            return Err(bad(format!(
-                "the token signs {} steps, the plan has {}",
-                signed.step_count,
-                token.raw_token.plan.steps().len()
-            )));
-        }
-        for (name, v) in [
-            ("plan_hash", Some(token.plan_hash.as_str())),
-            ("merkle_root", token.raw_token.merkle_root.as_deref()),
-        ] {
-            let want = if name == "plan_hash" {
-                &hashes.plan_hash
-            } else {
-                &hashes.merkle_root
-            };
-            if v != Some(want.as_str()) {
-                return Err(bad(format!(
-                    "response {name} {v:?} is not the plan's {want}"
-                )));
-            }
-        }
-        // The CSRG token object: signed by the same key over the same plan_hash.
-        if truthy(&token.raw_token.token) {
-            let text =
-                serde_json::to_vec(&token.raw_token.token).map_err(|e| bad(e.to_string()))?;
-            let mut scratch = vec![0u8; text.len() * 2 + 64];
-            let csrg = armoriq_core::csrg::verify::<HostBackend>(&text, Some(&key), &mut scratch)
-                .map_err(|e| bad(format!("CSRG token: {}: {e}", e.name())))?;
-            if csrg.plan_hash != hashes.plan_hash {
-                return Err(bad(format!(
-                    "the CSRG token signs plan_hash {} but the plan hashes to {}",
-                    csrg.plan_hash, hashes.plan_hash
-                )));
-            }
-        }
-        Ok(())
+        Ok(SignedClaims {
+            plan_hash: signed.plan_hash,
+            merkle_root: signed.merkle_root,
+            step_count: signed.step_count,
+        })
     }
+}
+
+/// What the checks need of the verified JWT.
+struct SignedClaims {
+    plan_hash: [u8; 32],
+    merkle_root: [u8; 32],
+    step_count: u64,
+}
+
+fn bad(m: String) -> ArmorIqError {
+    ArmorIqError::InvalidToken(format!("local token check failed: {m}"))
+}
+
+/// The JWT's `plan_hash`, `merkle_root` and step count, and the mint
+/// answer's `plan_hash` / `merkle_root`, are those of the plan sent.
+fn check_plan_agrees(
+    token: &IntentToken,
+    signed: &SignedClaims,
+    hashes: &armoriq_common::proofs::PlanHashes,
+) -> Result<()> {
+    if hex::encode(signed.plan_hash) != hashes.plan_hash {
+        return Err(bad(format!(
+            "the token signs plan_hash {} but the plan the client sent hashes to {} (plan substituted)",
+            hex::encode(signed.plan_hash),
+            hashes.plan_hash
+        )));
+    }
+    if hex::encode(signed.merkle_root) != hashes.merkle_root {
+        return Err(bad(format!(
+            "the token signs merkle_root {} but the plan the client sent has root {}",
+            hex::encode(signed.merkle_root),
+            hashes.merkle_root
+        )));
+    }
+    if signed.step_count != token.raw_token.plan.steps().len() as u64 {
+        return Err(bad(format!(
+            "the token signs {} steps, the plan has {}",
+            signed.step_count,
+            token.raw_token.plan.steps().len()
+        )));
+    }
+    for (name, v) in [
+        ("plan_hash", Some(token.plan_hash.as_str())),
+        ("merkle_root", token.raw_token.merkle_root.as_deref()),
+    ] {
+        let want = if name == "plan_hash" {
+            &hashes.plan_hash
+        } else {
+            &hashes.merkle_root
+        };
+        if v != Some(want.as_str()) {
+            return Err(bad(format!(
+                "response {name} {v:?} is not the plan's {want}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The CSRG token object, when there is one: signed by the same key over
+/// the same `plan_hash`.
+fn check_csrg(
+    token: &IntentToken,
+    key: &[u8; 32],
+    hashes: &armoriq_common::proofs::PlanHashes,
+) -> Result<()> {
+    if truthy(&token.raw_token.token) {
+        let text = serde_json::to_vec(&token.raw_token.token).map_err(|e| bad(e.to_string()))?;
+        let mut scratch = vec![0u8; text.len() * 2 + 64];
+        let csrg = armoriq_core::csrg::verify::<HostBackend>(&text, Some(key), &mut scratch)
+            .map_err(|e| bad(format!("CSRG token: {}: {e}", e.name())))?;
+        if csrg.plan_hash != hashes.plan_hash {
+            return Err(bad(format!(
+                "the CSRG token signs plan_hash {} but the plan hashes to {}",
+                csrg.plan_hash, hashes.plan_hash
+            )));
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn parse_trusted_key(text: &str) -> std::result::Result<[u8; 32], String> {

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! export ARMORIQ_API_KEY=… ARMORIQ_BACKEND_URL=http://127.0.0.1:3000 PROXY_ENDPOINT=http://127.0.0.1:3001
-//! cargo run -p armoriq-host --example paris_trip
+//! cargo run -p armoriq-client --example paris_trip
 //! ```
 
 use armoriq_client::{
@@ -13,7 +13,7 @@ use serde_json::json;
 use std::process::ExitCode;
 use std::time::Instant;
 
-fn run() -> Result<(), ArmorIqError> {
+async fn run() -> Result<(), ArmorIqError> {
     let mcp = std::env::var("ARMORIQ_MCP").unwrap_or_else(|_| "weather-mcp".into());
     let client = ArmorIQClient::from_env()?;
 
@@ -34,7 +34,9 @@ fn run() -> Result<(), ArmorIqError> {
             json!({"to": "alice@example.com", "subject": "Paris trip"}),
         )?,
     ];
-    let token = session.start_plan(&calls, Some("Plan a trip to Paris"))?;
+    let token = session
+        .start_plan(&calls, Some("Plan a trip to Paris"))
+        .await?;
     println!(
         "plan {} minted for alice ({} steps)",
         token.plan_id.as_deref().unwrap_or("?"),
@@ -43,13 +45,13 @@ fn run() -> Result<(), ArmorIqError> {
 
     for call in &calls {
         let args = call.args();
-        let decision = session.check(&call.name, &args, None)?;
+        let decision = session.check(&call.name, &args, None).await?;
         println!("check {} → {}", call.name, decision.action);
         if !decision.allowed {
             continue;
         }
         let t0 = Instant::now();
-        let outcome = session.dispatch(&call.name, &args);
+        let outcome = session.dispatch(&call.name, &args).await;
         let status = match &outcome {
             Ok(r) => {
                 println!(
@@ -63,21 +65,25 @@ fn run() -> Result<(), ArmorIqError> {
                 "error".into()
             }
         };
-        session.report(
-            &call.name,
-            &args,
-            &outcome.map(|r| r.result).unwrap_or_default(),
-            &ReportOptions {
-                status,
-                duration_ms: Some(t0.elapsed().as_secs_f64() * 1000.0),
-                is_delegated: None,
-            },
-        );
+        session
+            .report(
+                &call.name,
+                &args,
+                &outcome.map(|r| r.result).unwrap_or_default(),
+                &ReportOptions {
+                    status,
+                    duration_ms: Some(t0.elapsed().as_secs_f64() * 1000.0),
+                    is_delegated: None,
+                },
+            )
+            .await;
     }
 
     // A tool the plan never declared is blocked before any request.
     let payment = format!("{mcp}__send_payment");
-    let d = session.check(&payment, &json!({"amount": 10, "recipient": "eve"}), None)?;
+    let d = session
+        .check(&payment, &json!({"amount": 10, "recipient": "eve"}), None)
+        .await?;
     println!(
         "check {payment} → {} ({})",
         d.action,
@@ -86,8 +92,9 @@ fn run() -> Result<(), ArmorIqError> {
     Ok(())
 }
 
-fn main() -> ExitCode {
-    match run() {
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}: {}", e.kind(), e);

@@ -5,7 +5,7 @@
 //! export ARMORIQ_API_KEY=$(armoriq keys create --state-dir /tmp/aq/state)
 //! armoriq serve --state-dir /tmp/aq/state --config armoriq.yaml &
 //! export ARMORIQ_BACKEND_URL=http://127.0.0.1:3000 PROXY_ENDPOINT=http://127.0.0.1:3001
-//! cargo run -p armoriq-host --example weather -- Paris
+//! cargo run -p armoriq-client --example weather -- Paris
 //! ```
 //!
 //! `ARMORIQ_MCP` names the MCP server (default `weather-mcp`, the id in
@@ -15,7 +15,7 @@ use armoriq_client::{ArmorIQClient, ArmorIqError};
 use serde_json::json;
 use std::process::ExitCode;
 
-fn run() -> Result<(), ArmorIqError> {
+async fn run() -> Result<(), ArmorIqError> {
     let mcp = std::env::var("ARMORIQ_MCP").unwrap_or_else(|_| "weather-mcp".into());
     let city = std::env::args().nth(1).unwrap_or_else(|| "Paris".into());
 
@@ -38,7 +38,7 @@ fn run() -> Result<(), ArmorIqError> {
     )?;
 
     // 2. Get an intent token for it (checked locally against the plan sent).
-    let token = client.get_intent_token(&capture, None, 300, None)?;
+    let token = client.get_intent_token(&capture, None, 300, None).await?;
     println!(
         "token: plan_id={} plan_hash={} expires in {:.0}s",
         token.plan_id.as_deref().unwrap_or("?"),
@@ -47,21 +47,27 @@ fn run() -> Result<(), ArmorIqError> {
     );
 
     // 3. Invoke the planned step through the proxy.
-    let result = client.invoke(&mcp, "get_weather", &token, Some(&params), None)?;
+    let result = client
+        .invoke(&mcp, "get_weather", &token, Some(&params), None)
+        .await?;
     let text = result.result["content"][0]["text"].as_str().unwrap_or("");
     println!("{} → {}", result.action, text);
 
     // 4. A call the plan did not contain is refused.
     let other = json!({"city": "Atlantis", "units": "metric"});
-    match client.invoke(&mcp, "get_weather", &token, Some(&other), None) {
+    match client
+        .invoke(&mcp, "get_weather", &token, Some(&other), None)
+        .await
+    {
         Err(e) => println!("refused as it should be: {}: {}", e.kind(), e),
         Ok(_) => println!("unexpected: a call outside the plan ran"),
     }
     Ok(())
 }
 
-fn main() -> ExitCode {
-    match run() {
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}: {}", e.kind(), e);

@@ -185,136 +185,182 @@ pub struct Discovery {
 /// `discover_mcp_tools`: JSON-RPC `initialize` (protocol `2024-11-05`,
 /// client `ArmorIQ-CLI/1.0.0`) then `tools/list`, following
 /// `mcp-session-id`; a URL without a path also tries `/mcp` and `/sse`.
-pub fn discover_mcp_tools(url: &str, auth: &McpAuth, timeout: Duration) -> Discovery {
-    let auth_header = match auth {
-        McpAuth::None => None,
+/// HTTPS trusts the system's roots plus the file `ARMORIQ_CA_CERT` names.
+pub async fn discover_mcp_tools(url: &str, auth: &McpAuth, timeout: Duration) -> Discovery {
+    let unreachable = |error: String| Discovery {
+        error: Some(error),
+        ..Default::default()
+    };
+    let auth_header = match auth_header(auth) {
+        Ok(h) => h,
+        Err(e) => return unreachable(e),
+    };
+    let roots = match crate::http::extra_roots(&[]) {
+        Ok(r) => r,
+        Err(e) => return unreachable(e),
+    };
+    let client = match crate::http::client_builder(roots).timeout(timeout).build() {
+        Ok(c) => c,
+        Err(e) => return unreachable(e.to_string()),
+    };
+    let probe = Probe {
+        client,
+        auth_header,
+    };
+    let mut last = None;
+    for c in candidates(url) {
+        match probe.tools(&c).await {
+            Ok(tools) => {
+                return Discovery {
+                    reachable: true,
+                    tools,
+                    error: None,
+                };
+            }
+            Err(ProbeError { message, stop }) => {
+                last = Some(message);
+                if stop {
+                    break;
+                }
+            }
+        }
+    }
+    unreachable(last.unwrap_or_else(|| "unreachable".into()))
+}
+
+/// The header an MCP server's `auth` asks for (`$VAR` values resolved).
+fn auth_header(auth: &McpAuth) -> Result<Option<(&'static str, String)>, String> {
+    match auth {
+        McpAuth::None => Ok(None),
         McpAuth::Bearer(t) => {
             let t = resolve_key(t);
             if t.is_empty() {
-                return Discovery {
-                    error: Some("bearer token is empty after env resolution".into()),
-                    ..Default::default()
-                };
+                return Err("bearer token is empty after env resolution".into());
             }
-            Some(("Authorization", format!("Bearer {t}")))
+            Ok(Some(("Authorization", format!("Bearer {t}"))))
         }
         McpAuth::ApiKey(k) => {
             let k = resolve_key(k);
             if k.is_empty() {
-                return Discovery {
-                    error: Some("api_key auth value is empty after env resolution".into()),
-                    ..Default::default()
-                };
+                return Err("api_key auth value is empty after env resolution".into());
             }
-            Some(("X-API-Key", k))
+            Ok(Some(("X-API-Key", k)))
         }
-    };
-    let client = match reqwest::blocking::Client::builder()
-        .timeout(timeout)
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            return Discovery {
-                error: Some(e.to_string()),
-                ..Default::default()
-            };
-        }
-    };
+    }
+}
+
+/// The URL, and for a URL without a path also `/mcp` and `/sse`.
+fn candidates(url: &str) -> Vec<String> {
     let base = url.trim_end_matches('/');
-    let mut candidates = vec![base.to_owned()];
+    let mut out = vec![base.to_owned()];
     let has_path = url
         .split_once("://")
         .map(|(_, r)| r.find('/').is_some_and(|i| r.len() > i + 1))
         .unwrap_or(false);
     if !has_path {
-        candidates.push(format!("{base}/mcp"));
-        candidates.push(format!("{base}/sse"));
+        out.push(format!("{base}/mcp"));
+        out.push(format!("{base}/sse"));
     }
-    let init = json!({"jsonrpc": "2.0", "method": "initialize", "params": {
-        "protocolVersion": "2024-11-05", "capabilities": {},
-        "clientInfo": {"name": "ArmorIQ-CLI", "version": "1.0.0"}}, "id": 1});
-    let list = json!({"jsonrpc": "2.0", "method": "tools/list", "params": {}, "id": 2});
-    let mut last = None;
-    let post = |c: &str, body: &Value, session: Option<&str>| {
-        let mut rb = client
-            .post(c)
+    out
+}
+
+/// Why one candidate URL gave no tools; `stop` when the others need not
+/// be tried (401 / 403 on `initialize`).
+struct ProbeError {
+    message: String,
+    stop: bool,
+}
+
+impl ProbeError {
+    fn next(message: String) -> Self {
+        Self {
+            message,
+            stop: false,
+        }
+    }
+}
+
+/// The JSON-RPC exchange with one MCP server.
+struct Probe {
+    client: reqwest::Client,
+    auth_header: Option<(&'static str, String)>,
+}
+
+impl Probe {
+    async fn post(
+        &self,
+        url: &str,
+        body: &Value,
+        session: Option<&str>,
+    ) -> reqwest::Result<reqwest::Response> {
+        let mut rb = self
+            .client
+            .post(url)
             .header("Content-Type", "application/json")
             .header("Accept", "application/json, text/event-stream")
             .header("mcp-protocol-version", "2024-11-05")
             .body(body.to_string());
-        if let Some((k, v)) = &auth_header {
+        if let Some((k, v)) = &self.auth_header {
             rb = rb.header(*k, v.as_str());
         }
         if let Some(s) = session {
             rb = rb.header("mcp-session-id", s);
         }
-        rb.send()
-    };
-    for c in &candidates {
-        let r = match post(c, &init, None) {
-            Ok(r) => r,
-            Err(e) => {
-                last = Some(e.to_string());
-                continue;
-            }
-        };
+        rb.send().await
+    }
+
+    /// `initialize`, `notifications/initialized` when a session was
+    /// opened, then `tools/list`: the tool names.
+    async fn tools(&self, url: &str) -> Result<Vec<String>, ProbeError> {
+        let init = json!({"jsonrpc": "2.0", "method": "initialize", "params": {
+            "protocolVersion": "2024-11-05", "capabilities": {},
+            "clientInfo": {"name": "ArmorIQ-CLI", "version": "1.0.0"}}, "id": 1});
+        let list = json!({"jsonrpc": "2.0", "method": "tools/list", "params": {}, "id": 2});
+        let r = self
+            .post(url, &init, None)
+            .await
+            .map_err(|e| ProbeError::next(e.to_string()))?;
         let st = r.status().as_u16();
         if st >= 400 {
-            last = Some(format!("HTTP {st}"));
-            if st == 401 || st == 403 {
-                break;
-            }
-            continue;
+            return Err(ProbeError {
+                message: format!("HTTP {st}"),
+                stop: st == 401 || st == 403,
+            });
         }
         let session = r
             .headers()
             .get("mcp-session-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let _ = r.text();
+        let _ = r.text().await;
         if let Some(s) = &session {
             // The streamable-HTTP protocol wants this before other requests.
-            let _ = post(
-                c,
-                &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-                Some(s),
-            );
+            let _ = self
+                .post(
+                    url,
+                    &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+                    Some(s),
+                )
+                .await;
         }
-        let r = match post(c, &list, session.as_deref()) {
-            Ok(r) => r,
-            Err(e) => {
-                last = Some(e.to_string());
-                continue;
-            }
-        };
+        let r = self
+            .post(url, &list, session.as_deref())
+            .await
+            .map_err(|e| ProbeError::next(e.to_string()))?;
         let st = r.status().as_u16();
         if st >= 400 {
-            last = Some(format!("HTTP {st}"));
-            continue;
+            return Err(ProbeError::next(format!("HTTP {st}")));
         }
-        let text = r.text().unwrap_or_default();
-        let Some(payload) = parse_mcp_body(&text) else {
-            last = Some("invalid response body".into());
-            continue;
-        };
+        let text = r.text().await.unwrap_or_default();
+        let payload = parse_mcp_body(&text)
+            .ok_or_else(|| ProbeError::next("invalid response body".into()))?;
         if let Some(err) = payload.get("error").filter(|e| crate::truthy(e)) {
             let msg = err
                 .get("message")
                 .map_or_else(|| err.to_string(), crate::py_str);
-            last = Some(format!("MCP error: {msg}"));
-            continue;
+            return Err(ProbeError::next(format!("MCP error: {msg}")));
         }
-        return Discovery {
-            reachable: true,
-            tools: tool_names(&payload),
-            error: None,
-        };
-    }
-    Discovery {
-        reachable: false,
-        tools: Vec::new(),
-        error: Some(last.unwrap_or_else(|| "unreachable".into())),
+        Ok(tool_names(&payload))
     }
 }
 

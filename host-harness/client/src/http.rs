@@ -1,5 +1,6 @@
 //! HTTP plumbing: ordered JSON bodies (httpx writes keys in insertion order,
-//! compact, raw UTF-8), one blocking transport, and the `_retry_post` rules.
+//! compact, raw UTF-8), one async transport (reqwest over rustls, with the
+//! caller's extra root certificates), and the `_retry_post` rules.
 
 use crate::plan::json_str;
 use serde::Serialize;
@@ -93,20 +94,68 @@ impl std::fmt::Display for TransportError {
     }
 }
 
-/// The blocking HTTP client with the SDK's default headers.
-#[derive(Debug)]
+/// The environment variable naming a PEM file of extra trusted root
+/// certificates (a private CA of a self-hosted gateway), added to the
+/// system's roots.
+pub const CA_CERT_ENV: &str = "ARMORIQ_CA_CERT";
+
+/// The root certificates to trust besides the system's: every certificate
+/// in each PEM bundle of `extra_pem`, then those of the file
+/// `ARMORIQ_CA_CERT` names.
+///
+/// # Errors
+/// A bundle that is not PEM certificates, or an unreadable file.
+pub fn extra_roots(extra_pem: &[Vec<u8>]) -> Result<Vec<reqwest::Certificate>, String> {
+    let mut out = Vec::new();
+    for (i, pem) in extra_pem.iter().enumerate() {
+        out.extend(pem_certs(pem).map_err(|e| format!("extra root certificate #{i}: {e}"))?);
+    }
+    if let Some(path) = std::env::var_os(CA_CERT_ENV).filter(|p| !p.is_empty()) {
+        let shown = std::path::Path::new(&path).display().to_string();
+        let pem = std::fs::read(&path)
+            .map_err(|e| format!("{CA_CERT_ENV}={shown} cannot be read: {e}"))?;
+        out.extend(pem_certs(&pem).map_err(|e| format!("{CA_CERT_ENV}={shown}: {e}"))?);
+    }
+    Ok(out)
+}
+
+/// The certificates of a PEM bundle; none at all is an error too.
+fn pem_certs(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, String> {
+    let certs = reqwest::Certificate::from_pem_bundle(pem)
+        .map_err(|e| format!("not PEM certificates: {e}"))?;
+    if certs.is_empty() {
+        return Err("holds no PEM certificate".into());
+    }
+    Ok(certs)
+}
+
+/// A reqwest builder over rustls trusting the system's roots plus `roots`.
+pub fn client_builder(roots: Vec<reqwest::Certificate>) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .tls_backend_rustls()
+        .tls_certs_merge(roots)
+}
+
+/// The async HTTP client with the SDK's default headers.
+#[derive(Debug, Clone)]
 pub struct Transport {
-    client: reqwest::blocking::Client,
+    client: reqwest::Client,
     timeout: Duration,
 }
 
 impl Transport {
     /// A client sending `User-Agent` and `Authorization: Bearer <key>` on
-    /// every request, following redirects, with `timeout`.
+    /// every request, following redirects, with `timeout`, trusting the
+    /// system's roots plus `roots`.
     ///
     /// # Errors
     /// A header value that is not valid, or the client cannot be built.
-    pub fn new(user_agent: &str, api_key: &str, timeout: Duration) -> Result<Self, String> {
+    pub fn new(
+        user_agent: &str,
+        api_key: &str,
+        timeout: Duration,
+        roots: Vec<reqwest::Certificate>,
+    ) -> Result<Self, String> {
         let mut h = reqwest::header::HeaderMap::new();
         h.insert(
             reqwest::header::AUTHORIZATION,
@@ -117,7 +166,7 @@ impl Transport {
             reqwest::header::ACCEPT,
             reqwest::header::HeaderValue::from_static("*/*"),
         );
-        let client = reqwest::blocking::Client::builder()
+        let client = client_builder(roots)
             .user_agent(user_agent)
             .default_headers(h)
             .timeout(timeout)
@@ -130,7 +179,7 @@ impl Transport {
     ///
     /// # Errors
     /// A transport error.
-    pub fn send(
+    pub async fn send(
         &self,
         method: &str,
         url: &str,
@@ -154,7 +203,7 @@ impl Transport {
                 .header("Content-Type", "application/json")
                 .body(b.to_owned());
         }
-        let r = rb.send().map_err(|e| TransportError {
+        let r = rb.send().await.map_err(|e| TransportError {
             retryable: e.is_connect() || e.is_timeout() || e.is_request() || e.is_body(),
             message: describe(&e),
         })?;
@@ -165,7 +214,7 @@ impl Transport {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        let text = r.text().map_err(|e| TransportError {
+        let text = r.text().await.map_err(|e| TransportError {
             retryable: true,
             message: describe(&e),
         })?;
@@ -219,7 +268,7 @@ impl Backoff {
 ///
 /// # Errors
 /// The last transport error when no attempt got a response.
-pub fn retry_post(
+pub async fn retry_post(
     t: &Transport,
     url: &str,
     headers: &[(&str, String)],
@@ -232,14 +281,14 @@ pub fn retry_post(
     let mut last_resp = None;
     let mut last_err = None;
     for i in 0..attempts {
-        match t.send("POST", url, headers, Some(body), timeout) {
+        match t.send("POST", url, headers, Some(body), timeout).await {
             Ok(r) if r.status < 500 => return Ok(r),
             Ok(r) => last_resp = Some(r),
             Err(e) if e.retryable => last_err = Some(e),
             Err(e) => return Err(e),
         }
         if i + 1 < attempts {
-            std::thread::sleep(backoff.delay(i));
+            tokio::time::sleep(backoff.delay(i)).await;
         }
     }
     match (last_resp, last_err) {

@@ -7,14 +7,13 @@
 //! `hint:` line; configuration errors exit 2, the rest 1.
 
 use crate::cmd::{EXIT_BAD_INPUT, EXIT_REJECTED};
+use armoriq_client::blocking::{ArmorIQClient, discover_mcp_tools};
 use armoriq_client::config::{
-    Discovery, auto_server_id, check_policy_refs, discover_mcp_tools, options_from_config,
-    resolve_key, to_yaml,
+    Discovery, auto_server_id, check_policy_refs, options_from_config, resolve_key, to_yaml,
 };
 use armoriq_client::credentials::{Credentials, LoginProfile, Profile};
 use armoriq_client::{
-    ArmorIQClient, ArmorIqError, active_env, backend_override, check_api_key_format,
-    paired_endpoint,
+    ArmorIqError, active_env, backend_override, check_api_key_format, paired_endpoint,
 };
 use armoriq_common::yaml::{
     ArmorIqYaml, Identity, IntentYaml, McpAuth, McpServer, PolicyLists, ProxyYaml,
@@ -65,12 +64,13 @@ fn check_key(key: &str, backend: &str) -> Result<(), ArmorIqError> {
         ));
     }
     check_api_key_format(&key, backend)?;
-    let c = ArmorIQClient::builder()
-        .api_key(key)
-        .backend_endpoint(backend)
-        .proxy_endpoint(backend)
-        .timeout(PROBE_TIMEOUT)
-        .build()?;
+    let c = ArmorIQClient::new(
+        ArmorIQClient::builder()
+            .api_key(key)
+            .backend_endpoint(backend)
+            .proxy_endpoint(backend)
+            .timeout(PROBE_TIMEOUT),
+    )?;
     match c.bootstrap() {
         Ok(_) => Ok(()),
         Err(ArmorIqError::Configuration(m)) if m.contains(" 401 ") => {

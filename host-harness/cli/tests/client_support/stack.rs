@@ -1,0 +1,106 @@
+//! The stack the end-to-end tests run against. Starting it lives here only,
+//! so moving to an in-process gateway is a change to this file.
+
+use super::{BIN, MCP, temp_dir};
+use crate::common::{Proc, free_port, wait_port};
+use armoriq_client::{ArmorIQClient, ClientOptions};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// `armoriq serve` with `policy.json` (holds payments over 1000), the deny
+/// list `weather-mcp.delete_records`, and a real MCP server behind it.
+pub struct Stack {
+    pub dir: PathBuf,
+    pub mcp_port: u16,
+    pub backend: u16,
+    pub proxy: u16,
+    pub key: String,
+    pub _mcp: Proc,
+    pub _gw: Proc,
+}
+
+impl Stack {
+    pub fn start(py: &Path) -> Self {
+        let mcp_port = free_port();
+        let mut mcp = Command::new(py)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../scripts/py/mcp_test_server.py"
+            ))
+            .arg(MCP)
+            .arg(mcp_port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_port(mcp_port, "MCP server", &mut mcp);
+        let mcp = Proc(mcp);
+        let dir = temp_dir("client-e2e");
+        std::fs::write(
+            dir.join("armoriq.yaml"),
+            format!(
+                "version: v1\nidentity:\n  api_key: $ARMORIQ_API_KEY\n  user_id: default\n  agent_id: weather-agent\n\
+                 environment: sandbox\nmcp_servers:\n- id: {MCP}\n  url: http://127.0.0.1:{mcp_port}/mcp\n  auth: none\n\
+                 policy:\n  allow: []\n  deny:\n  - {MCP}.delete_records\n"
+            ),
+        )
+        .unwrap();
+        std::fs::copy(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/policy.json"),
+            dir.join("policy.json"),
+        )
+        .unwrap();
+        let out = Command::new(BIN)
+            .args(["keys", "create", "--state-dir"])
+            .arg(dir.join("state"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let (backend, proxy) = (free_port(), free_port());
+        let mut gw = Command::new(BIN)
+            .arg("serve")
+            .arg("--state-dir")
+            .arg(dir.join("state"))
+            .arg("--config")
+            .arg(dir.join("armoriq.yaml"))
+            .arg("--backend")
+            .arg(format!("127.0.0.1:{backend}"))
+            .arg("--proxy")
+            .arg(format!("127.0.0.1:{proxy}"))
+            .env("ARMORIQ_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        wait_port(backend, "armoriq serve", &mut gw);
+        wait_port(proxy, "armoriq serve", &mut gw);
+        Self {
+            dir,
+            mcp_port,
+            backend,
+            proxy,
+            key,
+            _mcp: mcp,
+            _gw: Proc(gw),
+        }
+    }
+
+    pub fn options(&self) -> ClientOptions {
+        ArmorIQClient::builder()
+            .api_key(&self.key)
+            .backend_endpoint(format!("http://127.0.0.1:{}", self.backend))
+            .proxy_endpoint(format!("http://127.0.0.1:{}", self.proxy))
+            .user_id("default")
+            .agent_id("weather-agent")
+            .credentials_path(self.dir.join("no-credentials.json"))
+    }
+
+    pub fn client(&self) -> ArmorIQClient {
+        self.options().build().unwrap()
+    }
+}

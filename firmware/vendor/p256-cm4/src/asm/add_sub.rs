@@ -20,6 +20,7 @@ use core::arch::naked_asm;
 #[unsafe(naked)]
 pub unsafe extern "C" fn P256_submod() {
     naked_asm!(
+        cpu!(),
         "
             ldm r1, {{r3-r10}}
             ldm r2!, {{r0,r1,r11,r12}}
@@ -69,6 +70,7 @@ pub unsafe extern "C" fn P256_submod() {
 #[unsafe(naked)]
 pub unsafe extern "C" fn P256_addmod() {
     naked_asm!(
+        cpu!(),
         "
             ldm r2, {{r2-r9}}
             ldm r1!, {{r0, r10, r11, r12}}
@@ -129,6 +131,7 @@ pub unsafe extern "C" fn P256_add_mod_n(
     b: *const [u32; 8],
 ) {
     naked_asm!(
+        cpu!(),
         "
             push {{r0, r4-r11, lr}}
             // frame push {{r0, r4-r11,lr}}

@@ -22,6 +22,7 @@ pub unsafe extern "C" fn P256_double_j(
     jacobian_in: *const [Montgomery; 3],
 ) {
     naked_asm!(
+        cpu!(),
         "
             push {{r0, r1, r4-r11, lr}}
             // frame push {{r0, r1, r4-r11, lr}}
@@ -177,6 +178,7 @@ pub unsafe extern "C" fn P256_double_j(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn P256_times2() {
     naked_asm!(
+        cpu!(),
         "
         	adds r0,r0
             adcs r1,r1,r1
@@ -243,6 +245,7 @@ pub unsafe extern "C" fn P256_add_sub_j(
     b_is_affine: bool,
 ) {
     naked_asm!(
+        cpu!(),
         "
             push {{r0-r11, lr}}
             // frame push {{r0-r11, lr}}
@@ -540,6 +543,7 @@ pub unsafe extern "C" fn P256_jacobian_to_affine(
     a: *const [Montgomery; 3],
 ) {
     naked_asm!(
+        cpu!(),
         "
             push {{r0, r1, r2, r4-r11, lr}}
             // frame push {{r0, r1, r2, r4-r11,lr}}

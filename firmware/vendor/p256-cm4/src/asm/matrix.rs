@@ -36,6 +36,7 @@ pub unsafe extern "C" fn P256_matrix_mul_mod_n(
     out: *mut crate::XYInteger,
 ) {
     naked_asm!(
+        cpu!(),
         "
                 .align 2
                 push {{r4-r11, lr}}
@@ -223,6 +224,7 @@ pub unsafe extern "C" fn P256_matrix_mul_mod_n(
 #[unsafe(naked)]
 pub unsafe extern "C" fn P256_divsteps2_31(delta: i32, f: u32, g: u32, res: *mut [u32; 4]) -> i32 {
     naked_asm!(
+        cpu!(),
         "
             push {r3, r4-r8, lr}
             // frame push {r3, r4-r8, lr}
@@ -311,6 +313,7 @@ pub unsafe extern "C" fn P256_matrix_mul_fg_9(
     res: *mut FGInteger,
 ) {
     naked_asm!(
+        cpu!(),
         "
             push {r4-r11, lr}
             // frame push {r4-r11, lr}

@@ -2,6 +2,23 @@
 
 use core::arch::naked_asm;
 
+// armoriq-rs: the first template line of every asm block. rustc assembles
+// naked functions without the target's optional extensions, so on
+// thumbv8m.main (Cortex-M33) UMAAL and friends need the CPU named in the
+// block itself; on thumbv7em the line is empty.
+#[cfg(feature = "cortex-m33")]
+macro_rules! cpu {
+    () => {
+        ".cpu cortex-m33"
+    };
+}
+#[cfg(not(feature = "cortex-m33"))]
+macro_rules! cpu {
+    () => {
+        ""
+    };
+}
+
 mod sqrmod;
 pub(crate) use sqrmod::P256_sqrmod;
 
@@ -83,6 +100,7 @@ pub unsafe extern "C" fn P256_point_is_on_curve(
     y: *const Montgomery,
 ) -> bool {
     naked_asm!(
+        cpu!(),
         "
             push {{r0, r4-r11, lr}}
             // frame push {{r0, r4-r11, lr}}
@@ -183,6 +201,7 @@ pub unsafe extern "C" fn P256_point_is_on_curve(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn P256_sqrmod_many() {
     naked_asm!(
+        cpu!(),
         "
             push {{r8, lr}}
             // frame push {{r8, lr}}
@@ -223,6 +242,7 @@ pub unsafe extern "C" fn P256_sqrmod_many() {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn P256_sqrmod_many_and_mulmod() {
     naked_asm!(
+        cpu!(),
         "
             push {{r9, lr}}
             // frame push {{r9, lr}}
@@ -250,6 +270,7 @@ pub unsafe extern "C" fn P256_decompress_point(
     parity: u32,
 ) -> bool {
     naked_asm!(
+        cpu!(),
         "
             push {{r0, r2, r4-r11, lr}}
             // frame push {{r0, r2, r4-r11, lr}}
@@ -356,6 +377,7 @@ pub unsafe extern "C" fn P256_decompress_point(
 #[unsafe(naked)]
 pub unsafe extern "C" fn P256_negate_mod_m_if() {
     naked_asm!(
+        cpu!(),
         "
                 push {r4-r8, lr}
                 // frame push {r4-r8,lr}

@@ -41,6 +41,7 @@ impl Default for Montgomery {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn P256_to_montgomery(a: *mut Montgomery, aR: *const [u32; 8]) {
     naked_asm!(
+        cpu!(),
         "
             push {{r0, r4-r11, lr}}
             // frame push {{r4-r11, lr}}
@@ -84,6 +85,7 @@ pub unsafe extern "C" fn P256_to_montgomery(a: *mut Montgomery, aR: *const [u32;
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn P256_from_montgomery(a: *mut [u32; 8], aR: *const Montgomery) {
     naked_asm!(
+        cpu!(),
         "
             push {{r0,r4-r11,lr}}
             // frame push {{r4-r11, lr}}

@@ -17,6 +17,7 @@ pub unsafe extern "C" fn P256_mulmod() {
     cfg_if::cfg_if! {
         if #[cfg(feature = "fpu")] {
             naked_asm!(
+        cpu!(),
                 "
                     push {lr}
                     // frame push {lr}
@@ -260,6 +261,7 @@ pub unsafe extern "C" fn P256_mulmod() {
             )
         } else {
             naked_asm!(
+        cpu!(),
                 "
                     push {r2, lr}
                     // frame push {lr}
@@ -529,6 +531,7 @@ pub unsafe extern "C" fn P256_mul_mod_n(
     b: *const [u32; 8],
 ) {
     naked_asm!(
+        cpu!(),
         "
             movs r3,#0
             push {{r3-r10, lr}}

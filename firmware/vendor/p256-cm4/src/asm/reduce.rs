@@ -18,6 +18,7 @@ use crate::asm::util::mul288x288;
 #[unsafe(link_section = ".p256-cortex-m4")]
 pub unsafe extern "C" fn P256_reduce_mod_n_once() {
     naked_asm!(
+        cpu!(),
         "
             push {{lr}}
             // frame push {{lr}}
@@ -71,6 +72,7 @@ pub unsafe extern "C" fn P256_reduce_mod_n_once() {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn P256_reduce_mod_n_32bytes(res: *mut [u32; 8], a: *const [u32; 8]) {
     naked_asm!(
+        cpu!(),
         "
             push {{r0, r4-r11, lr}}
             //frame push {{r0, r4-r11, lr}}
@@ -103,6 +105,7 @@ pub unsafe extern "C" fn P256_reduce_mod_n_32bytes(res: *mut [u32; 8], a: *const
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn P256_reduce_mod_n_64bytes() {
     naked_asm!(
+        cpu!(),
         "
             push {{r0, r4-r11, lr}}
             // frame push {{r0, r4-r11, lr}}

@@ -15,6 +15,7 @@ pub unsafe extern "C" fn P256_sqrmod() {
     cfg_if::cfg_if! {
         if #[cfg(feature = "use-mul-for-sqr")] {
             naked_asm!(
+        cpu!(),
                 "
                     push {{r0-r7,lr}}
                     // frame push {{lr}}
@@ -30,6 +31,7 @@ pub unsafe extern "C" fn P256_sqrmod() {
             )
         } else if #[cfg(feature = "fpu")] {
             naked_asm!(
+        cpu!(),
                 "
                     push {lr}
                     // frame push {lr}
@@ -312,6 +314,7 @@ pub unsafe extern "C" fn P256_sqrmod() {
             )
         } else {
             naked_asm!(
+        cpu!(),
                 "
                     push {lr}
                     // frame push {lr}

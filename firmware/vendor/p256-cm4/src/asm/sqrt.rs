@@ -15,6 +15,7 @@ use core::arch::naked_asm;
 #[unsafe(naked)]
 pub unsafe extern "C" fn P256_modinv_sqrt() {
     naked_asm!(
+        cpu!(),
         "
             push {{r0-r8, lr}}
 

@@ -15,6 +15,7 @@ use core::arch::naked_asm;
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mul288x288() {
     naked_asm!(
+        cpu!(),
         "
             push {r4-r11,lr}
             // frame push {r4-r11,lr}
@@ -50,7 +51,7 @@ pub unsafe extern "C" fn mul288x288() {
             umaal r6,r3,r5,r11
             umaal r7,r3,r5,r12
             stm r4!,{r6,r7}
-            ldm r4,{r6}
+            ldr r6,[r4] // armoriq-rs: was `ldm r4,{r6}` (single-register T32 LDM: UNDEF in QEMU < 8.2)
             umaal r3,r6,r5,lr
             stm r4!,{r3,r6}
 
@@ -87,6 +88,7 @@ pub unsafe extern "C" fn mul288x288() {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn add_sub_helper() {
     naked_asm!(
+        cpu!(),
         "
         	push {lr}
             // frame push {lr}
@@ -140,6 +142,7 @@ pub unsafe extern "C" fn add_sub_helper() {
 #[unsafe(link_section = ".p256-cortex-m4")]
 pub unsafe extern "C" fn P256_check_range_n(a: *const [u32; 8]) -> bool {
     naked_asm!(
+        cpu!(),
         "
             push {{r4-r11, lr}}
             // frame push {{r4-r11, lr}}
@@ -185,6 +188,7 @@ pub unsafe extern "C" fn P256_check_range_n(a: *const [u32; 8]) -> bool {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn P256_check_range_p(a: *const [u32; 8]) -> bool {
     naked_asm!(
+        cpu!(),
         "
             push {r4-r8, lr}
             //frame push {r4-r8, lr}
@@ -226,6 +230,7 @@ pub unsafe extern "C" fn P256_check_range_p(a: *const [u32; 8]) -> bool {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn setzero() {
     naked_asm!(
+        cpu!(),
         "
             movs r2, #0
             movs r3, #0
@@ -265,6 +270,7 @@ pub unsafe extern "C" fn P256_negate_mod_n_if(
     should_negate: u32,
 ) {
     naked_asm!(
+        cpu!(),
         "
         	ldr r3, ={P256_order}
 	        b {P256_negate_mod_m_if}
@@ -300,6 +306,7 @@ pub unsafe extern "C" fn P256_negate_mod_p_if(
     should_negate: u32,
 ) {
     naked_asm!(
+        cpu!(),
         "
         	ldr r3, ={P256_p}
 	        b {P256_negate_mod_m_if}

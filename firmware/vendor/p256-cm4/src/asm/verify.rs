@@ -21,6 +21,7 @@ pub unsafe extern "C" fn P256_verify_last_step(
     x: *const [Montgomery; 3],
 ) -> bool {
     naked_asm!(
+        cpu!(),
         "
             push {{r0, r1, r4-r11, lr}}
             // frame push {{r0, r1, r4-r11, lr}}

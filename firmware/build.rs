@@ -4,7 +4,7 @@
 //!
 //! Boards: `thumbv8m.main-none-eabihf` is the Cortex-M33 of QEMU `mps2-an505`
 //! (`memory-an505.x`, cfg `armoriq_an505`); the others are the MPS2
-//! AN385/AN386 (`memory.x`). P-256 backend (cfg `armoriq_p256`): `cm4`
+//! AN385/AN386 (`memory-mps2.x`). P-256 backend (cfg `armoriq_p256`): `cm4`
 //! (p256-cm4) with feature `p256-cm4` on thumbv7em / thumbv8m.main unless
 //! `rustcrypto-p256` is on; `rustcrypto` on thumbv7m or with
 //! `rustcrypto-p256`; `none` without `es256`.
@@ -29,11 +29,15 @@ fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
     let target = std::env::var("TARGET").expect("TARGET");
     let an505 = target.starts_with("thumbv8m.main");
-    let memory = if an505 { "memory-an505.x" } else { "memory.x" };
+    let memory = if an505 {
+        "memory-an505.x"
+    } else {
+        "memory-mps2.x"
+    };
     std::fs::copy(memory, out.join("memory.x")).expect("copy memory.x");
     std::fs::copy("device.x", out.join("device.x")).expect("copy device.x");
     println!("cargo:rustc-link-search={}", out.display());
-    println!("cargo:rerun-if-changed=memory.x");
+    println!("cargo:rerun-if-changed=memory-mps2.x");
     println!("cargo:rerun-if-changed=memory-an505.x");
     println!("cargo::rustc-check-cfg=cfg(armoriq_an505)");
     println!("cargo::rustc-check-cfg=cfg(armoriq_p256, values(\"cm4\", \"rustcrypto\", \"none\"))");

@@ -60,7 +60,10 @@ where
     }
 }
 
-/// A recorded key. `None` first, so that the job starts as all zeros (`.bss`).
+/// A recorded key. `None` first and an explicit tag, so that the job starts
+/// as all zeros and sits in `.bss` (without the tag, `None` can be a niche
+/// value of a key's fields, which put the job in `.data`: 284 B of flash).
+#[repr(u8)]
 enum Key {
     None,
     Es256(P256Key),

@@ -83,9 +83,9 @@ fn skip(msg: &str) {
     eprintln!("SKIPPED: {msg}");
 }
 
-/// The ELF named by `var`, if set (it must then be a file).
+/// The ELF named by `var`, if set and not empty (it must then be a file).
 fn elf_var(var: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(std::env::var_os(var)?);
+    let p = PathBuf::from(std::env::var_os(var).filter(|v| !v.is_empty())?);
     assert!(p.is_file(), "{var}={} is not a file", p.display());
     Some(p)
 }

@@ -118,6 +118,16 @@ while read -r name elf budget; do
     "${parts//,/ + }" "$verdict"
   printf '%-11s static RAM %6d B (.data + .bss + .uninit); heap: none (no allocator linked)\n' "$name" "$ram"
 done <<< "$images"
+# QEMU < 8.2 (Debian 12: 7.2) raises UNDEF on a 32-bit LDM with one register
+# and no writeback (UNPREDICTABLE in Armv7-M); vendor/p256-cm4 has the one
+# such load written as LDR. Any such LDM in an image would HardFault it.
+for elf in thumbv7em-none-eabihf thumbv8m.main-none-eabihf vectors/thumbv7em-none-eabihf; do
+  if arm-none-eabi-objdump -d "target/$elf/release/armoriq-firmware" | grep -aE 'ldmia\.w\s+r[0-9]+, \{r[0-9]+\}$'; then
+    echo "error: $elf has a single-register LDM (UNDEF under QEMU 7.2)" >&2
+    exit 1
+  fi
+done
+echo "no single-register T32 LDM in the p256-cm4 images (QEMU 7.2 runs them)"
 echo "stack high-water mark and instruction counts (exact, with the plugin): measured on the device by"
 echo "  cargo test -p armoriq-host --test firmware_qemu -- --nocapture"
 echo "  (a one-algorithm image: ARMORIQ_FIRMWARE_ALGS=es256 ARMORIQ_FIRMWARE_ELF=$fw/target/only-es256/thumbv7em-none-eabihf/release/armoriq-firmware)"

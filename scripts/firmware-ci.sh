@@ -130,7 +130,8 @@ done
 echo "no single-register T32 LDM in the p256-cm4 images (QEMU 7.2 runs them)"
 echo "stack high-water mark and instruction counts (exact, with the plugin): measured on the device by"
 echo "  cargo test -p armoriq-host --test firmware_qemu -- --nocapture"
-echo "  (a one-algorithm image: ARMORIQ_FIRMWARE_ALGS=es256 ARMORIQ_FIRMWARE_ELF=$fw/target/only-es256/thumbv7em-none-eabihf/release/armoriq-firmware)"
+echo "  (a one-algorithm image: ARMORIQ_FIRMWARE_ALGS=es256 ARMORIQ_FIRMWARE_ELF_M3= ARMORIQ_FIRMWARE_ELF_M33= \\"
+echo "   ARMORIQ_FIRMWARE_ELF=$fw/target/only-es256/thumbv7em-none-eabihf/release/armoriq-firmware)"
 
 # The host test's images, copied out of the build directories so that CI can
 # remove those (.ci/run) and keep only these.

@@ -16,7 +16,8 @@
 //! For an image built with one algorithm (`--no-default-features --features
 //! es256,p256-cm4` and `ARMORIQ_FIRMWARE_KEYS=keys/trusted-es256.json`, or
 //! `eddsa`), set `ARMORIQ_FIRMWARE_ALGS` to `es256` or `eddsa`: the other
-//! algorithm's checks are skipped.
+//! algorithm's checks are skipped (set the M3 and M33 variables empty: those
+//! images carry both algorithms).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -4,7 +4,8 @@
  * end marker it appends to out=FILE one line per instruction address executed
  * in the region, `<region> <address hex> <count>`, for bench/profile.py.
  * Arguments: start=0xADDR,end=0xADDR,out=FILE,base=0xADDR (the image's flash
- * origin; default 0); out= defaults to $ARMORIQ_INSNPROF_OUT. Not used by CI: a tool for finding where a check's
+ * origin; default 0); out= and base= default to $ARMORIQ_INSNPROF_OUT and
+ * $ARMORIQ_INSNPROF_BASE. Not used by CI: a tool for finding where a check's
  * instructions go. Build: gcc -shared -fPIC -O2 -o libinsnprof.so insnprof.c */
 #include <stdint.h>
 #include <stdio.h>
@@ -87,6 +88,7 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, 
         else if (!strncmp(argv[i], "base=", 5)) base = strtoull(argv[i] + 5, NULL, 0);
         else if (!strncmp(argv[i], "out=", 4)) out = fopen(argv[i] + 4, "w");
     }
+    if (!base && getenv("ARMORIQ_INSNPROF_BASE")) base = strtoull(getenv("ARMORIQ_INSNPROF_BASE"), NULL, 0);
     if (!out && getenv("ARMORIQ_INSNPROF_OUT")) out = fopen(getenv("ARMORIQ_INSNPROF_OUT"), "w");
     qemu_plugin_register_vcpu_tb_trans_cb(id, tb_trans);
     return 0;

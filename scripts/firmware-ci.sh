@@ -128,6 +128,18 @@ for elf in thumbv7em-none-eabihf thumbv8m.main-none-eabihf vectors/thumbv7em-non
   fi
 done
 echo "no single-register T32 LDM in the p256-cm4 images (QEMU 7.2 runs them)"
+step "a P-256 key off the curve stops the M4F image at boot (exit 3)"
+# keys/test-off-curve.json: the development ES256 key with y's last bit flipped.
+ARMORIQ_FIRMWARE_KEYS="$fw/keys/test-off-curve.json" cargo build --release --target thumbv7em-none-eabihf \
+  --target-dir target/off-curve
+status=0
+timeout 60 qemu-system-arm -M mps2-an386 -nographic -monitor none -semihosting-config enable=on,target=native \
+  -serial null -kernel target/off-curve/thumbv7em-none-eabihf/release/armoriq-firmware >/dev/null || status=$?
+if [ "$status" != 3 ]; then
+  echo "error: the image with a key off the curve exited with $status, not 3 (key refused at boot)" >&2
+  exit 1
+fi
+echo "refused at boot: exit status 3"
 echo "stack high-water mark and instruction counts (exact, with the plugin): measured on the device by"
 echo "  cargo test -p armoriq-host --test firmware_qemu -- --nocapture"
 echo "  (a one-algorithm image: ARMORIQ_FIRMWARE_ALGS=es256 ARMORIQ_FIRMWARE_ELF_M3= ARMORIQ_FIRMWARE_ELF_M33= \\"

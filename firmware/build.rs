@@ -1,5 +1,13 @@
-//! Build script: puts `memory.x` on the linker path and provisions the trusted
+//! Build script: puts the board's `memory.x` on the linker path, picks the
+//! board and the P-256 backend for the target, and provisions the trusted
 //! keys into the image.
+//!
+//! Boards: `thumbv8m.main-none-eabihf` is the Cortex-M33 of QEMU `mps2-an505`
+//! (`memory-an505.x`, cfg `armoriq_an505`); the others are the MPS2
+//! AN385/AN386 (`memory-mps2.x`). P-256 backend (cfg `armoriq_p256`): `cm4`
+//! (p256-cm4) with feature `p256-cm4` on thumbv7em / thumbv8m.main unless
+//! `rustcrypto-p256` is on; `rustcrypto` on thumbv7m or with
+//! `rustcrypto-p256`; `none` without `es256`.
 //!
 //! The key file is `$ARMORIQ_FIRMWARE_KEYS` if set, else `keys/trusted.json`.
 //! It is either a JWK Set `{"keys": [JWK, ...]}` with optional verifier
@@ -19,10 +27,38 @@ const MAX_KEYS: usize = 8;
 
 fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
-    std::fs::copy("memory.x", out.join("memory.x")).expect("copy memory.x");
+    let target = std::env::var("TARGET").expect("TARGET");
+    let an505 = target.starts_with("thumbv8m.main");
+    let memory = if an505 {
+        "memory-an505.x"
+    } else {
+        "memory-mps2.x"
+    };
+    std::fs::copy(memory, out.join("memory.x")).expect("copy memory.x");
     std::fs::copy("device.x", out.join("device.x")).expect("copy device.x");
     println!("cargo:rustc-link-search={}", out.display());
-    println!("cargo:rerun-if-changed=memory.x");
+    println!("cargo:rerun-if-changed=memory-mps2.x");
+    println!("cargo:rerun-if-changed=memory-an505.x");
+    println!("cargo::rustc-check-cfg=cfg(armoriq_an505)");
+    println!("cargo::rustc-check-cfg=cfg(armoriq_p256, values(\"cm4\", \"rustcrypto\", \"none\"))");
+    if an505 {
+        println!("cargo:rustc-cfg=armoriq_an505");
+    }
+    let feature = |f: &str| std::env::var_os(format!("CARGO_FEATURE_{f}")).is_some();
+    let dsp = target.starts_with("thumbv7em") || an505;
+    let p256 = if !feature("ES256") {
+        "none"
+    } else if feature("RUSTCRYPTO_P256") || target.starts_with("thumbv7m-") {
+        "rustcrypto"
+    } else if feature("P256_CM4") && dsp {
+        "cm4"
+    } else {
+        eprintln!(
+            "error: feature es256 needs a P-256 backend on {target}: p256-cm4 or rustcrypto-p256"
+        );
+        std::process::exit(1);
+    };
+    println!("cargo:rustc-cfg=armoriq_p256=\"{p256}\"");
     println!("cargo:rerun-if-changed=device.x");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=ARMORIQ_FIRMWARE_KEYS");

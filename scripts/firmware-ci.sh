@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Firmware CI: tools, builds for both Cortex-M targets, the core-only sysroot
+# Firmware CI: tools, builds for the three Cortex-M targets (M4F, M3, M33),
+# the test-vectors images, the one-algorithm images, the core-only sysroot
 # build (proves no `alloc` anywhere in the graph), clippy, and the static
 # budgets; builds the QEMU instruction-count plugin (firmware/target/libinsncount.so).
-# Writes the ELF path for the host test (host-harness/tests/firmware_qemu.rs):
-#   firmware/target/firmware-elf.env   ARMORIQ_FIRMWARE_ELF=<path>
-# and prints `export ARMORIQ_FIRMWARE_ELF=...` (also appended to $GITHUB_ENV if set).
+# Copies the host test's images (host-harness/tests/firmware_qemu.rs) to
+# firmware/target/images/ and writes their paths to
+#   firmware/target/firmware-elf.env   ARMORIQ_FIRMWARE_ELF=, _ELF_M3=, _ELF_M33=,
+#                                      _VECTORS_ELF=, _VECTORS_ELF_M3=
+# and prints them as `export ...` lines (also appended to $GITHUB_ENV if set).
 #
 # Usage: bash scripts/firmware-ci.sh
 # Env:   ARMORIQ_ENFORCE_BUDGETS=1  fail when a static budget is not met (default: report only)
@@ -28,7 +31,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 qemu-system-arm --version | head -1
-rustup target add thumbv7em-none-eabihf thumbv7m-none-eabi >/dev/null 2>&1 || rustup target add thumbv7em-none-eabihf thumbv7m-none-eabi
+targets=(thumbv7em-none-eabihf thumbv7m-none-eabi thumbv8m.main-none-eabihf)
+rustup target add "${targets[@]}" >/dev/null 2>&1 || rustup target add "${targets[@]}"
 have_nightly=0
 if [ "${ARMORIQ_SKIP_CORECHECK:-0}" != 1 ] && rustup run nightly rustc --version >/dev/null 2>&1; then
   rustup +nightly component add rust-src >/dev/null 2>&1 && have_nightly=1
@@ -40,20 +44,29 @@ cd "$fw"
 # The firmware is its own workspace; keep the caller's flags out of it.
 unset RUSTFLAGS CARGO_TARGET_DIR CARGO_BUILD_TARGET
 
-step "build thumbv7em-none-eabihf (Cortex-M4F, mps2-an386), release"
+step "build thumbv7em-none-eabihf (Cortex-M4F, mps2-an386; ES256 through p256-cm4), release"
 cargo build --release --target thumbv7em-none-eabihf
-step "build thumbv7m-none-eabi (Cortex-M3, mps2-an385), release"
+step "build thumbv7m-none-eabi (Cortex-M3, mps2-an385; ES256 through RustCrypto p256), release"
 cargo build --release --target thumbv7m-none-eabi
-step "clippy (firmware)"
-cargo clippy --release --target thumbv7em-none-eabihf -- -D warnings
+step "build thumbv8m.main-none-eabihf (Cortex-M33, mps2-an505; ES256 through p256-cm4), release"
+cargo build --release --target thumbv8m.main-none-eabihf
+step "test-vectors images (Wycheproof through p256-cm4 on the M4F, RustCrypto on the M3), release"
+for t in thumbv7em-none-eabihf thumbv7m-none-eabi; do
+  cargo build --release --target "$t" --features test-vectors --target-dir target/vectors
+done
+step "clippy (firmware: M4F with test-vectors, M3, M33)"
+cargo clippy --release --target thumbv7em-none-eabihf --features test-vectors --target-dir target/vectors -- -D warnings
+cargo clippy --release --target thumbv7m-none-eabi -- -D warnings
+cargo clippy --release --target thumbv8m.main-none-eabihf -- -D warnings
 step "one-algorithm images (ES256 only, EdDSA only; thumbv7em), release, clippy"
 # Each with the development key of its algorithm (keys/trusted-<alg>.json):
 # a key of an algorithm that is not linked in fails the build.
 for a in es256 eddsa; do
+  f="$a"; [ "$a" = es256 ] && f="es256,p256-cm4"
   ARMORIQ_FIRMWARE_KEYS="$fw/keys/trusted-$a.json" cargo build --release --target thumbv7em-none-eabihf \
-    --no-default-features --features "$a" --target-dir "target/only-$a"
+    --no-default-features --features "$f" --target-dir "target/only-$a"
   ARMORIQ_FIRMWARE_KEYS="$fw/keys/trusted-$a.json" cargo clippy --release --target thumbv7em-none-eabihf \
-    --no-default-features --features "$a" --target-dir "target/only-$a" -- -D warnings
+    --no-default-features --features "$f" --target-dir "target/only-$a" -- -D warnings
 done
 
 if [ "$have_nightly" = 1 ]; then
@@ -73,36 +86,81 @@ else
 fi
 
 step "static budgets"
-size_tool=arm-none-eabi-size
-command -v "$size_tool" >/dev/null 2>&1 || size_tool="$(find "$(rustc --print sysroot)" -name llvm-size -type f | head -1)"
 fail=0
-for t in thumbv7em-none-eabihf thumbv7m-none-eabi only-es256 only-eddsa; do
-  case "$t" in
-    only-*) elf="target/$t/thumbv7em-none-eabihf/release/armoriq-firmware" ;;
-    *) elf="target/$t/release/armoriq-firmware" ;;
-  esac
-  read -r vec text rodata data bss uninit < <("$size_tool" -A "$elf" | awk '
-    $1==".vector_table"{v=$2} $1==".text"{t=$2} $1==".rodata"{r=$2}
-    $1==".data"{d=$2} $1==".bss"{b=$2} $1==".uninit"{u=$2}
-    END{print v+0, t+0, r+0, d+0, b+0, u+0}')
-  flash=$((vec + text + rodata + data))
-  ram=$((data + bss + uninit))
-  verdict=$([ "$flash" -le $((48 * 1024)) ] && echo met || echo "NOT MET")
-  printf '%-22s flash %6d B (%.1f KiB: vectors %d + .text %d + .rodata %d + .data %d)  budget 48 KiB: %s\n' \
-    "$t" "$flash" "$(awk "BEGIN{print $flash/1024}")" "$vec" "$text" "$rodata" "$data" "$verdict"
-  printf '%-22s static RAM %6d B (.data %d + .bss %d + .uninit %d); heap: none (no allocator linked)\n' \
-    "$t" "$ram" "$data" "$bss" "$uninit"
-  [ "$verdict" = met ] || fail=1
+# Flash: every section that is allocated and loaded (its bytes are in the
+# image: vector table, .text, .rodata, .data's initial values, and orphan
+# sections such as p256-cm4's .p256-cortex-m4). RAM: .data plus the
+# allocated sections that are not loaded (.bss, .uninit).
+sections() {  # "name size flags" per section, from arm-none-eabi-objdump -h
+  arm-none-eabi-objdump -h "$1" | while read -r idx name size _; do
+    case "$idx" in [0-9]*) read -r flags; echo "$name $((16#$size)) $flags" ;; esac
+  done
+}
+#       name       ELF under target/                                           flash budget (B; 0: reported)
+images="m4         thumbv7em-none-eabihf/release/armoriq-firmware                 61440
+m3         thumbv7m-none-eabi/release/armoriq-firmware                    0
+m33        thumbv8m.main-none-eabihf/release/armoriq-firmware             0
+only-es256 only-es256/thumbv7em-none-eabihf/release/armoriq-firmware      49152
+only-eddsa only-eddsa/thumbv7em-none-eabihf/release/armoriq-firmware      53248"
+while read -r name elf budget; do
+  read -r flash ram parts < <(sections "target/$elf" | awk '
+    $0 ~ /ALLOC/ && $0 ~ /LOAD/ && $2 > 0 {f += $2; p = p sprintf("%s %d,", $1, $2)}
+    $0 ~ /ALLOC/ && ($0 !~ /LOAD/ || $1 == ".data") {r += $2}
+    END {sub(/,$/, "", p); gsub(/ /, "=", p); print f + 0, r + 0, p}')
+  if [ "$budget" -gt 0 ]; then
+    verdict=$([ "$flash" -le "$budget" ] && echo met || echo "NOT MET")
+    [ "$verdict" = met ] || fail=1
+    verdict="budget $budget B: $verdict"
+  else
+    verdict="(reported)"
+  fi
+  printf '%-11s flash %6d B (%.1f KiB: %s)  %s\n' "$name" "$flash" "$(awk "BEGIN{print $flash/1024}")" \
+    "${parts//,/ + }" "$verdict"
+  printf '%-11s static RAM %6d B (.data + .bss + .uninit); heap: none (no allocator linked)\n' "$name" "$ram"
+done <<< "$images"
+# QEMU < 8.2 (Debian 12: 7.2) raises UNDEF on a 32-bit LDM with one register
+# and no writeback (UNPREDICTABLE in Armv7-M); vendor/p256-cm4 has the one
+# such load written as LDR. Any such LDM in an image would HardFault it.
+for elf in thumbv7em-none-eabihf thumbv8m.main-none-eabihf vectors/thumbv7em-none-eabihf; do
+  if arm-none-eabi-objdump -d "target/$elf/release/armoriq-firmware" | grep -aE 'ldmia\.w\s+r[0-9]+, \{r[0-9]+\}$'; then
+    echo "error: $elf has a single-register LDM (UNDEF under QEMU 7.2)" >&2
+    exit 1
+  fi
 done
+echo "no single-register T32 LDM in the p256-cm4 images (QEMU 7.2 runs them)"
+step "a P-256 key off the curve stops the M4F image at boot (exit 3)"
+# keys/test-off-curve.json: the development ES256 key with y's last bit flipped.
+ARMORIQ_FIRMWARE_KEYS="$fw/keys/test-off-curve.json" cargo build --release --target thumbv7em-none-eabihf \
+  --target-dir target/off-curve
+status=0
+timeout 60 qemu-system-arm -M mps2-an386 -nographic -monitor none -semihosting-config enable=on,target=native \
+  -serial null -kernel target/off-curve/thumbv7em-none-eabihf/release/armoriq-firmware >/dev/null || status=$?
+if [ "$status" != 3 ]; then
+  echo "error: the image with a key off the curve exited with $status, not 3 (key refused at boot)" >&2
+  exit 1
+fi
+echo "refused at boot: exit status 3"
 echo "stack high-water mark and instruction counts (exact, with the plugin): measured on the device by"
 echo "  cargo test -p armoriq-host --test firmware_qemu -- --nocapture"
-echo "  (a one-algorithm image: ARMORIQ_FIRMWARE_ALGS=es256 ARMORIQ_FIRMWARE_ELF=$fw/target/only-es256/thumbv7em-none-eabihf/release/armoriq-firmware)"
+echo "  (a one-algorithm image: ARMORIQ_FIRMWARE_ALGS=es256 ARMORIQ_FIRMWARE_ELF_M3= ARMORIQ_FIRMWARE_ELF_M33= \\"
+echo "   ARMORIQ_FIRMWARE_ELF=$fw/target/only-es256/thumbv7em-none-eabihf/release/armoriq-firmware)"
 
-elf="$fw/target/thumbv7em-none-eabihf/release/armoriq-firmware"
-echo "ARMORIQ_FIRMWARE_ELF=$elf" > "$fw/target/firmware-elf.env"
-[ -n "${GITHUB_ENV:-}" ] && echo "ARMORIQ_FIRMWARE_ELF=$elf" >> "$GITHUB_ENV"
+# The host test's images, copied out of the build directories so that CI can
+# remove those (.ci/run) and keep only these.
+mkdir -p "$fw/target/images"
+env_file="$fw/target/firmware-elf.env"
+: > "$env_file"
+for pair in ELF:thumbv7em-none-eabihf ELF_M3:thumbv7m-none-eabi ELF_M33:thumbv8m.main-none-eabihf \
+            VECTORS_ELF:vectors/thumbv7em-none-eabihf VECTORS_ELF_M3:vectors/thumbv7m-none-eabi; do
+  var="ARMORIQ_FIRMWARE_${pair%%:*}"
+  dir="${pair#*:}"
+  copy="$fw/target/images/${dir//\//-}.elf"
+  cp "$fw/target/$dir/release/armoriq-firmware" "$copy"
+  echo "$var=$copy" >> "$env_file"
+done
+[ -n "${GITHUB_ENV:-}" ] && cat "$env_file" >> "$GITHUB_ENV"
 step "done"
-echo "export ARMORIQ_FIRMWARE_ELF=$elf"
+sed 's/^/export /' "$env_file"
 if [ "$fail" = 1 ] && [ "${ARMORIQ_ENFORCE_BUDGETS:-0}" = 1 ]; then
   echo "a static budget is not met (ARMORIQ_ENFORCE_BUDGETS=1)" >&2
   exit 1

@@ -115,15 +115,33 @@ pub struct Ed25519Key {
 }
 
 /// The pure-Rust, `no_std` backend: RustCrypto `p256` and `ed25519-dalek`.
+///
+/// ES256 needs the `p256` feature (a default one). Without it P-256 keys are
+/// refused ([`Error::KeyInvalid`]), so no ES256 signature can verify: that
+/// build is for a verifier that plugs its own P-256 implementation into its
+/// [`Backend`] and keeps only this Ed25519 part (the Cortex-M4 firmware).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RustCrypto;
 
+/// [`RustCrypto`]'s P-256 key: p256's, or a type with no values when the
+/// `p256` feature is off.
+#[cfg(feature = "p256")]
+type RustCryptoP256Key = p256::ecdsa::VerifyingKey;
+#[cfg(not(feature = "p256"))]
+type RustCryptoP256Key = core::convert::Infallible;
+
 impl Backend for RustCrypto {
-    type P256Key = p256::ecdsa::VerifyingKey;
+    type P256Key = RustCryptoP256Key;
     type Ed25519Key = Ed25519Key;
 
+    #[cfg(feature = "p256")]
     fn p256_key(sec1: &[u8]) -> Result<Self::P256Key, Error> {
         p256::ecdsa::VerifyingKey::from_sec1_bytes(sec1).map_err(|_| Error::KeyInvalid)
+    }
+
+    #[cfg(not(feature = "p256"))]
+    fn p256_key(_sec1: &[u8]) -> Result<Self::P256Key, Error> {
+        Err(Error::KeyInvalid)
     }
 
     fn ed25519_key(raw: &[u8; 32]) -> Result<Self::Ed25519Key, Error> {
@@ -134,6 +152,13 @@ impl Backend for RustCrypto {
         })
     }
 
+    #[cfg(not(feature = "p256"))]
+    fn verify_es256(key: &Self::P256Key, _msg: &[u8], _sig: &[u8]) -> Result<(), Error> {
+        // No key of this type exists.
+        match *key {}
+    }
+
+    #[cfg(feature = "p256")]
     fn verify_es256(key: &Self::P256Key, msg: &[u8], sig: &[u8]) -> Result<(), Error> {
         use p256::ecdsa::signature::Verifier;
         // `from_slice` rejects a wrong length and r or s that is zero or ≥ n.

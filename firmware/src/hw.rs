@@ -12,7 +12,13 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 /// UART0 of the MPS2 AN385/AN386 FPGA images (QEMU `mps2-an385`/`mps2-an386`).
 /// (0x4020_0000 is UART0 of the SSE-200 images AN505/AN521, not these.)
+#[cfg(not(armoriq_an505))]
 const UART0_BASE: usize = 0x4000_4000;
+/// UART0 of the MPS2 AN505 (SSE-200, Cortex-M33; QEMU `mps2-an505`) through
+/// its secure alias: the firmware runs in the Secure state it boots in
+/// (0x4020_0000 is the non-secure alias).
+#[cfg(armoriq_an505)]
+const UART0_BASE: usize = 0x5020_0000;
 
 // CMSDK APB UART registers (ARM DDI 0479C §4.3).
 const DATA: usize = 0x000;

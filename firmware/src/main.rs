@@ -6,6 +6,7 @@
 #![no_main]
 
 mod deferred;
+mod es256;
 mod hw;
 
 use armoriq_core::canon::Canonicalizer;
@@ -65,37 +66,21 @@ static CLAIMS: ConstStaticCell<[u8; CLAIMS_BUF]> = ConstStaticCell::new([0; CLAI
 static KEYS: ConstStaticCell<Keys> = ConstStaticCell::new(Keys::new());
 static FIRMWARE: StaticCell<Firmware> = StaticCell::new();
 
-/// RustCrypto (p256, ed25519-dalek) key parsing; signature checks go through
-/// [`deferred`], which runs them from `main`'s frame. An algorithm whose
-/// feature (`es256`, `eddsa`) is off is not linked: its keys and signatures
-/// are refused.
+/// Key parsing by the P-256 backend ([`es256`]: p256-cm4 or RustCrypto p256)
+/// and ed25519-dalek; signature checks go through [`deferred`], which runs
+/// them from `main`'s frame, except ES256 with p256-cm4 ([`es256::INLINE`]),
+/// verified where core asks for it. An algorithm whose feature (`es256`,
+/// `eddsa`) is off is not linked: its keys and signatures are refused.
 struct OnDevice;
 
 impl Backend for OnDevice {
     type P256Key = deferred::P256Key;
     type Ed25519Key = deferred::Ed25519Key;
 
-    /// Only the uncompressed form (`0x04 ‖ x ‖ y`, what build.rs provisions):
-    /// each coordinate below p and the point on the curve (p256's own
-    /// check, as `from_sec1_bytes` makes it for this form), not the identity.
-    /// Leaving out compressed keys leaves out p256's point decompression.
-    #[inline(never)]
+    /// Only the uncompressed form (`0x04 ‖ x ‖ y`, what build.rs provisions),
+    /// each coordinate below p and the point on the curve ([`es256::key`]).
     fn p256_key(sec1: &[u8]) -> Result<Self::P256Key, armoriq_core::Error> {
-        use p256::elliptic_curve::point::AffineCoordinates;
-        if !cfg!(feature = "es256") {
-            return Err(armoriq_core::Error::KeyInvalid);
-        }
-        let Some((&0x04, xy)) = sec1.split_first() else {
-            return Err(armoriq_core::Error::KeyInvalid);
-        };
-        let (Some(x), Some(y), 64) = (xy.first_chunk::<32>(), xy.last_chunk::<32>(), xy.len())
-        else {
-            return Err(armoriq_core::Error::KeyInvalid);
-        };
-        let point = p256::AffinePoint::from_coordinates(&(*x).into(), &(*y).into());
-        let point =
-            Option::<p256::AffinePoint>::from(point).ok_or(armoriq_core::Error::KeyInvalid)?;
-        p256::ecdsa::VerifyingKey::from_affine(point).map_err(|_| armoriq_core::Error::KeyInvalid)
+        es256::key(sec1)
     }
 
     #[inline(never)]
@@ -112,10 +97,13 @@ impl Backend for OnDevice {
         msg: &[u8],
         sig: &[u8],
     ) -> Result<(), armoriq_core::Error> {
-        if cfg!(feature = "es256") {
-            deferred::ask(deferred::KeyRef::Es256(key), msg, sig)
-        } else {
+        if !cfg!(feature = "es256") {
             Err(armoriq_core::Error::BadSignature)
+        } else if es256::INLINE {
+            let sig = <&[u8; 64]>::try_from(sig).map_err(|_| armoriq_core::Error::BadSignature)?;
+            es256::verify(key, msg, sig)
+        } else {
+            deferred::ask(deferred::KeyRef::Es256(key), msg, sig)
         }
     }
 
@@ -379,13 +367,18 @@ impl Server {
         else {
             return false;
         };
-        let Some(key) = self.keys.iter().map(|k| k.key()).find(|k| k.alg() == want) else {
-            return false;
-        };
         if sig.len() != 64 {
             return false;
         }
-        deferred::record(frame, key.into(), msg, sig);
+        if let Some((key, msg)) = vector_key(alg, msg) {
+            let Ok(key) = key else { return false };
+            deferred::record(frame, deferred::KeyRef::Es256(&key), msg, sig);
+        } else {
+            let Some(key) = self.keys.iter().map(|k| k.key()).find(|k| k.alg() == want) else {
+                return false;
+            };
+            deferred::record(frame, key.into(), msg, sig);
+        }
         self.bare = Some(alg);
         self.t0 = self.ticks.now();
         hw::armoriq_bench_start();
@@ -406,6 +399,30 @@ impl Server {
         send(uart, resp);
         self.served = self.served.wrapping_add(1);
     }
+}
+
+/// With the `test-vectors` feature (test images only): an ES256 bare verify
+/// whose token is `b64url(key) "." msg "." b64url(sig)`, with `key` an
+/// uncompressed P-256 point, brings its own key, so that Wycheproof's vectors
+/// (one key per test group) run through the device's P-256 backend: the key
+/// parsed as at boot (a key off the curve is refused), and the message and
+/// signature as the bytes after the first dot. `None` for any other token (a
+/// JWS header is JSON, never a point), and always without the feature.
+fn vector_key(
+    alg: frame::Alg,
+    msg: &[u8],
+) -> Option<(Result<es256::P256Key, armoriq_core::Error>, &[u8])> {
+    if !cfg!(feature = "test-vectors") || alg != frame::Alg::Es256 {
+        return None;
+    }
+    let dot = msg.iter().position(|&b| b == b'.')?;
+    let (key64, rest) = msg.split_at(dot);
+    let mut sec1 = [0u8; 65];
+    let sec1 = armoriq_core::b64::decode(key64, &mut sec1, 0).ok()?;
+    if sec1.len() != 65 || sec1.first() != Some(&0x04) {
+        return None;
+    }
+    Some((es256::key(sec1), rest.get(1..).unwrap_or_default()))
 }
 
 /// The request in a frame that the receiver has checked (header, length

@@ -1,16 +1,23 @@
-//! The verifier firmware under QEMU (`mps2-an386`, or `mps2-an385` for a
-//! thumbv7m ELF): real ES256 and EdDSA tokens minted here with the firmware's
-//! development keys (`firmware/keys/dev/`) go over its UART; each check gets
-//! the right verdict, bad frames get error frames, and the firmware keeps
-//! serving.
+//! The verifier firmware under QEMU: real ES256 and EdDSA tokens minted here
+//! with the firmware's development keys (`firmware/keys/dev/`) go over its
+//! UART; each check gets the right verdict, bad frames get error frames, and
+//! the firmware keeps serving. Wycheproof's ECDSA P-256 vectors run through
+//! both P-256 backends (p256-cm4, RustCrypto) on the device.
 //!
-//! The ELF is `$ARMORIQ_FIRMWARE_ELF` (set by `scripts/firmware-ci.sh`), else
-//! it is built here with `cargo build --release` in `firmware/`. Without
-//! `qemu-system-arm` the tests fail when `CI=true` and are skipped otherwise.
+//! Images (paths written by `scripts/firmware-ci.sh` into
+//! `firmware/target/firmware-elf.env`): `$ARMORIQ_FIRMWARE_ELF` (Cortex-M4F,
+//! `mps2-an386`, or an M3 ELF: `mps2-an385`; built here with `cargo build
+//! --release` in `firmware/` if unset), `$ARMORIQ_FIRMWARE_ELF_M3`
+//! (`mps2-an385`) and `$ARMORIQ_FIRMWARE_ELF_M33` (`mps2-an505`); every test
+//! runs on each image set. `$ARMORIQ_FIRMWARE_VECTORS_ELF` and
+//! `$ARMORIQ_FIRMWARE_VECTORS_ELF_M3` are the `test-vectors` images for the
+//! Wycheproof run. Without `qemu-system-arm`, or with an image variable
+//! unset, the tests fail when `CI=true` and are skipped otherwise.
 //! For an image built with one algorithm (`--no-default-features --features
-//! es256` and `ARMORIQ_FIRMWARE_KEYS=keys/trusted-es256.json`, or `eddsa`),
-//! set `ARMORIQ_FIRMWARE_ALGS` to `es256` or `eddsa`: the other algorithm's
-//! checks are skipped.
+//! es256,p256-cm4` and `ARMORIQ_FIRMWARE_KEYS=keys/trusted-es256.json`, or
+//! `eddsa`), set `ARMORIQ_FIRMWARE_ALGS` to `es256` or `eddsa`: the other
+//! algorithm's checks are skipped (set the M3 and M33 variables empty: those
+//! images carry both algorithms).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -29,63 +36,131 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+#[path = "firmware_qemu/counts.rs"]
+mod counts;
+#[path = "firmware_qemu/wycheproof.rs"]
+mod wycheproof;
+
 const NOW: i64 = 1_800_000_000;
 const EXP: i64 = NOW + 300;
 /// `leeway` in firmware/keys/trusted.json.
 const LEEWAY: i64 = 5;
-/// Instructions per SysTick tick under `-icount shift=0` (1 ns per
-/// instruction, 25 MHz SysTick on mps2-an385/an386).
-const INSNS_PER_TICK: u64 = 40;
+/// Budgets (firmware/README.md): invocation check / bare verify, per
+/// algorithm; instructions of the check on the Cortex-M4F image; stack.
+const RATIO_ES256: f64 = 1.20;
+const RATIO_EDDSA: f64 = 1.15;
+const M4_INSNS_ES256: u64 = 1_000_000;
+const M4_INSNS_EDDSA: u64 = 2_050_000;
+const STACK: u32 = 8 * 1024;
 
 fn firmware_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../firmware")
 }
 
-/// The firmware ELF, or `None` (skip) when QEMU is missing outside CI.
-fn firmware() -> Option<&'static Path> {
-    static ELF: OnceLock<Option<PathBuf>> = OnceLock::new();
-    ELF.get_or_init(|| {
-        if !qemu_available(Path::new("qemu-system-arm")) {
-            let msg = "qemu-system-arm is not installed (Debian: apt-get install qemu-system-arm; \
-                       scripts/firmware-ci.sh does it)";
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true and {msg}: the firmware tests cannot run"
-            );
-            eprintln!("SKIPPED: {msg}");
-            return None;
-        }
-        if let Some(p) = std::env::var_os("ARMORIQ_FIRMWARE_ELF") {
-            let p = PathBuf::from(p);
-            assert!(
-                p.is_file(),
-                "ARMORIQ_FIRMWARE_ELF={} is not a file",
-                p.display()
-            );
-            return Some(p);
-        }
-        let dir = firmware_dir();
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--release", "--target", "thumbv7em-none-eabihf"])
-            .current_dir(&dir)
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env_remove("CARGO_BUILD_RUSTFLAGS")
-            .env_remove("CARGO_BUILD_TARGET")
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("ARMORIQ_FIRMWARE_KEYS")
-            .status()
-            .expect("run cargo build in firmware/");
-        assert!(status.success(), "building the firmware failed");
-        Some(dir.join("target/thumbv7em-none-eabihf/release/armoriq-firmware"))
-    })
-    .as_deref()
+/// A firmware image and the QEMU machine it runs on.
+struct Image {
+    elf: PathBuf,
+    machine: String,
+    /// Whether this is `$ARMORIQ_FIRMWARE_ELF` on the Cortex-M4F (the
+    /// instruction budgets).
+    main: bool,
 }
 
-fn boot(elf: &Path, icount: bool) -> Device {
-    let mut opts = QemuOptions::for_elf(elf);
+impl Image {
+    /// Instructions per SysTick tick under `-icount shift=0` (1 ns per
+    /// instruction): the core clock is 25 MHz on mps2-an385/an386, 20 MHz on
+    /// mps2-an505.
+    fn insns_per_tick(&self) -> u64 {
+        if self.machine == "mps2-an505" { 50 } else { 40 }
+    }
+}
+
+/// `SKIPPED` with the reason, or a failure under `CI=true`.
+fn skip(msg: &str) {
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true and {msg}: the firmware tests cannot run"
+    );
+    eprintln!("SKIPPED: {msg}");
+}
+
+/// The ELF named by `var`, if set and not empty (it must then be a file).
+fn elf_var(var: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(std::env::var_os(var).filter(|v| !v.is_empty())?);
+    assert!(p.is_file(), "{var}={} is not a file", p.display());
+    Some(p)
+}
+
+fn qemu_ok() -> bool {
+    static OK: OnceLock<bool> = OnceLock::new();
+    *OK.get_or_init(|| {
+        let ok = qemu_available(Path::new("qemu-system-arm"));
+        if !ok {
+            skip(
+                "qemu-system-arm is not installed (Debian: apt-get install qemu-system-arm; \
+                 scripts/firmware-ci.sh does it)",
+            );
+        }
+        ok
+    })
+}
+
+/// The images to test: empty (skip) when QEMU is missing outside CI.
+fn images() -> &'static [Image] {
+    static IMAGES: OnceLock<Vec<Image>> = OnceLock::new();
+    IMAGES.get_or_init(|| {
+        if !qemu_ok() {
+            return Vec::new();
+        }
+        let elf = elf_var("ARMORIQ_FIRMWARE_ELF").unwrap_or_else(build_m4);
+        let machine = QemuOptions::for_elf(&elf).machine;
+        let main = machine == "mps2-an386";
+        let mut v = vec![Image { elf, machine, main }];
+        for (var, machine) in [
+            ("ARMORIQ_FIRMWARE_ELF_M3", "mps2-an385"),
+            ("ARMORIQ_FIRMWARE_ELF_M33", "mps2-an505"),
+        ] {
+            match elf_var(var) {
+                Some(elf) => v.push(Image {
+                    elf,
+                    machine: machine.into(),
+                    main: false,
+                }),
+                None => skip(&format!("{var} is not set (scripts/firmware-ci.sh)")),
+            }
+        }
+        v
+    })
+}
+
+fn build_m4() -> PathBuf {
+    let dir = firmware_dir();
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--target", "thumbv7em-none-eabihf"])
+        .current_dir(&dir)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("ARMORIQ_FIRMWARE_KEYS")
+        .status()
+        .expect("run cargo build in firmware/");
+    assert!(status.success(), "building the firmware failed");
+    dir.join("target/thumbv7em-none-eabihf/release/armoriq-firmware")
+}
+
+fn boot(img: &Image, icount: bool) -> Device {
+    let mut opts = options(img);
     opts.icount = icount;
-    Device::boot_qemu(elf, &opts).expect("boot the firmware in QEMU")
+    Device::boot_qemu(&img.elf, &opts).expect("boot the firmware in QEMU")
+}
+
+fn options(img: &Image) -> QemuOptions {
+    QemuOptions {
+        machine: img.machine.clone(),
+        ..QemuOptions::for_elf(&img.elf)
+    }
 }
 
 /// The algorithms the image verifies: `$ARMORIQ_FIRMWARE_ALGS` (`es256`,
@@ -231,8 +306,13 @@ fn stats(dev: &mut Device) -> frame::Stats {
 }
 
 fn check_invocations(key: &SigningKey, kid: Option<&str>) {
-    let Some(elf) = firmware() else { return };
-    let mut dev = boot(elf, false);
+    for img in images() {
+        check_invocations_on(img, key, kid);
+    }
+}
+
+fn check_invocations_on(img: &Image, key: &SigningKey, kid: Option<&str>) {
+    let mut dev = boot(img, false);
     let f = fixture(key, kid);
     for i in 0..3 {
         let o = Owned::new(&f, i);
@@ -350,7 +430,8 @@ fn check_invocations(key: &SigningKey, kid: Option<&str>) {
     assert_eq!(s.keys as usize, algs().len());
     assert!(s.stack_peak > 0 && s.stack_peak < s.stack_size, "{s:?}");
     eprintln!(
-        "{:?} stack peak after the checks: {} B",
+        "{} {:?}: stack peak after the checks: {} B",
+        img.machine,
         key.alg(),
         s.stack_peak
     );
@@ -395,8 +476,13 @@ fn raw_frame(ty: u8, payload: &[u8]) -> Vec<u8> {
 
 #[test]
 fn bad_frames_get_error_frames_and_the_device_keeps_serving() {
-    let Some(elf) = firmware() else { return };
-    let mut dev = boot(elf, false);
+    for img in images() {
+        bad_frames_on(img);
+    }
+}
+
+fn bad_frames_on(img: &Image) {
+    let mut dev = boot(img, false);
     let (key, kid, _) = dev_signer(*algs().last().unwrap());
     let f = fixture(&key, kid);
     let o = Owned::new(&f, 0);
@@ -444,57 +530,69 @@ fn bad_frames_get_error_frames_and_the_device_keeps_serving() {
     assert_eq!(dev.qemu_exited().unwrap(), None, "the firmware stopped");
 }
 
-/// Under `-icount shift=0` the tick counts are deterministic (to the 40
-/// instructions of one SysTick tick): the same check twice costs the same, and the invocation check is compared with the bare
-/// signature verify of the same token.
+/// The budget on invocation check / bare verify.
+fn ratio_budget(alg: frame::Alg) -> f64 {
+    match alg {
+        frame::Alg::Es256 => RATIO_ES256,
+        frame::Alg::EdDsa => RATIO_EDDSA,
+    }
+}
+
+/// A bare verify of `token` with the first key of `alg`: its ticks.
+fn bare_verify(dev: &mut Device, alg: frame::Alg, token: &str) -> u32 {
+    let req = Request::BareVerify {
+        alg,
+        token: token.as_bytes(),
+    };
+    match dev.request(&req).unwrap().response() {
+        Response::BareVerify { ok: true, ticks } => ticks,
+        other => panic!("bare verify: {other:?}"),
+    }
+}
+
+/// Under `-icount shift=0` the tick counts are deterministic (to the
+/// instructions of one SysTick tick): the same check twice costs the same,
+/// and the invocation check is compared with the bare signature verify of
+/// the same token.
 #[test]
 fn tick_counts_are_deterministic_under_icount() {
-    let Some(elf) = firmware() else { return };
-    for (key, kid, alg) in algs().into_iter().map(dev_signer) {
-        let mut dev = boot(elf, true);
-        let f = fixture(&key, kid);
-        let o = Owned::new(&f, 1);
-        let a = verify(&mut dev, o.request(&f.token, NOW)).unwrap().ticks;
-        let b = verify(&mut dev, o.request(&f.token, NOW)).unwrap().ticks;
-        // A tick is 40 instructions; where the check starts within a tick
-        // is the only freedom left, so identical checks agree within one tick.
-        assert!(
-            a.abs_diff(b) <= 1,
-            "{alg:?}: identical checks took {a} and {b} ticks"
-        );
-        let bare = match dev
-            .request(&Request::BareVerify {
-                alg,
-                token: f.token.as_bytes(),
-            })
-            .unwrap()
-            .response()
-        {
-            Response::BareVerify { ok: true, ticks } => ticks,
-            other => panic!("bare verify: {other:?}"),
-        };
-        assert!(bare > 0 && a > bare, "{alg:?}: check {a} vs bare {bare}");
-        let ratio = f64::from(a) / f64::from(bare);
-        let s = stats(&mut dev);
-        eprintln!(
-            "{alg:?}: invocation check {a} ticks (~{} instructions), bare signature verify {bare} \
-             ticks (~{} instructions), ratio {ratio:.4}; stack peak {} B",
-            u64::from(a) * INSNS_PER_TICK,
-            u64::from(bare) * INSNS_PER_TICK,
-            s.stack_peak
-        );
-        // Budgets (firmware/README.md): the check costs at most 1.15x the bare
-        // verify, and the stack stays within 8 KiB (EdDSA's peak, the deepest,
-        // is ~7.9 KiB: the signature check runs from `main`'s frame).
-        assert!(
-            ratio <= 1.15,
-            "{alg:?}: invocation check is {ratio:.4}x the bare verify"
-        );
-        assert!(
-            s.stack_peak <= 8 * 1024,
-            "{alg:?}: stack peak {} B",
-            s.stack_peak
-        );
+    for img in images() {
+        for (key, kid, alg) in algs().into_iter().map(dev_signer) {
+            let mut dev = boot(img, true);
+            let f = fixture(&key, kid);
+            let o = Owned::new(&f, 1);
+            let a = verify(&mut dev, o.request(&f.token, NOW)).unwrap().ticks;
+            let b = verify(&mut dev, o.request(&f.token, NOW)).unwrap().ticks;
+            // Where the check starts within a tick is the only freedom left,
+            // so identical checks agree within one tick.
+            assert!(
+                a.abs_diff(b) <= 1,
+                "{alg:?}: identical checks took {a} and {b} ticks"
+            );
+            let bare = bare_verify(&mut dev, alg, &f.token);
+            assert!(bare > 0 && a > bare, "{alg:?}: check {a} vs bare {bare}");
+            let ratio = f64::from(a) / f64::from(bare);
+            let s = stats(&mut dev);
+            let tick = img.insns_per_tick();
+            eprintln!(
+                "{} {alg:?}: invocation check {a} ticks (~{} instructions), bare signature verify \
+                 {bare} ticks (~{} instructions), ratio {ratio:.4}; stack peak {} B",
+                img.machine,
+                u64::from(a) * tick,
+                u64::from(bare) * tick,
+                s.stack_peak
+            );
+            let budget = ratio_budget(alg);
+            assert!(
+                ratio <= budget,
+                "{alg:?}: check is {ratio:.4}x the bare verify"
+            );
+            assert!(
+                s.stack_peak <= STACK,
+                "{alg:?}: stack peak {} B",
+                s.stack_peak
+            );
+        }
     }
 }
 
@@ -503,7 +601,13 @@ fn tick_counts_are_deterministic_under_icount() {
 /// `armoriq token mint` write them; params are passed through verbatim.
 #[test]
 fn cli_device_verify() {
-    let Some(elf) = firmware() else { return };
+    for img in images() {
+        cli_device_verify_on(img);
+    }
+}
+
+fn cli_device_verify_on(img: &Image) {
+    let elf = &img.elf;
     let (key, kid, _) = dev_signer(algs()[0]);
     let f = fixture(&key, kid);
     let dir = std::env::temp_dir().join(format!("armoriq-device-cli-{}", std::process::id()));
@@ -526,7 +630,7 @@ fn cli_device_verify() {
     );
     let run = |now: i64, call: &Path| {
         Command::new(env!("CARGO_BIN_EXE_armoriq"))
-            .args(["device", "verify", "--qemu"])
+            .args(["device", "verify", "--machine", &img.machine, "--qemu"])
             .arg(elf)
             .arg("--token")
             .arg(&token)
@@ -568,119 +672,4 @@ fn cli_device_verify() {
         "error: IntentMismatch: CallMismatch"
     );
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The instruction-count plugin (`firmware/bench/insncount.c`, built by
-/// scripts/firmware-ci.sh): `$ARMORIQ_QEMU_PLUGIN` or
-/// `firmware/target/libinsncount.so`.
-fn plugin() -> Option<PathBuf> {
-    let p = std::env::var_os("ARMORIQ_QEMU_PLUGIN").map_or_else(
-        || firmware_dir().join("target/libinsncount.so"),
-        PathBuf::from,
-    );
-    p.is_file().then_some(p)
-}
-
-/// A symbol's address (Thumb bit cleared) from `nm`.
-fn symbol(elf: &Path, name: &str) -> u64 {
-    for nm in ["arm-none-eabi-nm", "llvm-nm", "nm"] {
-        let Ok(out) = Command::new(nm).arg(elf).output() else {
-            continue;
-        };
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let mut parts = line.split_whitespace();
-            if let (Some(addr), Some(_), Some(sym)) = (parts.next(), parts.next(), parts.next())
-                && sym == name
-            {
-                return u64::from_str_radix(addr, 16).unwrap() & !1;
-            }
-        }
-    }
-    panic!("symbol {name} not found in {} (no nm?)", elf.display());
-}
-
-/// Region counts the plugin has logged so far.
-fn regions(log: &Path, want: usize) -> Vec<u64> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        let got: Vec<u64> = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("insncount: region "))
-            .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
-            .collect();
-        if got.len() >= want || std::time::Instant::now() > deadline {
-            return got;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
-/// Exact instruction counts of the invocation check and of the bare verify,
-/// with the TCG plugin counting between the firmware's bench markers; they
-/// repeat exactly and agree with the SysTick ticks.
-#[test]
-fn exact_instruction_counts_with_plugin() {
-    let Some(elf) = firmware() else { return };
-    let Some(so) = plugin() else {
-        eprintln!("SKIPPED: no instruction-count plugin (scripts/firmware-ci.sh builds it)");
-        return;
-    };
-    let (start, end) = (
-        symbol(elf, "armoriq_bench_start"),
-        symbol(elf, "armoriq_bench_end"),
-    );
-    for (key, kid, alg) in algs().into_iter().map(dev_signer) {
-        let log = std::env::temp_dir().join(format!(
-            "armoriq-insncount-{}-{alg:?}.log",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_file(&log);
-        let mut opts = QemuOptions::for_elf(elf);
-        opts.icount = true;
-        opts.extra_args = vec![
-            "-plugin".into(),
-            format!("{},start={start:#x},end={end:#x}", so.display()).into(),
-            "-d".into(),
-            "plugin".into(),
-            "-D".into(),
-            log.clone().into(),
-        ];
-        let mut dev = Device::boot_qemu(elf, &opts).unwrap();
-        let f = fixture(&key, kid);
-        let o = Owned::new(&f, 1);
-        let t1 = verify(&mut dev, o.request(&f.token, NOW)).unwrap().ticks;
-        let t2 = verify(&mut dev, o.request(&f.token, NOW)).unwrap().ticks;
-        let bare_ticks = match dev
-            .request(&Request::BareVerify {
-                alg,
-                token: f.token.as_bytes(),
-            })
-            .unwrap()
-            .response()
-        {
-            Response::BareVerify { ok: true, ticks } => ticks,
-            other => panic!("bare verify: {other:?}"),
-        };
-        let r = regions(&log, 3);
-        drop(dev);
-        let _ = std::fs::remove_file(&log);
-        assert_eq!(r.len(), 3, "{alg:?}: plugin regions {r:?}");
-        let (check, again, bare) = (r[0], r[1], r[2]);
-        assert_eq!(check, again, "{alg:?}: identical checks, different counts");
-        for (ticks, insns) in [(t1, check), (t2, again), (bare_ticks, bare)] {
-            let approx = u64::from(ticks) * INSNS_PER_TICK;
-            assert!(
-                approx.abs_diff(insns) <= 2 * INSNS_PER_TICK + 64,
-                "{alg:?}: {ticks} ticks vs {insns} instructions"
-            );
-        }
-        let ratio = check as f64 / bare as f64;
-        eprintln!(
-            "{alg:?}: invocation check {check} instructions, bare signature verify {bare} \
-             instructions, overhead {} ({ratio:.4}x)",
-            check - bare
-        );
-        assert!(ratio <= 1.15, "{alg:?}: {ratio:.4}x");
-    }
 }

@@ -3,7 +3,7 @@
 # the test-vectors images, the one-algorithm images, the core-only sysroot
 # build (proves no `alloc` anywhere in the graph), clippy, and the static
 # budgets; builds the QEMU instruction-count plugin (firmware/target/libinsncount.so).
-# Copies the host test's images (host-harness/tests/firmware_qemu.rs) to
+# Copies the host test's images (host-harness/cli/tests/firmware_qemu.rs) to
 # firmware/target/images/ and writes their paths to
 #   firmware/target/firmware-elf.env   ARMORIQ_FIRMWARE_ELF=, _ELF_M3=, _ELF_M33=,
 #                                      _VECTORS_ELF=, _VECTORS_ELF_M3=
@@ -141,7 +141,7 @@ if [ "$status" != 3 ]; then
 fi
 echo "refused at boot: exit status 3"
 echo "stack high-water mark and instruction counts (exact, with the plugin): measured on the device by"
-echo "  cargo test -p armoriq-host --test firmware_qemu -- --nocapture"
+echo "  cargo test -p armoriq-cli --test firmware_qemu -- --nocapture"
 echo "  (a one-algorithm image: ARMORIQ_FIRMWARE_ALGS=es256 ARMORIQ_FIRMWARE_ELF_M3= ARMORIQ_FIRMWARE_ELF_M33= \\"
 echo "   ARMORIQ_FIRMWARE_ELF=$fw/target/only-es256/thumbv7em-none-eabihf/release/armoriq-firmware)"
 

@@ -5,8 +5,8 @@ use super::{
     Image, M4_INSNS_EDDSA, M4_INSNS_ES256, NOW, Owned, algs, bare_verify, dev_signer, firmware_dir,
     fixture, images, options, ratio_budget, skip, verify,
 };
+use armoriq_device::Device;
 use armoriq_frame as frame;
-use armoriq_host::device::Device;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 fn shared() -> PathBuf {
     std::env::var_os("ARMORIQ_SHARED").map_or_else(
-        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")),
+        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")),
         PathBuf::from,
     )
 }

@@ -6,7 +6,7 @@
 
 use crate::error::{ArmorIqError, Result};
 use crate::{ClientOptions, plan::json_str};
-use armoriq_common::yaml::{ArmorIqYaml, McpAuth, resolve_env};
+use armoriq_common::yaml::{ArmorIqYaml, McpAuth};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;
@@ -42,15 +42,9 @@ pub fn options_from_config(path: &Path) -> Result<ClientOptions> {
     })
 }
 
-/// `resolve_env_reference`: `${VAR}`, or `$VAR` without spaces, from the
-/// environment (empty when unset); anything else as is.
-pub fn resolve_key(v: &str) -> String {
-    let braced = v.starts_with("${") && v.ends_with('}');
-    if braced || (v.starts_with('$') && v.len() > 1 && !v.contains(' ')) {
-        return resolve_env(v);
-    }
-    v.to_owned()
-}
+/// The identity's API key with `$VAR` references resolved: the one
+/// resolver, [`resolve_env`] (the official SDK's `resolve_env_reference`).
+pub use armoriq_common::yaml::resolve_env as resolve_key;
 
 /// The YAML `armoriq init` writes for `cfg` (the official layout: keys in
 /// model order, block style, PyYAML's quoting of ambiguous scalars).

@@ -5,7 +5,7 @@ use crate::error::{ArmorIqError, Result};
 use crate::http::{self, Body};
 use crate::util::urlenc;
 use serde_json::Value;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// `DelegationRequestParams`, serialized by alias in the model's field
 /// order with missing members left out.
@@ -66,9 +66,7 @@ impl ArmorIQClient {
         email: &str,
     ) -> Result<Value> {
         let mut headers = self.email_headers(email);
-        let ms = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
+        let ms = armoriq_common::time::now_ms();
         headers.push((
             "Idempotency-Key",
             format!(

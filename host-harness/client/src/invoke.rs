@@ -8,7 +8,7 @@ use crate::plan::{self};
 use crate::token::IntentToken;
 use crate::util::{py_repr, py_str, truthy};
 use serde_json::{Value, json};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 /// `MCPInvocationResult`.
 #[derive(Clone, Debug)]
@@ -167,12 +167,7 @@ impl ArmorIQClient {
             ),
             (
                 "X-Request-ID",
-                format!(
-                    "sdk-{}",
-                    SystemTime::now()
-                        .duration_since(SystemTime::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_millis())
-                ),
+                format!("sdk-{}", armoriq_common::time::now_ms()),
             ),
             self.key_header(),
         ];

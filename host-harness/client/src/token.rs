@@ -3,7 +3,6 @@
 use crate::http::Body;
 use crate::plan::Plan;
 use serde_json::{Value, json};
-use std::time::SystemTime;
 
 /// A token lifetime as the caller wrote it: Python sends `120` for an int
 /// and `60.0` for a float, and so does this client.
@@ -105,11 +104,7 @@ pub struct IntentToken {
     pub policy_snapshot: Value,
 }
 
-pub(crate) fn now_f64() -> f64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
+pub(crate) use armoriq_common::time::now_unix_f64 as now_f64;
 
 impl IntentToken {
     /// `now > expires_at` (strict, local clock).

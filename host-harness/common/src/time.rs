@@ -5,7 +5,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-fn since_epoch() -> std::time::Duration {
+/// Time since the Unix epoch now (zero for a clock set before 1970).
+pub fn since_epoch() -> std::time::Duration {
     // A clock before 1970 reads as the epoch: every check that compares
     // against it then fails closed (tokens look expired, not fresh).
     SystemTime::now()

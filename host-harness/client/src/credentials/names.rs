@@ -1,8 +1,6 @@
 //! Names in `credentials.json`: products, origins, profile names, and the
 //! instants of `loggedInAt` / `loginHistory`.
 
-use std::time::SystemTime;
-
 /// Lowercased, trimmed product.
 pub fn normalize_product(p: &str) -> String {
     p.trim().to_lowercase()
@@ -72,10 +70,7 @@ pub fn profile_name(backend: &str, product: &str) -> Option<String> {
 
 /// Now as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
 pub fn now_instant() -> String {
-    let d = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    format_instant(d.as_millis() as i64)
+    format_instant(armoriq_common::time::now_ms())
 }
 
 pub use armoriq_common::time::format_instant;

@@ -36,9 +36,7 @@ impl ArmorIQSession {
                 ));
             }
         };
-        let ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let ms = armoriq_common::time::now_ms();
         let email = user_email
             .map(str::to_owned)
             .or_else(|| self.user_email.clone());

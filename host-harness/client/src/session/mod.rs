@@ -419,9 +419,7 @@ impl ArmorIQSession {
         let mcp = self.resolve_mcp(tool, &mcp, &action);
         let plan_id = self.token.as_ref().and_then(|t| t.plan_id.clone());
         let executed_at = {
-            let d = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
+            let d = armoriq_common::time::since_epoch();
             let ms = crate::credentials::format_instant(d.as_millis() as i64);
             // Python's isoformat() has microseconds.
             format!(

@@ -45,12 +45,7 @@ fn connect(path: &Path) -> StoreResult<Connection> {
     Ok(conn)
 }
 
-fn now_ms() -> i64 {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
+use armoriq_common::time::now_ms;
 
 fn poisoned<T>(_: T) -> StoreError {
     StoreError::Unavailable("connection pool lock poisoned".into())

@@ -8,6 +8,7 @@ use armoriq_frame::{
 };
 use std::fmt;
 use std::io::{self, Read, Write};
+#[cfg(unix)]
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -127,10 +128,56 @@ pub fn qemu_available(qemu: &Path) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Where QEMU serves UART0: a Unix socket in the boot's temp dir, or (where
+/// there are no Unix sockets) a free loopback TCP port.
+#[cfg(unix)]
+struct UartSocket(PathBuf);
+
+#[cfg(unix)]
+impl UartSocket {
+    fn new(dir: &Path) -> io::Result<Self> {
+        Ok(Self(dir.join("uart0.sock")))
+    }
+
+    fn chardev(&self) -> String {
+        format!("path={}", self.0.display())
+    }
+
+    fn connect(&self) -> Option<Box<dyn Link>> {
+        UnixStream::connect(&self.0)
+            .ok()
+            .map(|s| Box::new(s) as Box<dyn Link>)
+    }
+}
+
+#[cfg(not(unix))]
+struct UartSocket(u16);
+
+#[cfg(not(unix))]
+impl UartSocket {
+    fn new(_dir: &Path) -> io::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        Ok(Self(port))
+    }
+
+    fn chardev(&self) -> String {
+        format!("host=127.0.0.1,port={}", self.0)
+    }
+
+    fn connect(&self) -> Option<Box<dyn Link>> {
+        std::net::TcpStream::connect(("127.0.0.1", self.0))
+            .ok()
+            .map(|s| Box::new(s) as Box<dyn Link>)
+    }
+}
+
 trait Link: Read + Write + Send {
     fn set_timeout(&mut self, t: Duration) -> io::Result<()>;
 }
 
+#[cfg(unix)]
 impl Link for UnixStream {
     fn set_timeout(&mut self, t: Duration) -> io::Result<()> {
         self.set_read_timeout(Some(t))
@@ -217,8 +264,9 @@ impl Device {
         Ok(d)
     }
 
-    /// Boots `elf` in QEMU with UART0 on a fresh Unix socket and connects to
-    /// it (QEMU waits for the connection, so no byte is lost).
+    /// Boots `elf` in QEMU with UART0 on a fresh Unix socket (on other
+    /// systems a loopback TCP port) and connects to it (QEMU waits for the
+    /// connection, so no byte is lost).
     ///
     /// # Errors
     /// When QEMU cannot be started or exits, or the socket does not appear
@@ -227,7 +275,7 @@ impl Device {
         let n = BOOTS.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("armoriq-qemu-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
-        let sock = dir.join("uart0.sock");
+        let uart = UartSocket::new(&dir)?;
         let stdout = match &opts.log {
             Some(p) => Stdio::from(std::fs::File::create(p)?),
             None => Stdio::null(),
@@ -238,8 +286,8 @@ impl Device {
             .args(["-semihosting-config", "enable=on,target=native"])
             .arg("-chardev")
             .arg(format!(
-                "socket,id=uart0,path={},server=on,wait=on",
-                sock.display()
+                "socket,id=uart0,{},server=on,wait=on",
+                uart.chardev()
             ))
             .args(["-serial", "chardev:uart0"]);
         if opts.icount {
@@ -257,8 +305,8 @@ impl Device {
         let mut proc = QemuProcess { child, dir };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(s) = UnixStream::connect(&sock) {
-                return Self::new(Box::new(s), Some(proc));
+            if let Some(link) = uart.connect() {
+                return Self::new(link, Some(proc));
             }
             if let Some(status) = proc.child.try_wait()? {
                 let err = std::fs::read_to_string(&stderr_path).unwrap_or_default();

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{Proc, free_port, script, wait_port};
+use common::{Proc, create_key, free_port, script, wait_port};
 
 fn python() -> PathBuf {
     common::python().expect("checked at the start of each test")
@@ -135,24 +135,9 @@ impl Gateway {
             )
             .unwrap();
         }
-        let create = |admin: bool| {
-            let mut c = Command::new(BIN);
-            c.args(["keys", "create", "--state-dir"])
-                .arg(dir.join("state"));
-            if admin {
-                c.arg("--admin");
-            }
-            let out = c.output().unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8(out.stdout).unwrap().trim().to_owned()
-        };
-        let key = create(false);
+        let key = create_key(&dir.join("state"), false);
         assert!(key.starts_with("ak_test_") && key.len() == 40, "{key}");
-        let admin = create(true);
+        let admin = create_key(&dir.join("state"), true);
         let mut g = Self {
             dir,
             backend: free_port(),

@@ -28,7 +28,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{Proc, free_port, script, wait_port};
+use common::{Proc, create_key, free_port, script, spawn_serve, wait_port};
 
 const BIN: &str = env!("CARGO_BIN_EXE_armoriq");
 const MCP: &str = "weather-mcp";
@@ -110,47 +110,18 @@ impl Gateway {
             dir.join("policy.json"),
         )
         .unwrap();
-        let create = |admin: bool| {
-            let mut c = Command::new(BIN);
-            c.args(["keys", "create", "--state-dir"])
-                .arg(dir.join("state"));
-            if admin {
-                c.arg("--admin");
-            }
-            let out = c.output().unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8(out.stdout).unwrap().trim().to_owned()
-        };
-        let (key, admin) = (create(false), create(true));
-        let (backend, proxy) = (free_port(), free_port());
-        let mut child = Command::new(BIN)
-            .arg("serve")
-            .arg("--state-dir")
-            .arg(dir.join("state"))
-            .arg("--config")
-            .arg(dir.join("armoriq.yaml"))
-            .arg("--backend")
-            .arg(format!("127.0.0.1:{backend}"))
-            .arg("--proxy")
-            .arg(format!("127.0.0.1:{proxy}"))
-            .env("ARMORIQ_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        wait_port(backend, "armoriq serve", &mut child);
-        wait_port(proxy, "armoriq serve", &mut child);
+        let (key, admin) = (
+            create_key(&dir.join("state"), false),
+            create_key(&dir.join("state"), true),
+        );
+        let (proc, backend, proxy) = spawn_serve(&dir.join("state"), &dir.join("armoriq.yaml"));
         Self {
             dir,
             backend,
             proxy,
             key,
             admin,
-            _proc: Proc(child),
+            _proc: proc,
         }
     }
 

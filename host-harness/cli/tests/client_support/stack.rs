@@ -1,8 +1,8 @@
 //! The stack the end-to-end tests run against. Starting it lives here only,
 //! so moving to an in-process gateway is a change to this file.
 
-use super::{BIN, MCP, temp_dir};
-use crate::common::{Proc, free_port, wait_port};
+use super::{MCP, temp_dir};
+use crate::common::{Proc, create_key, free_port, spawn_serve, wait_port};
 use armoriq_client::{ArmorIQClient, ClientOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -50,35 +50,8 @@ impl Stack {
             dir.join("policy.json"),
         )
         .unwrap();
-        let out = Command::new(BIN)
-            .args(["keys", "create", "--state-dir"])
-            .arg(dir.join("state"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-        let (backend, proxy) = (free_port(), free_port());
-        let mut gw = Command::new(BIN)
-            .arg("serve")
-            .arg("--state-dir")
-            .arg(dir.join("state"))
-            .arg("--config")
-            .arg(dir.join("armoriq.yaml"))
-            .arg("--backend")
-            .arg(format!("127.0.0.1:{backend}"))
-            .arg("--proxy")
-            .arg(format!("127.0.0.1:{proxy}"))
-            .env("ARMORIQ_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        wait_port(backend, "armoriq serve", &mut gw);
-        wait_port(proxy, "armoriq serve", &mut gw);
+        let key = create_key(&dir.join("state"), false);
+        let (gw, backend, proxy) = spawn_serve(&dir.join("state"), &dir.join("armoriq.yaml"));
         Self {
             dir,
             mcp_port,
@@ -86,7 +59,7 @@ impl Stack {
             proxy,
             key,
             _mcp: mcp,
-            _gw: Proc(gw),
+            _gw: gw,
         }
     }
 

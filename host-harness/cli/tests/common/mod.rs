@@ -70,3 +70,46 @@ impl Drop for Proc {
         let _ = self.0.wait();
     }
 }
+
+/// The `armoriq` binary under test.
+pub const ARMORIQ: &str = env!("CARGO_BIN_EXE_armoriq");
+
+/// `armoriq keys create [--admin]` on `state`; the key it prints.
+pub fn create_key(state: &std::path::Path, admin: bool) -> String {
+    let mut c = std::process::Command::new(ARMORIQ);
+    c.args(["keys", "create", "--state-dir"]).arg(state);
+    if admin {
+        c.arg("--admin");
+    }
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// `armoriq serve` on `state` with `config`, on two free loopback ports,
+/// waited for until both listen: (the process, backend port, proxy port).
+pub fn spawn_serve(state: &std::path::Path, config: &std::path::Path) -> (Proc, u16, u16) {
+    let (backend, proxy) = (free_port(), free_port());
+    let mut child = std::process::Command::new(ARMORIQ)
+        .arg("serve")
+        .arg("--state-dir")
+        .arg(state)
+        .arg("--config")
+        .arg(config)
+        .arg("--backend")
+        .arg(format!("127.0.0.1:{backend}"))
+        .arg("--proxy")
+        .arg(format!("127.0.0.1:{proxy}"))
+        .env("ARMORIQ_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    wait_port(backend, "armoriq serve", &mut child);
+    wait_port(proxy, "armoriq serve", &mut child);
+    (Proc(child), backend, proxy)
+}

@@ -11,7 +11,7 @@
 //! | `IntentMismatch` | 409 | IntentMismatchException |
 //! | `PolicyBlocked` | 403 + `enforcementAction: "block"` | PolicyBlockedException |
 //! | `PolicyHold` | 403 + `enforcementAction: "hold"` | PolicyHoldException |
-//! | `BadRequest` / `NotFound` / `PayloadTooLarge` | 400 / 404 / 413 | MCPInvocationException (invoke) |
+//! | `BadRequest` (and `InvalidPlan`) / `NotFound` / `PayloadTooLarge` | 400 / 404 / 413 | MCPInvocationException (invoke) |
 //! | `McpUnavailable` / `McpTimeout` / `McpToolError` | 502 / 504 / 502 | MCPInvocationException |
 //! | `Conflict` (a store uniqueness rule; an `Idempotency-Key` in flight) | 409 | (retry) |
 //! | `Unavailable` (the store cannot be reached) | 503, "store unavailable" (detail in the log) | MCPInvocationException |
@@ -65,6 +65,9 @@ pub enum GatewayError {
     },
     /// Malformed or invalid request.
     BadRequest(String),
+    /// A plan that fails validation at mint (answered as `BadRequest`,
+    /// audited `invalid_plan`).
+    InvalidPlan(String),
     /// No such route or object.
     NotFound(String),
     /// Body over the limit.
@@ -100,6 +103,7 @@ impl GatewayError {
             Self::PolicyBlocked { .. } => "blocked",
             Self::PolicyBlockedMint { .. } => "denied",
             Self::PolicyHold { .. } => "held",
+            Self::InvalidPlan(_) => "invalid_plan",
             Self::BadRequest(_) | Self::NotFound(_) | Self::PayloadTooLarge(_) => "bad_request",
             Self::McpUnavailable(_) | Self::McpTimeout(_) | Self::McpToolError { .. } => {
                 "mcp_error"
@@ -120,7 +124,7 @@ impl GatewayError {
             Self::IntentMismatch(_) => "IntentMismatch",
             Self::PolicyBlocked { .. } | Self::PolicyBlockedMint { .. } => "PolicyBlocked",
             Self::PolicyHold { .. } => "PolicyHold",
-            Self::BadRequest(_) => "BadRequest",
+            Self::BadRequest(_) | Self::InvalidPlan(_) => "BadRequest",
             Self::NotFound(_) => "NotFound",
             Self::PayloadTooLarge(_) => "PayloadTooLarge",
             Self::McpUnavailable(_) | Self::McpTimeout(_) | Self::McpToolError { .. } => {
@@ -145,6 +149,7 @@ impl GatewayError {
             | Self::TokenExpired(m)
             | Self::IntentMismatch(m)
             | Self::BadRequest(m)
+            | Self::InvalidPlan(m)
             | Self::NotFound(m)
             | Self::McpUnavailable(m)
             | Self::McpTimeout(m)
@@ -200,7 +205,7 @@ impl GatewayError {
                        "reason": reason, "matchedPolicy": rule.as_ref().map(|r| json!({"name": r})),
                        "delegation_context": context, "obligations": []}),
             ),
-            Self::BadRequest(_) => (
+            Self::BadRequest(_) | Self::InvalidPlan(_) => (
                 StatusCode::BAD_REQUEST,
                 json!({"success": false, "error": name, "message": msg}),
             ),

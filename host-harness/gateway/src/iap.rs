@@ -258,18 +258,7 @@ async fn mint_inner(
         version: "1",
     };
     let token = sign_csrg(st, signed)?;
-    let record = PlanRecord {
-        plan_id: ids.plan_id.clone(),
-        plan_hash: hashes.plan_hash.clone(),
-        merkle_root: hashes.merkle_root.clone(),
-        plan_json: plan_text.to_owned(),
-        step_count: digest.step_count as u64,
-        intent_reference: ids.jti.clone(),
-        user_email: email.map(str::to_owned),
-        agent_id: agent.map(str::to_owned),
-        expires_at: exp,
-        status: PlanStatus::Active,
-    };
+    let record = plan_record(&ids, plan_text, &hashes, digest.step_count, email, agent);
     store_plan(st, record, &hashes).await?;
     let resp = MintResponse {
         success: true,
@@ -441,6 +430,29 @@ fn sign_csrg<'a>(st: &AppState, signed: CsrgSigned<'a>) -> GwResult<CsrgToken<'a
         .sign_hex(&canonical)
         .map_err(GatewayError::Internal)?;
     Ok(CsrgToken { signed, signature })
+}
+
+/// The plan as stored.
+fn plan_record(
+    ids: &Ids,
+    plan_text: &str,
+    hashes: &armoriq_common::proofs::PlanHashes,
+    step_count: usize,
+    email: Option<&str>,
+    agent: Option<&str>,
+) -> PlanRecord {
+    PlanRecord {
+        plan_id: ids.plan_id.clone(),
+        plan_hash: hashes.plan_hash.clone(),
+        merkle_root: hashes.merkle_root.clone(),
+        plan_json: plan_text.to_owned(),
+        step_count: step_count as u64,
+        intent_reference: ids.jti.clone(),
+        user_email: email.map(str::to_owned),
+        agent_id: agent.map(str::to_owned),
+        expires_at: ids.exp,
+        status: PlanStatus::Active,
+    }
 }
 
 /// Stores the plan and keeps it ready for the proxy.

@@ -11,7 +11,7 @@
 //! | `IntentMismatch` | 409 | IntentMismatchException |
 //! | `PolicyBlocked` | 403 + `enforcementAction: "block"` | PolicyBlockedException |
 //! | `PolicyHold` | 403 + `enforcementAction: "hold"` | PolicyHoldException |
-//! | `BadRequest` / `NotFound` / `PayloadTooLarge` | 400 / 404 / 413 | MCPInvocationException (invoke) |
+//! | `BadRequest` (and `InvalidPlan`) / `NotFound` / `PayloadTooLarge` | 400 / 404 / 413 | MCPInvocationException (invoke) |
 //! | `McpUnavailable` / `McpTimeout` / `McpToolError` | 502 / 504 / 502 | MCPInvocationException |
 //! | `Conflict` (a store uniqueness rule; an `Idempotency-Key` in flight) | 409 | (retry) |
 //! | `Unavailable` (the store cannot be reached) | 503, "store unavailable" (detail in the log) | MCPInvocationException |
@@ -65,6 +65,9 @@ pub enum GatewayError {
     },
     /// Malformed or invalid request.
     BadRequest(String),
+    /// A plan that fails validation at mint (answered as `BadRequest`,
+    /// audited `invalid_plan`).
+    InvalidPlan(String),
     /// No such route or object.
     NotFound(String),
     /// Body over the limit.
@@ -100,6 +103,7 @@ impl GatewayError {
             Self::PolicyBlocked { .. } => "blocked",
             Self::PolicyBlockedMint { .. } => "denied",
             Self::PolicyHold { .. } => "held",
+            Self::InvalidPlan(_) => "invalid_plan",
             Self::BadRequest(_) | Self::NotFound(_) | Self::PayloadTooLarge(_) => "bad_request",
             Self::McpUnavailable(_) | Self::McpTimeout(_) | Self::McpToolError { .. } => {
                 "mcp_error"
@@ -120,7 +124,7 @@ impl GatewayError {
             Self::IntentMismatch(_) => "IntentMismatch",
             Self::PolicyBlocked { .. } | Self::PolicyBlockedMint { .. } => "PolicyBlocked",
             Self::PolicyHold { .. } => "PolicyHold",
-            Self::BadRequest(_) => "BadRequest",
+            Self::BadRequest(_) | Self::InvalidPlan(_) => "BadRequest",
             Self::NotFound(_) => "NotFound",
             Self::PayloadTooLarge(_) => "PayloadTooLarge",
             Self::McpUnavailable(_) | Self::McpTimeout(_) | Self::McpToolError { .. } => {
@@ -145,6 +149,7 @@ impl GatewayError {
             | Self::TokenExpired(m)
             | Self::IntentMismatch(m)
             | Self::BadRequest(m)
+            | Self::InvalidPlan(m)
             | Self::NotFound(m)
             | Self::McpUnavailable(m)
             | Self::McpTimeout(m)
@@ -154,96 +159,68 @@ impl GatewayError {
         }
     }
 
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized(_) | Self::InvalidToken(_) | Self::TokenExpired(_) => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::Forbidden(_)
+            | Self::PolicyBlocked { .. }
+            | Self::PolicyBlockedMint { .. }
+            | Self::PolicyHold { .. } => StatusCode::FORBIDDEN,
+            Self::IntentMismatch(_) | Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::BadRequest(_) | Self::InvalidPlan(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::McpUnavailable(_) | Self::McpToolError { .. } => StatusCode::BAD_GATEWAY,
+            Self::McpTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
     /// Status and body.
     pub fn parts(&self) -> (StatusCode, Value) {
         let name = self.name();
-        let msg = self.reason();
-        match self {
-            Self::Unauthorized(_) | Self::InvalidToken(_) | Self::TokenExpired(_) => (
-                StatusCode::UNAUTHORIZED,
-                json!({"success": false, "error": name, "message": msg}),
-            ),
-            Self::Forbidden(_) => (
-                StatusCode::FORBIDDEN,
-                json!({"success": false, "error": name, "message": msg}),
-            ),
-            Self::IntentMismatch(_) => (
-                StatusCode::CONFLICT,
-                json!({"success": false, "error": name, "message": msg}),
-            ),
-            Self::PolicyBlocked { reason, rule } => (
-                StatusCode::FORBIDDEN,
+        let body = match self {
+            Self::PolicyBlocked { reason, rule } => {
                 json!({"success": false, "allowed": false, "error": name,
                        "enforcementAction": "block", "message": format!("Action blocked by policy: {reason}"),
                        "reason": reason, "matchedPolicy": rule.as_ref().map(|r| json!({"name": r})),
-                       "obligations": []}),
-            ),
+                       "obligations": []})
+            }
             Self::PolicyBlockedMint {
                 allowed,
                 denied,
                 reasons,
-            } => (
-                StatusCode::FORBIDDEN,
-                json!({"success": false, "error": name,
+            } => json!({"success": false, "error": name,
                        "message": format!("Policy denied: {}", reasons.join("; ")),
                        "policy_validation": {"allowed_tools": allowed, "denied_tools": denied,
                            "denied_reasons": reasons, "default_enforcement_action": "block"}}),
-            ),
             Self::PolicyHold {
                 reason,
                 rule,
                 context,
-            } => (
-                StatusCode::FORBIDDEN,
-                json!({"success": false, "allowed": false, "error": name,
+            } => json!({"success": false, "allowed": false, "error": name,
                        "enforcementAction": "hold", "message": format!("Action held for approval: {reason}"),
                        "reason": reason, "matchedPolicy": rule.as_ref().map(|r| json!({"name": r})),
                        "delegation_context": context, "obligations": []}),
-            ),
-            Self::BadRequest(_) => (
-                StatusCode::BAD_REQUEST,
-                json!({"success": false, "error": name, "message": msg}),
-            ),
-            Self::NotFound(_) => (
-                StatusCode::NOT_FOUND,
-                json!({"success": false, "error": name, "message": msg}),
-            ),
-            Self::PayloadTooLarge(_) => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                json!({"success": false, "error": name, "message": msg}),
-            ),
-            Self::McpUnavailable(_) => (
-                StatusCode::BAD_GATEWAY,
-                json!({"success": false, "error": name, "message": msg}),
-            ),
-            Self::McpTimeout(_) => (
-                StatusCode::GATEWAY_TIMEOUT,
-                json!({"success": false, "error": name, "message": msg}),
-            ),
-            Self::McpToolError { message, result } => (
-                StatusCode::BAD_GATEWAY,
+            Self::McpToolError { message, result } => {
                 json!({"success": false, "error": name, "message": format!("MCP tool error: {message}"),
-                       "result": result}),
-            ),
-            Self::Conflict(_) => (
-                StatusCode::CONFLICT,
-                json!({"success": false, "error": name, "message": msg}),
-            ),
+                       "result": result})
+            }
             Self::Unavailable(detail) => {
                 tracing::error!(%detail, "store unavailable");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    json!({"success": false, "error": name, "message": "store unavailable"}),
-                )
+                json!({"success": false, "error": name, "message": "store unavailable"})
             }
             Self::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({"success": false, "error": name, "message": "internal error"}),
-                )
+                json!({"success": false, "error": name, "message": "internal error"})
             }
-        }
+            _ => json!({"success": false, "error": name, "message": self.reason()}),
+        };
+        (self.status(), body)
     }
 }
 

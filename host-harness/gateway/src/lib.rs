@@ -9,8 +9,12 @@
 //! * [`policy`]: allow / hold / block.
 //! * [`mcp`]: forwarding `tools/call` with `rmcp`.
 //! * [`iap`], [`proxy`], [`sdk`]: the routes.
+//! * [`auth`]: the API key as an extractor ([`auth::ApiKey`], [`auth::AdminKey`]).
+//! * [`audit`]: one way to audit a decision or a refusal.
 //! * [`error`]: one error type, one status/body mapping.
 
+pub mod audit;
+pub mod auth;
 pub mod builder;
 pub mod error;
 pub mod iap;

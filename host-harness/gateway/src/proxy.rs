@@ -16,11 +16,12 @@
 //!    call through once) or block.
 //! 7. Forward `tools/call` to the MCP server and answer `{result}`.
 
+use crate::audit::Audit;
+use crate::auth::ApiKey;
 use crate::error::{GatewayError, GwResult};
-use crate::iap::elapsed_us;
 use crate::plans::{ReadyPlan, StepMatch};
 use crate::policy::{Decision, PolicyCall, Verdict};
-use crate::store::{ApprovedCall, AuditRow, NewDelegation, PlanStatus};
+use crate::store::{ApprovedCall, NewDelegation, PlanStatus};
 use crate::{AppState, now_ms, now_secs, parse_body};
 use armoriq_core::jws::Expect;
 use armoriq_core::{ErrorKind, Rejection, SignedIntent};
@@ -28,13 +29,11 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
-use std::time::Instant;
 
 /// `intent_token` as the SDK sends it (`IntentToken.signed()`).
 #[derive(Deserialize, Default)]
@@ -189,66 +188,6 @@ pub async fn signed_plan(
     Ok(plan)
 }
 
-struct Ctx {
-    row: AuditRow,
-    t0: Instant,
-    /// Set when the decision row was written while the call was forwarded.
-    written: Option<i64>,
-}
-
-impl Ctx {
-    async fn finish(
-        mut self,
-        st: &AppState,
-        outcome: &str,
-        reason: Option<String>,
-    ) -> GwResult<()> {
-        if let Some(id) = self.written {
-            // The decision row is on disk already; record a forwarding failure in it.
-            if outcome != self.row.outcome {
-                st.store
-                    .audit_update(id, outcome, reason.as_deref(), elapsed_us(self.t0))
-                    .await?;
-            }
-            return Ok(());
-        }
-        self.row.outcome = outcome.to_owned();
-        self.row.reason = reason;
-        self.row.at_ms = now_ms();
-        self.row.latency_us = elapsed_us(self.t0);
-        st.audit(self.row).await.map(|_| ())
-    }
-}
-
-impl Ctx {
-    fn new(route: &str) -> Self {
-        Self {
-            row: AuditRow {
-                route: route.into(),
-                ..Default::default()
-            },
-            t0: Instant::now(),
-            written: None,
-        }
-    }
-
-    /// Writes the audit row for `result`, then answers: no response goes
-    /// out before its row is durable.
-    async fn respond(self, st: &AppState, result: GwResult<Outcome>) -> Response {
-        let (outcome, reason) = match &result {
-            Ok((_, outcome, reason)) => (outcome.clone(), reason.clone()),
-            Err(e) => (e.outcome().to_owned(), Some(e.reason())),
-        };
-        if let Err(e) = self.finish(st, &outcome, reason).await {
-            return e.into_response();
-        }
-        match result {
-            Ok((body, _, _)) => Json(body).into_response(),
-            Err(e) => e.into_response(),
-        }
-    }
-}
-
 /// The audit outcome and reason of an enforce-only decision.
 fn enforce_outcome(d: Value) -> Outcome {
     let outcome = format!(
@@ -259,149 +198,222 @@ fn enforce_outcome(d: Value) -> Outcome {
     (d, outcome, reason)
 }
 
+/// An answer with its audit outcome and reason.
+type Outcome = (Value, String, Option<String>);
+
+/// Audits `result` (every refusal included), then answers: no response goes
+/// out before its row is durable.
+async fn respond(st: &AppState, mut audit: Audit, result: GwResult<Outcome>) -> Response {
+    match audit.settle(st, result).await {
+        Ok(body) => Json(body).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
 /// `POST /invoke`.
 pub async fn invoke(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    key: Result<ApiKey, GatewayError>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let mut ctx = Ctx::new("invoke");
-    let result = invoke_inner(&st, &headers, body, &mut ctx).await;
-    ctx.respond(&st, result).await
+    let mut audit = Audit::new("invoke");
+    let result = match key {
+        Ok(_) => invoke_inner(&st, body, &mut audit).await,
+        Err(e) => Err(e),
+    };
+    respond(&st, audit, result).await
 }
 
-type Outcome = (Value, String, Option<String>);
+/// An `/invoke` request as understood: what the audit row names.
+struct Call {
+    mcp: String,
+    action: String,
+    email: Option<String>,
+    params: CleanParams,
+    token: TokenRef,
+    enforce_only: bool,
+}
 
-async fn invoke_inner(
+/// Parses the body and fills in the audit row.
+fn parse_call(
     st: &AppState,
-    headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-    ctx: &mut Ctx,
-) -> GwResult<Outcome> {
-    st.authenticate(headers).await?;
+    audit: &mut Audit,
+) -> GwResult<Call> {
     let (req, _) = parse_body::<InvokeRequest>(body, st.settings.body_limit)?;
     let action = req
         .action
-        .clone()
-        .or_else(|| req.tool.clone())
+        .or(req.tool)
         .ok_or_else(|| GatewayError::BadRequest("missing `action`".into()))?;
-    let email = req.user_email.clone().or_else(|| {
+    let email = req.user_email.or_else(|| {
         req.iam_context
             .as_ref()
             .and_then(|c| c.get("email"))
             .and_then(Value::as_str)
             .map(str::to_owned)
     });
-    ctx.row.mcp = Some(req.mcp.clone());
-    ctx.row.tool = Some(action.clone());
-    ctx.row.user_email = email.clone();
-    ctx.row.agent_id = req.agent_id.clone();
+    audit.row.mcp = Some(req.mcp.clone());
+    audit.row.tool = Some(action.clone());
+    audit.row.user_email = email.clone();
+    audit.row.agent_id = req.agent_id;
     let params = clean_params(req.params.as_deref().or(req.arguments.as_deref()))?;
-    let tok = req.intent_token.unwrap_or_default();
-    ctx.row.plan_id = tok.plan_id.clone();
+    let token = req.intent_token.unwrap_or_default();
+    audit.row.plan_id = token.plan_id.clone();
+    Ok(Call {
+        mcp: req.mcp,
+        action,
+        email,
+        params,
+        token,
+        enforce_only: req.enforce_only == Some(true),
+    })
+}
 
-    if req.enforce_only == Some(true) {
+async fn invoke_inner(
+    st: &AppState,
+    body: Result<Bytes, BytesRejection>,
+    audit: &mut Audit,
+) -> GwResult<Outcome> {
+    let call = parse_call(st, body, audit)?;
+    if call.enforce_only {
         let d = enforce_decision(
             st,
-            &req.mcp,
-            &action,
-            &params,
-            tok.jwt_token.as_deref(),
-            tok.plan_id.as_deref(),
-            email.as_deref(),
+            &call.mcp,
+            &call.action,
+            &call.params,
+            call.token.jwt_token.as_deref(),
+            call.token.plan_id.as_deref(),
+            call.email.as_deref(),
             true,
         )
         .await?;
         return Ok(enforce_outcome(d));
     }
+    let (plan, step) = verify_call(st, &call).await?;
+    audit.row.step = i64::try_from(step).ok();
+    let (outcome, reason) = decide_call(st, &call, &plan).await?;
+    if !st.mcp.knows(&call.mcp) {
+        return Err(GatewayError::NotFound(format!(
+            "unknown MCP server {:?} (configured: {})",
+            call.mcp,
+            st.mcp.ids().join(", ")
+        )));
+    }
+    let value = forward(
+        st,
+        call.mcp,
+        call.action,
+        call.params,
+        audit,
+        &outcome,
+        reason.clone(),
+    )
+    .await?;
+    Ok((
+        json!({"result": value, "step": step, "plan_id": plan.record.plan_id}),
+        outcome,
+        reason,
+    ))
+}
 
-    let jwt = tok
+/// Token, signed plan and step: the call must be a step of the plan the
+/// token signed. Returns the plan and the step's index.
+async fn verify_call(st: &AppState, call: &Call) -> GwResult<(Arc<ReadyPlan>, u64)> {
+    let jwt = call
+        .token
         .jwt_token
         .as_deref()
         .ok_or_else(|| GatewayError::InvalidToken("missing intent_token.jwt_token".into()))?;
     let signed = check_token(st, jwt)?;
-    let plan_id = tok
+    let plan_id = call
+        .token
         .plan_id
         .as_deref()
         .ok_or_else(|| GatewayError::InvalidToken("missing intent_token.plan_id".into()))?;
     let plan = signed_plan(st, plan_id, &signed).await?;
-    let step = match plan.find_step(&signed, &req.mcp, &action, params.text.as_bytes()) {
-        StepMatch::Verified(i) => i,
-        StepMatch::Mismatch(Some(r)) => return Err(rejection_error(r)),
-        StepMatch::Mismatch(None) => {
-            return Err(GatewayError::IntentMismatch(format!(
-                "{}.{} is not a step of plan {plan_id}",
-                req.mcp, action
-            )));
-        }
-    };
-    ctx.row.step = i64::try_from(step).ok();
+    match plan.find_step(
+        &signed,
+        &call.mcp,
+        &call.action,
+        call.params.text.as_bytes(),
+    ) {
+        StepMatch::Verified(i) => Ok((plan, i)),
+        StepMatch::Mismatch(Some(r)) => Err(rejection_error(r)),
+        StepMatch::Mismatch(None) => Err(GatewayError::IntentMismatch(format!(
+            "{}.{} is not a step of plan {plan_id}",
+            call.mcp, call.action
+        ))),
+    }
+}
 
-    let args = Value::Object(params.map.clone());
+/// Policy over the call: the outcome and reason when it may go on, the
+/// refusal (block, or hold with its delegation) otherwise.
+async fn decide_call(
+    st: &AppState,
+    call: &Call,
+    plan: &ReadyPlan,
+) -> GwResult<(String, Option<String>)> {
+    let args = Value::Object(call.params.map.clone());
     let decision = st.policy().decide(&PolicyCall {
-        mcp: &req.mcp,
-        tool: &action,
+        mcp: &call.mcp,
+        tool: &call.action,
         args: &args,
-        email: email.as_deref(),
+        email: call.email.as_deref(),
         now: now_secs(),
     });
-    let mut outcome = "allowed".to_owned();
-    let mut reason = None;
     match decision.verdict {
-        Verdict::Block => {
-            return Err(GatewayError::PolicyBlocked {
-                reason: decision.reason,
-                rule: decision.rule,
-            });
-        }
+        Verdict::Allow => Ok(("allowed".to_owned(), None)),
+        Verdict::Block => Err(GatewayError::PolicyBlocked {
+            reason: decision.reason,
+            rule: decision.rule,
+        }),
         Verdict::Hold => {
-            match approved_delegation(
+            let approved = approved_delegation(
                 st,
-                &action,
-                plan_id,
-                email.as_deref(),
-                params.delegation_id.as_deref(),
+                &call.action,
+                &plan.record.plan_id,
+                call.email.as_deref(),
+                call.params.delegation_id.as_deref(),
             )
-            .await?
-            {
-                Some(id) => {
-                    outcome = "allowed_delegated".into();
-                    reason = Some(format!("{} approved by delegation {id}", decision.reason));
-                }
-                None => {
-                    return Err(hold(
-                        st,
-                        &decision,
-                        &req.mcp,
-                        &action,
-                        &plan,
-                        &params,
-                        email.as_deref(),
-                    )
-                    .await?);
-                }
+            .await?;
+            match approved {
+                Some(id) => Ok((
+                    "allowed_delegated".to_owned(),
+                    Some(format!("{} approved by delegation {id}", decision.reason)),
+                )),
+                None => Err(hold(
+                    st,
+                    &decision,
+                    &call.mcp,
+                    &call.action,
+                    plan,
+                    &call.params,
+                    call.email.as_deref(),
+                )
+                .await?),
             }
         }
-        Verdict::Allow => {}
     }
-    if !st.mcp.knows(&req.mcp) {
-        return Err(GatewayError::NotFound(format!(
-            "unknown MCP server {:?} (configured: {})",
-            req.mcp,
-            st.mcp.ids().join(", ")
-        )));
-    }
-    // The decision row is written (and fsynced) while the call is forwarded:
-    // the response waits for both, so its latency is the slower of the two,
-    // not their sum. A forwarding failure then updates that row.
-    let mut row = ctx.row.clone();
-    row.outcome = outcome.clone();
-    row.reason = reason.clone();
-    row.at_ms = now_ms();
-    row.latency_us = elapsed_us(ctx.t0);
-    ctx.row.outcome = outcome.clone();
-    let (written, result) = tokio::join!(st.audit(row), st.mcp.call(&req.mcp, &action, params.map));
-    ctx.written = Some(written?);
+}
+
+/// Forwards `tools/call` while the decision row is written.
+///
+/// The decision row is written (and fsynced) while the call is forwarded:
+/// the response waits for both, so its latency is the slower of the two,
+/// not their sum. A forwarding failure then updates that row.
+async fn forward(
+    st: &AppState,
+    mcp: String,
+    action: String,
+    params: CleanParams,
+    audit: &mut Audit,
+    outcome: &str,
+    reason: Option<String>,
+) -> GwResult<Value> {
+    let row = audit.row_with(outcome, reason);
+    audit.row.outcome = outcome.to_owned();
+    let (written, result) = tokio::join!(st.audit(row), st.mcp.call(&mcp, &action, params.map));
+    audit.written = Some(written?);
     let result = result?;
     let value = serde_json::to_value(&result).map_err(|e| GatewayError::Internal(e.to_string()))?;
     if result.is_error == Some(true) {
@@ -415,11 +427,7 @@ async fn invoke_inner(
             result: value,
         });
     }
-    Ok((
-        json!({"result": value, "step": step, "plan_id": plan_id}),
-        outcome,
-        reason,
-    ))
+    Ok(value)
 }
 
 /// Consumes an approved, unused delegation for this call (single use): of
@@ -571,36 +579,43 @@ pub struct EnforceRequest {
 /// `POST /iap/sdk/enforce`: the decision only; always 200 (the SDK reads the body).
 pub async fn enforce(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    key: Result<ApiKey, GatewayError>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let mut ctx = Ctx::new("enforce");
-    let r: GwResult<Outcome> = async {
-        st.authenticate(&headers).await?;
-        let (req, _) = parse_body::<EnforceRequest>(body, st.settings.body_limit)?;
-        let params = clean_params(req.arguments.as_deref())?;
-        let tok = req.intent_token.unwrap_or_default();
-        let mcp = req.mcp.unwrap_or_default();
-        ctx.row.mcp = Some(mcp.clone());
-        ctx.row.tool = Some(req.tool.clone());
-        ctx.row.user_email = req.user_email.clone();
-        ctx.row.agent_id = req.agent_id.clone();
-        ctx.row.plan_id = tok.plan_id.clone();
-        enforce_decision(
-            &st,
-            &mcp,
-            &req.tool,
-            &params,
-            tok.jwt_token.as_deref(),
-            tok.plan_id.as_deref(),
-            req.user_email.as_deref(),
-            false,
-        )
-        .await
-        .map(enforce_outcome)
-    }
-    .await;
-    ctx.respond(&st, r).await
+    let mut audit = Audit::new("enforce");
+    let result = match key {
+        Ok(_) => enforce_inner(&st, body, &mut audit).await,
+        Err(e) => Err(e),
+    };
+    respond(&st, audit, result).await
+}
+
+async fn enforce_inner(
+    st: &AppState,
+    body: Result<Bytes, BytesRejection>,
+    audit: &mut Audit,
+) -> GwResult<Outcome> {
+    let (req, _) = parse_body::<EnforceRequest>(body, st.settings.body_limit)?;
+    let params = clean_params(req.arguments.as_deref())?;
+    let tok = req.intent_token.unwrap_or_default();
+    let mcp = req.mcp.unwrap_or_default();
+    audit.row.mcp = Some(mcp.clone());
+    audit.row.tool = Some(req.tool.clone());
+    audit.row.user_email = req.user_email.clone();
+    audit.row.agent_id = req.agent_id.clone();
+    audit.row.plan_id = tok.plan_id.clone();
+    enforce_decision(
+        st,
+        &mcp,
+        &req.tool,
+        &params,
+        tok.jwt_token.as_deref(),
+        tok.plan_id.as_deref(),
+        req.user_email.as_deref(),
+        false,
+    )
+    .await
+    .map(enforce_outcome)
 }
 
 #[cfg(test)]

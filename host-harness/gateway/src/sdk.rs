@@ -2,6 +2,7 @@
 //! reports, plan status, revocation, tool metadata, delegations, and the
 //! admin routes behind an admin key.
 
+use crate::auth::{AdminKey, ApiKey};
 use crate::error::{GatewayError, GwResult};
 use crate::proxy::clean_params;
 use crate::store::{AuditCursor, AuditRow, DelegationStatus, NewDelegation, PlanStatus};
@@ -27,8 +28,7 @@ pub async fn health(State(st): State<AppState>) -> Json<Value> {
 }
 
 /// `POST /iap/sdk/bootstrap`: the agent's MCP servers.
-pub async fn bootstrap(State(st): State<AppState>, headers: HeaderMap) -> JsonResult {
-    st.authenticate(&headers).await?;
+pub async fn bootstrap(State(st): State<AppState>, _: ApiKey) -> JsonResult {
     let agent = st
         .settings
         .config
@@ -52,10 +52,9 @@ struct ResolveUser {
 /// `POST /iap/sdk/resolve-user`.
 pub async fn resolve_user(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    _: ApiKey,
     body: Result<Bytes, BytesRejection>,
 ) -> JsonResult {
-    st.authenticate(&headers).await?;
     let (req, _) = parse_body::<ResolveUser>(body, st.settings.body_limit)?;
     let email = req.user_email.trim().to_lowercase();
     if !email.contains('@') {
@@ -90,10 +89,9 @@ struct Report {
 /// `POST /iap/audit`: a client-side report, kept as an audit row.
 pub async fn report(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    _: ApiKey,
     body: Result<Bytes, BytesRejection>,
 ) -> JsonResult {
-    st.authenticate(&headers).await?;
     let (r, _) = parse_body::<Report>(body, st.settings.body_limit)?;
     let id = st
         .audit(AuditRow {
@@ -119,11 +117,10 @@ struct PlanStatusBody {
 /// `POST /iap/plans/{id}/status`.
 pub async fn plan_status(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    _: ApiKey,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> JsonResult {
-    st.authenticate(&headers).await?;
     let (r, _) = parse_body::<PlanStatusBody>(body, st.settings.body_limit)?;
     let status = PlanStatus::parse(&r.status)
         .filter(|s| *s != PlanStatus::Revoked)
@@ -153,10 +150,9 @@ struct Revoke {
 /// `POST /iap/trust/revoke`: the plan's tokens stop working at the proxy.
 pub async fn revoke(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    _: ApiKey,
     body: Result<Bytes, BytesRejection>,
 ) -> JsonResult {
-    st.authenticate(&headers).await?;
     let (r, _) = parse_body::<Revoke>(body, st.settings.body_limit)?;
     let id = r
         .plan_id
@@ -182,10 +178,9 @@ pub async fn revoke(
 /// `GET /mcp/tool-metadata/{mcp}`.
 pub async fn tool_metadata(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    _: ApiKey,
     Path(mcp): Path<String>,
 ) -> JsonResult {
-    st.authenticate(&headers).await?;
     if !st.mcp.knows(&mcp) {
         return Err(GatewayError::NotFound(format!(
             "unknown MCP server {mcp:?}"
@@ -227,10 +222,10 @@ struct DelegationRequest {
 /// SDK's own request are one approval).
 pub async fn delegation_request(
     State(st): State<AppState>,
+    _: ApiKey,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> JsonResult {
-    st.authenticate(&headers).await?;
     let (r, _) = parse_body::<DelegationRequest>(body, st.settings.body_limit)?;
     let params = clean_params(r.arguments.as_deref())?;
     let arguments = crate::tokens::canonical(&Value::Object(params.map))
@@ -260,10 +255,10 @@ pub async fn delegation_request(
 /// `GET /delegation/check-approved?tool=&amount=&planId=`.
 pub async fn check_approved(
     State(st): State<AppState>,
+    _: ApiKey,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> JsonResult {
-    st.authenticate(&headers).await?;
     let tool = q
         .get("tool")
         .cloned()
@@ -282,8 +277,7 @@ pub async fn check_approved(
 }
 
 /// `GET /delegation/my-role`.
-pub async fn my_role(State(st): State<AppState>, headers: HeaderMap) -> JsonResult {
-    st.authenticate(&headers).await?;
+pub async fn my_role(_: ApiKey) -> JsonResult {
     Ok(Json(json!({"role": "agent_user", "limit": 0})))
 }
 
@@ -296,10 +290,9 @@ struct MarkExecuted {
 /// `POST /delegation/mark-executed` (idempotent).
 pub async fn mark_executed(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    _: ApiKey,
     body: Result<Bytes, BytesRejection>,
 ) -> JsonResult {
-    st.authenticate(&headers).await?;
     let (r, _) = parse_body::<MarkExecuted>(body, st.settings.body_limit)?;
     let id = r.delegation_id;
     let now = now_ms();
@@ -317,10 +310,9 @@ pub async fn mark_executed(
 /// `GET /delegation/{id}/status`. `executed` reads as `approved` to the SDK.
 pub async fn delegation_status(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    _: ApiKey,
     Path(id): Path<String>,
 ) -> JsonResult {
-    st.authenticate(&headers).await?;
     let now = now_ms();
     let d = st
         .store
@@ -340,10 +332,9 @@ pub async fn delegation_status(
 /// `GET /admin/delegations?status=`.
 pub async fn admin_list(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    _: AdminKey,
     Query(q): Query<HashMap<String, String>>,
 ) -> JsonResult {
-    st.authenticate_admin(&headers).await?;
     let status = q
         .get("status")
         .map(|s| {
@@ -359,7 +350,6 @@ pub async fn admin_list(
 }
 
 async fn decide(st: AppState, headers: HeaderMap, id: String, approve: bool) -> JsonResult {
-    st.authenticate_admin(&headers).await?;
     let by = email_header(&headers).unwrap_or_else(|| "admin".into());
     let now = now_ms();
     let d = st
@@ -386,6 +376,7 @@ async fn decide(st: AppState, headers: HeaderMap, id: String, approve: bool) -> 
 /// `POST /admin/delegations/{id}/approve`.
 pub async fn admin_approve(
     State(st): State<AppState>,
+    _: AdminKey,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> JsonResult {
@@ -395,6 +386,7 @@ pub async fn admin_approve(
 /// `POST /admin/delegations/{id}/reject`.
 pub async fn admin_reject(
     State(st): State<AppState>,
+    _: AdminKey,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> JsonResult {
@@ -405,10 +397,9 @@ pub async fn admin_reject(
 /// `next` is the `after` of the next page (an opaque cursor).
 pub async fn admin_audit(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    _: AdminKey,
     Query(q): Query<HashMap<String, String>>,
 ) -> JsonResult {
-    st.authenticate_admin(&headers).await?;
     let after = match q.get("after") {
         None => AuditCursor::START,
         Some(s) => AuditCursor::parse(s)

@@ -51,6 +51,5 @@ pub use merkle::{leaf_hash, node_hash, root_from_inclusion_proof, verify_inclusi
 pub use plan::{Plan, PlanDigest, PlanHasher, StepPath};
 pub use sig::{Alg, Backend, RustCrypto};
 pub use verify::{
-    Call, Rejection, SignedIntent, StepProof, VerifiedStep, verify_invocation, verify_step,
-    verify_token,
+    Call, SignedIntent, StepProof, VerifiedStep, verify_invocation, verify_step, verify_token,
 };

@@ -13,11 +13,12 @@
 //!    `params`, the invoked params must be canonically equal (compared as
 //!    SHA-256 of both canonical forms, so no buffer is needed).
 //!
-//! Each rejection has a kind that maps 1:1 to an SDK exception: stages 1–2
-//! give `InvalidToken` (or `TokenExpired` for `exp`), stages 3–4 `IntentMismatch`.
+//! A refusal is the core's [`Error`], and its [`Error::kind`] maps 1:1 to an
+//! SDK exception: stages 1–2 give `InvalidToken` (or `TokenExpired` for
+//! `exp`), stages 3–4 `IntentMismatch`.
 
 use crate::canon::{Canonicalizer, Profile};
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::json::{Kind, Value, pick_members};
 use crate::jws::{self, Claims, Expect};
 use crate::keys::KeySet;
@@ -65,31 +66,6 @@ pub struct VerifiedStep {
     pub exp: i64,
 }
 
-/// Why a call was refused: the surface kind and the precise error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rejection {
-    /// `InvalidToken`, `TokenExpired` or `IntentMismatch`.
-    pub kind: ErrorKind,
-    /// What exactly failed.
-    pub error: Error,
-}
-
-fn token_stage(error: Error) -> Rejection {
-    let kind = if matches!(error, Error::Expired { .. }) {
-        ErrorKind::TokenExpired
-    } else {
-        ErrorKind::InvalidToken
-    };
-    Rejection { kind, error }
-}
-
-fn intent_stage(error: Error) -> Rejection {
-    Rejection {
-        kind: ErrorKind::IntentMismatch,
-        error,
-    }
-}
-
 fn canonical_hash<const D: usize, const M: usize>(
     canon: &mut Canonicalizer<D, M>,
     json: &[u8],
@@ -124,20 +100,20 @@ impl SignedIntent {
     /// # Errors
     /// `Expired` (kind `TokenExpired`), `NotYetValid` or `IssuedInFuture`
     /// (kind `InvalidToken`).
-    pub fn check_time(&self, now: i64, leeway: u64) -> Result<(), Rejection> {
+    pub fn check_time(&self, now: i64, leeway: u64) -> Result<(), Error> {
         let leeway = i64::try_from(leeway).unwrap_or(i64::MAX);
         if now > self.exp.saturating_add(leeway) {
-            return Err(token_stage(Error::Expired { now, exp: self.exp }));
+            return Err(Error::Expired { now, exp: self.exp });
         }
         if let Some(nbf) = self.nbf
             && now < nbf.saturating_sub(leeway)
         {
-            return Err(token_stage(Error::NotYetValid { now, nbf }));
+            return Err(Error::NotYetValid { now, nbf });
         }
         if let Some(iat) = self.iat
             && iat > now.saturating_add(leeway)
         {
-            return Err(token_stage(Error::IssuedInFuture { now, iat }));
+            return Err(Error::IssuedInFuture { now, iat });
         }
         Ok(())
     }
@@ -147,23 +123,23 @@ impl SignedIntent {
 /// `payload_buf` holds the decoded claims. Never panics.
 ///
 /// # Errors
-/// A [`Rejection`] of kind `InvalidToken` or `TokenExpired`.
+/// An [`Error`] of kind `InvalidToken` or `TokenExpired`.
 pub fn verify_token<B: Backend, const N: usize>(
     token: &[u8],
     expect: &Expect<'_>,
     keys: &KeySet<B, N>,
     payload_buf: &mut [u8],
-) -> Result<SignedIntent, Rejection> {
-    let verified = jws::verify(token, keys, payload_buf).map_err(token_stage)?;
-    let claims = Claims::parse(verified.payload).map_err(token_stage)?;
-    claims.check(expect).map_err(token_stage)?;
+) -> Result<SignedIntent, Error> {
+    let verified = jws::verify(token, keys, payload_buf)?;
+    let claims = Claims::parse(verified.payload)?;
+    claims.check(expect)?;
     let (Some(plan_hash), Some(merkle_root), Some(step_count), Some(exp)) = (
         claims.plan_hash,
         claims.merkle_root,
         claims.step_count,
         claims.exp,
     ) else {
-        return Err(token_stage(Error::MissingClaim { claim: "plan_hash" }));
+        return Err(Error::MissingClaim { claim: "plan_hash" });
     };
     Ok(SignedIntent {
         plan_hash,
@@ -179,13 +155,13 @@ pub fn verify_token<B: Backend, const N: usize>(
 /// tree, and the call is that step. Never panics.
 ///
 /// # Errors
-/// A [`Rejection`] of kind `IntentMismatch`.
+/// An [`Error`] of kind `IntentMismatch`.
 pub fn verify_step<H, const D: usize, const M: usize>(
     canon: &mut Canonicalizer<D, M>,
     signed: &SignedIntent,
     call: &Call<'_>,
     proof: &StepProof<'_, H>,
-) -> Result<VerifiedStep, Rejection>
+) -> Result<VerifiedStep, Error>
 where
     H: AsRef<[u8]>,
 {
@@ -198,15 +174,15 @@ where
     } = *signed;
     // 3: the step is in the signed tree.
     if proof.tree_size != step_count {
-        return Err(intent_stage(Error::StepCountMismatch {
+        return Err(Error::StepCountMismatch {
             signed: step_count,
             proof: proof.tree_size,
-        }));
+        });
     }
     let mut h = leaf_hasher();
     canon
         .canonicalize(proof.step, Profile::ArmorIq, &mut h)
-        .map_err(|_| intent_stage(Error::StepMalformed))?;
+        .map_err(|_| Error::StepMalformed)?;
     let leaf_hash: [u8; 32] = sha2::Digest::finalize(h).into();
     verify_inclusion(
         &leaf_hash,
@@ -214,24 +190,22 @@ where
         proof.tree_size,
         proof.siblings,
         &merkle_root,
-    )
-    .map_err(intent_stage)?;
+    )?;
 
     // 4: the call is that step.
     // Canonicalizing it validated the step (depth ≤ D): not again.
     let step = Value::prevalidated(proof.step, D);
     if step.kind() != Kind::Object {
-        return Err(intent_stage(Error::StepMalformed));
+        return Err(Error::StepMalformed);
     }
     let [mcp, action, declared] =
-        pick_members::<3, 64>(&step, ["mcp", "action", "params"], Error::StepMalformed)
-            .map_err(intent_stage)?;
+        pick_members::<3, 64>(&step, ["mcp", "action", "params"], Error::StepMalformed)?;
     for (name, stated, invoked) in [("mcp", mcp, call.mcp), ("action", action, call.action)] {
         let same = stated
             .and_then(|v| v.as_str())
             .is_some_and(|s| s.eq_str(invoked));
         if !same {
-            return Err(intent_stage(Error::CallMismatch { field: name }));
+            return Err(Error::CallMismatch { field: name });
         }
     }
     if let Some(declared) = declared {
@@ -240,12 +214,11 @@ where
         // validated above): SDKs send the params as planned, so the common
         // case needs no canonicalization.
         if declared.bytes() != params {
-            let want = canonical_hash(canon, declared.bytes())
-                .map_err(|_| intent_stage(Error::StepMalformed))?;
+            let want = canonical_hash(canon, declared.bytes()).map_err(|_| Error::StepMalformed)?;
             let got = canonical_hash(canon, params)
-                .map_err(|_| intent_stage(Error::CallMismatch { field: "params" }))?;
+                .map_err(|_| Error::CallMismatch { field: "params" })?;
             if !crate::merkle::ct_eq(&want, &got) {
-                return Err(intent_stage(Error::CallMismatch { field: "params" }));
+                return Err(Error::CallMismatch { field: "params" });
             }
         }
     }
@@ -264,7 +237,8 @@ where
 /// [`verify_token`] then [`verify_step`]. Never panics.
 ///
 /// # Errors
-/// A [`Rejection`]; see the module documentation for the order of checks.
+/// An [`Error`] whose [`Error::kind`] is the SDK exception; see the module
+/// documentation for the order of checks.
 pub fn verify_invocation_with<B, H, const N: usize, const D: usize, const M: usize>(
     canon: &mut Canonicalizer<D, M>,
     token: &[u8],
@@ -273,7 +247,7 @@ pub fn verify_invocation_with<B, H, const N: usize, const D: usize, const M: usi
     expect: &Expect<'_>,
     keys: &KeySet<B, N>,
     payload_buf: &mut [u8],
-) -> Result<VerifiedStep, Rejection>
+) -> Result<VerifiedStep, Error>
 where
     B: Backend,
     H: AsRef<[u8]>,
@@ -285,7 +259,7 @@ where
 /// [`verify_invocation_with`] with the default canonicalizer limits.
 ///
 /// # Errors
-/// A [`Rejection`].
+/// An [`Error`].
 pub fn verify_invocation<B: Backend, H: AsRef<[u8]>, const N: usize>(
     token: &[u8],
     call: &Call<'_>,
@@ -293,7 +267,7 @@ pub fn verify_invocation<B: Backend, H: AsRef<[u8]>, const N: usize>(
     expect: &Expect<'_>,
     keys: &KeySet<B, N>,
     payload_buf: &mut [u8],
-) -> Result<VerifiedStep, Rejection> {
+) -> Result<VerifiedStep, Error> {
     let mut canon =
         Canonicalizer::<{ crate::canon::DEFAULT_DEPTH }, { crate::canon::DEFAULT_MEMBERS }>::new();
     verify_invocation_with(&mut canon, token, call, proof, expect, keys, payload_buf)

@@ -13,8 +13,8 @@ use armoriq_core::canon::Canonicalizer;
 use armoriq_core::jws::Expect;
 use armoriq_core::keys::KeySet;
 use armoriq_core::sig::Backend;
-use armoriq_core::verify::{Rejection, VerifiedStep, verify_invocation_with};
-use armoriq_core::{Alg, Call, ErrorKind, RustCrypto, StepProof};
+use armoriq_core::verify::{VerifiedStep, verify_invocation_with};
+use armoriq_core::{Alg, Call, Error, ErrorKind, RustCrypto, StepProof};
 use armoriq_frame::{
     self as frame, Accepted, FrameErrorCode, Progress, Receiver, RejectKind, Rejected, Request,
     Response, Stats, VerifyRequest,
@@ -282,7 +282,7 @@ impl Server {
 
     /// armoriq-core's invocation check of `v` (one pass; see [`deferred`]).
     #[inline(never)]
-    fn check(&mut self, v: &VerifyRequest<'_>) -> Result<VerifiedStep, Rejection> {
+    fn check(&mut self, v: &VerifyRequest<'_>) -> Result<VerifiedStep, Error> {
         let call = Call {
             mcp: v.mcp,
             action: v.action,
@@ -312,7 +312,7 @@ impl Server {
     }
 
     /// The response to a finished check.
-    fn verdict(&self, verdict: Result<VerifiedStep, Rejection>) -> Response<'static> {
+    fn verdict(&self, verdict: Result<VerifiedStep, Error>) -> Response<'static> {
         let ticks = self.ticks.since(self.t0);
         match verdict {
             Ok(ok) => {
@@ -333,16 +333,16 @@ impl Server {
                 })
             }
             Err(r) => {
-                let kind = reject_kind(r.kind);
+                let kind = reject_kind(r.kind());
                 defmt::warn!(
                     "rejected: {}: {} ({} ticks)",
                     kind.as_str(),
-                    r.error.name(),
+                    r.name(),
                     ticks
                 );
                 Response::Rejected(Rejected {
                     kind,
-                    error: r.error.name(),
+                    error: r.name(),
                     ticks,
                 })
             }

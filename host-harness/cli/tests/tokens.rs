@@ -203,7 +203,7 @@ fn check_invocations<B: Backend>(key: &SigningKey) {
                 &mut buf,
             )
             .unwrap_err();
-            assert_eq!(r.error, Error::CallMismatch { field: "params" });
+            assert_eq!(r, Error::CallMismatch { field: "params" });
         }
 
         let reject =
@@ -222,7 +222,7 @@ fn check_invocations<B: Backend>(key: &SigningKey) {
             &expect,
             &token,
         );
-        assert_eq!((r.kind, r.error), mismatch("mcp"));
+        assert_eq!((r.kind(), r), mismatch("mcp"));
         let r = reject(
             &Call {
                 action: "delete_everything",
@@ -232,7 +232,7 @@ fn check_invocations<B: Backend>(key: &SigningKey) {
             &expect,
             &token,
         );
-        assert_eq!((r.kind, r.error), mismatch("action"));
+        assert_eq!((r.kind(), r), mismatch("action"));
         if call.params.is_some() {
             let r = reject(
                 &Call {
@@ -243,7 +243,7 @@ fn check_invocations<B: Backend>(key: &SigningKey) {
                 &expect,
                 &token,
             );
-            assert_eq!((r.kind, r.error), mismatch("params"));
+            assert_eq!((r.kind(), r), mismatch("params"));
             let r = reject(
                 &Call {
                     params: None,
@@ -253,7 +253,7 @@ fn check_invocations<B: Backend>(key: &SigningKey) {
                 &expect,
                 &token,
             );
-            assert_eq!((r.kind, r.error), mismatch("params"));
+            assert_eq!((r.kind(), r), mismatch("params"));
         }
         // Wrong proofs.
         let mut bad = sib.clone();
@@ -268,7 +268,7 @@ fn check_invocations<B: Backend>(key: &SigningKey) {
             &token,
         );
         assert_eq!(
-            (r.kind, r.error),
+            (r.kind(), r),
             (ErrorKind::IntentMismatch, Error::RootMismatch)
         );
         let r = reject(
@@ -280,7 +280,7 @@ fn check_invocations<B: Backend>(key: &SigningKey) {
             &expect,
             &token,
         );
-        assert_eq!(r.kind, ErrorKind::IntentMismatch);
+        assert_eq!(r.kind(), ErrorKind::IntentMismatch);
         let r = reject(
             &call,
             &StepProof {
@@ -291,7 +291,7 @@ fn check_invocations<B: Backend>(key: &SigningKey) {
             &token,
         );
         assert_eq!(
-            r.error,
+            r,
             Error::StepCountMismatch {
                 signed: 3,
                 proof: 4
@@ -309,7 +309,7 @@ fn check_invocations<B: Backend>(key: &SigningKey) {
             &token,
         );
         assert_eq!(
-            (r.kind, r.error),
+            (r.kind(), r),
             (ErrorKind::IntentMismatch, Error::RootMismatch)
         );
         // Token problems.
@@ -319,7 +319,7 @@ fn check_invocations<B: Backend>(key: &SigningKey) {
         };
         let r = reject(&call, &proof, &late, &token);
         assert_eq!(
-            (r.kind, r.error),
+            (r.kind(), r),
             (
                 ErrorKind::TokenExpired,
                 Error::Expired {
@@ -338,7 +338,7 @@ fn check_invocations<B: Backend>(key: &SigningKey) {
             &token,
         );
         assert_eq!(
-            (r.kind, r.error),
+            (r.kind(), r),
             (ErrorKind::InvalidToken, Error::AudienceMismatch)
         );
         let r = reject(
@@ -351,7 +351,7 @@ fn check_invocations<B: Backend>(key: &SigningKey) {
             &token,
         );
         assert_eq!(
-            (r.kind, r.error),
+            (r.kind(), r),
             (ErrorKind::InvalidToken, Error::IssuerMismatch)
         );
         let mut forged = token.clone().into_bytes();
@@ -363,7 +363,7 @@ fn check_invocations<B: Backend>(key: &SigningKey) {
             &expect,
             std::str::from_utf8(&forged).unwrap(),
         );
-        assert_eq!(r.kind, ErrorKind::InvalidToken);
+        assert_eq!(r.kind(), ErrorKind::InvalidToken);
     }
     // A token signed by another key.
     let (other, _) = SigningKey::generate(key.alg()).unwrap();
@@ -384,7 +384,7 @@ fn check_invocations<B: Backend>(key: &SigningKey) {
     let r =
         verify_invocation(foreign.as_bytes(), &call, &proof, &expect, &keys, &mut buf).unwrap_err();
     assert_eq!(
-        (r.kind, r.error),
+        (r.kind(), r),
         (ErrorKind::InvalidToken, Error::BadSignature)
     );
 }

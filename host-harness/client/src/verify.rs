@@ -81,8 +81,8 @@ impl ArmorIQClient {
         let mut buf = vec![0u8; jwt.len()];
         let signed =
             armoriq_core::verify_token(jwt.as_bytes(), &expect, &keys, &mut buf).map_err(|r| {
-                let msg = format!("jwt_token: {}: {}", r.error.name(), r.error);
-                if r.kind == armoriq_core::ErrorKind::TokenExpired {
+                let msg = format!("jwt_token: {}: {r}", r.name());
+                if r.kind() == armoriq_core::ErrorKind::TokenExpired {
                     ArmorIqError::TokenExpired {
                         message: format!("local token check failed: {msg}"),
                         token_id: token.token_id.clone(),

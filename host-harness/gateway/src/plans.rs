@@ -5,7 +5,7 @@
 use crate::store::PlanRecord;
 use armoriq_common::proofs::{PlanHashes, plan_hashes};
 use armoriq_core::json::{Kind, Value};
-use armoriq_core::{Call, Canonicalizer, Profile, Rejection, SignedIntent, StepProof};
+use armoriq_core::{Call, Canonicalizer, Error, Profile, SignedIntent, StepProof};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -38,7 +38,7 @@ pub enum StepMatch {
     Verified(u64),
     /// No step matched; the core rejection for the closest step, if any had
     /// the same mcp and action.
-    Mismatch(Option<Rejection>),
+    Mismatch(Option<Error>),
 }
 
 fn field(v: &Value<'_>, name: &str) -> Option<String> {

@@ -24,7 +24,7 @@ use crate::policy::{Decision, PolicyCall, Verdict};
 use crate::store::{ApprovedCall, NewDelegation, PlanStatus};
 use crate::{AppState, now_ms, now_secs, parse_body};
 use armoriq_core::jws::Expect;
-use armoriq_core::{ErrorKind, Rejection, SignedIntent};
+use armoriq_core::{ErrorKind, SignedIntent};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -128,9 +128,10 @@ pub fn clean_params(raw: Option<&RawValue>) -> GwResult<CleanParams> {
     })
 }
 
-fn rejection_error(r: Rejection) -> GatewayError {
-    let msg = format!("{}: {}", r.error.name(), r.error);
-    match r.kind {
+/// The core's refusal as the gateway's error of the same kind.
+fn rejection_error(e: armoriq_core::Error) -> GatewayError {
+    let msg = format!("{}: {e}", e.name());
+    match e.kind() {
         ErrorKind::TokenExpired => GatewayError::TokenExpired(msg),
         ErrorKind::IntentMismatch => GatewayError::IntentMismatch(msg),
         _ => GatewayError::InvalidToken(msg),

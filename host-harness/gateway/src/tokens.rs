@@ -4,7 +4,7 @@ use armoriq_common::backend::HostBackend;
 use armoriq_common::keys::SigningKey;
 use armoriq_core::jws::Expect;
 use armoriq_core::keys::KeySet;
-use armoriq_core::{Alg, Rejection, SignedIntent};
+use armoriq_core::{Alg, Error, SignedIntent};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::Path;
@@ -148,7 +148,7 @@ impl TokenCache {
         token: &str,
         signer: &Signer,
         expect: &Expect<'_>,
-    ) -> Result<SignedIntent, Rejection> {
+    ) -> Result<SignedIntent, Error> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if self.capacity > 0
             && let Some(hit) = self.map.read().ok().and_then(|m| m.get(&digest).copied())

@@ -194,11 +194,12 @@ fn invoke_loopback(c: &mut Criterion) {
             .unwrap()
     });
     let http = reqwest::Client::new();
-    let gateways: Vec<(&str, u16, String, String)> =
+    let gateways: Vec<(&str, u16, String, String, Running)> =
         [("gateway_cached", 10_000), ("gateway_uncached", 0)]
             .into_iter()
             .map(|(name, cache)| {
-                let (gport, key, _gateway) = rt.block_on(start_gateway(&url, cache));
+                // `running` is kept with the gateway's entry: dropping it stops the gateway.
+                let (gport, key, running) = rt.block_on(start_gateway(&url, cache));
                 let plan = serde_json::json!({"steps": [
                 {"mcp": "weather-mcp", "action": "get_weather", "params": args},
                 {"mcp": "weather-mcp", "action": "send_email", "params": {"to": "x"}}]});
@@ -218,7 +219,7 @@ fn invoke_loopback(c: &mut Criterion) {
                 "intent_token": {"jwt_token": minted["jwt_token"], "plan_id": minted["plan_id"]},
                 "user_email": "alice@example.com"})
             .to_string();
-                (name, gport, key, body)
+                (name, gport, key, body, running)
             })
             .collect();
 
@@ -233,7 +234,7 @@ fn invoke_loopback(c: &mut Criterion) {
             })
         })
     });
-    for (name, gport, key, body) in &gateways {
+    for (name, gport, key, body, _running) in &gateways {
         let url = format!("http://127.0.0.1:{gport}/invoke");
         g.bench_function(*name, |b| {
             b.iter(|| {

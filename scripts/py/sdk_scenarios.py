@@ -1,5 +1,5 @@
 """Scenarios run with the unmodified official SDK (armoriq-sdk 0.8.17) against
-`armoriq serve`. Used by host-harness/tests/gateway_e2e.rs.
+`armoriq serve`. Used by host-harness/cli/tests/gateway_e2e.rs.
 
 Usage: python sdk_scenarios.py SCENARIO
 Env: ARMORIQ_API_KEY, ARMORIQ_BACKEND_URL, PROXY_ENDPOINT (set by the test),

@@ -43,7 +43,7 @@ enum Command {
     /// Show the gateway's audit log.
     Logs(cmd::gateway::LogsArgs),
     /// Write armoriq.yaml (the official layout), probing each MCP server.
-    Init(cmd::client::InitArgs),
+    Init(cmd::init::InitArgs),
     /// Check armoriq.yaml: syntax, API key, MCP servers, policy refs.
     Validate(cmd::client::ValidateArgs),
     /// Store an API key in ~/.armoriq/credentials.json (the official format).
@@ -77,7 +77,7 @@ fn main() -> ExitCode {
         Command::Reject(a) => cmd::gateway::decide(&a, false),
         Command::Delegations(a) => cmd::gateway::delegations(&a),
         Command::Logs(a) => cmd::gateway::logs(&a),
-        Command::Init(a) => cmd::client::init(&a),
+        Command::Init(a) => cmd::init::init(&a),
         Command::Validate(a) => cmd::client::validate(&a),
         Command::Login(a) => cmd::client::login(&a),
         Command::Logout(a) => cmd::client::logout(&a),

@@ -10,6 +10,7 @@ pub mod canon;
 pub mod client;
 pub mod device;
 pub mod gateway;
+pub mod init;
 pub mod plan;
 pub mod policy;
 pub mod token;

@@ -243,19 +243,6 @@ impl Drop for Gateway {
     }
 }
 
-fn start_mcp(port: u16) -> Proc {
-    let mut child = Command::new(python())
-        .arg(script("mcp_test_server.py"))
-        .arg(MCP)
-        .arg(port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_port(port, "MCP test server", &mut child);
-    Proc(child)
-}
-
 /// Runs a scenario and returns it with the outcomes of the audit rows it added.
 fn run(g: &Gateway, name: &str) -> (Value, Vec<String>) {
     let before = g.last_audit();
@@ -275,7 +262,7 @@ fn official_python_sdk_against_the_gateway() {
         return;
     }
     let mcp_port = free_port();
-    let _mcp = start_mcp(mcp_port);
+    let _mcp = common::start_mcp(&python(), MCP, mcp_port);
     let g = Gateway::new(mcp_port, true, &[]);
 
     // The worked example: capture, mint, verify_token, invoke → the tool's result.
@@ -406,7 +393,7 @@ fn bad_input_gets_json_4xx_and_the_gateway_stays_up() {
         return;
     }
     let mcp_port = free_port();
-    let _mcp = start_mcp(mcp_port);
+    let _mcp = common::start_mcp(&python(), MCP, mcp_port);
     let g = Gateway::new(mcp_port, false, &["--body-limit", "4096"]);
     let key = g.key.as_str();
     let b = g.backend;
@@ -545,7 +532,7 @@ fn mcp_server_hanging_or_stopped_raises_mcp_invocation() {
         return;
     }
     let mcp_port = free_port();
-    let mut mcp = Some(start_mcp(mcp_port));
+    let mut mcp = Some(common::start_mcp(&python(), MCP, mcp_port));
     let g = Gateway::new(mcp_port, false, &["--mcp-timeout-ms", "1500"]);
     // Hanging past the timeout.
     let t0 = Instant::now();
@@ -566,7 +553,7 @@ fn mcp_server_hanging_or_stopped_raises_mcp_invocation() {
     let (s, _) = http(g.backend, "GET", "/health", &[], b"").unwrap();
     assert_eq!(s, 200);
     // Back again: the next call reconnects.
-    let _mcp = start_mcp(mcp_port);
+    let _mcp = common::start_mcp(&python(), MCP, mcp_port);
     let (v, audit) = run(&g, "worked_example");
     assert_eq!(v["status"], "success", "{v}");
     assert_eq!(audit, ["minted", "allowed"]);
@@ -578,7 +565,7 @@ fn sigkill_under_load_loses_no_acknowledged_audit_row() {
         return;
     }
     let mcp_port = free_port();
-    let _mcp = start_mcp(mcp_port);
+    let _mcp = common::start_mcp(&python(), MCP, mcp_port);
     let mut g = Gateway::new(mcp_port, false, &[]);
     let plan = json!({"steps": [{"mcp": MCP, "action": "get_weather",
                                   "params": {"city": "Oslo", "units": "metric"}}]});

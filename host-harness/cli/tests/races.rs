@@ -23,12 +23,12 @@ use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{Proc, create_key, free_port, script, spawn_serve, wait_port};
+use common::{Proc, create_key, free_port, spawn_serve};
 
 const BIN: &str = env!("CARGO_BIN_EXE_armoriq");
 const MCP: &str = "weather-mcp";
@@ -154,19 +154,6 @@ impl Drop for Gateway {
     }
 }
 
-fn start_mcp(python: &std::path::Path, port: u16) -> Proc {
-    let mut child = Command::new(python)
-        .arg(script("mcp_test_server.py"))
-        .arg(MCP)
-        .arg(port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_port(port, "MCP test server", &mut child);
-    Proc(child)
-}
-
 /// Runs `f(i)` on `RACERS` threads released together by a barrier.
 fn race<T: Send + 'static>(f: impl Fn(usize) -> T + Send + Sync + 'static) -> Vec<T> {
     let f = Arc::new(f);
@@ -189,7 +176,7 @@ fn one_approval_lets_exactly_one_of_eight_concurrent_calls_through() {
         return;
     };
     let mcp_port = free_port();
-    let _mcp = start_mcp(&python, mcp_port);
+    let _mcp = common::start_mcp(&python, MCP, mcp_port);
     let g = Arc::new(Gateway::start(mcp_port));
     let params = json!({"amount": 5000, "recipient": "bob"});
     let (s, minted) = g.post(
@@ -259,7 +246,7 @@ fn eight_concurrent_mints_with_one_idempotency_key_mint_one_plan() {
         return;
     };
     let mcp_port = free_port();
-    let _mcp = start_mcp(&python, mcp_port);
+    let _mcp = common::start_mcp(&python, MCP, mcp_port);
     let g = Arc::new(Gateway::start(mcp_port));
     let body = json!({"plan": {"steps": [{"mcp": MCP, "action": "get_weather",
         "params": {"city": "Oslo", "units": "metric"}}]}, "expires_in": 600});

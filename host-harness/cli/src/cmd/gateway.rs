@@ -11,11 +11,11 @@ use armoriq_gateway::now_ms;
 use armoriq_gateway::settings::{Settings, default_state_dir};
 use armoriq_gateway::store::{
     AuditCursor, AuditRow, AuditStore, DelegationStatus, DelegationStore, KeyStore, Role,
-    SqliteStore, StoreResult,
+    StoreResult,
 };
 use clap::Args;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -67,24 +67,22 @@ pub struct ServeArgs {
     leeway: u64,
 }
 
-fn open_store(dir: &Path) -> Result<SqliteStore, String> {
-    open_state_store(dir)
-}
-
-/// Runs one store call to completion on a small runtime of its own (the
-/// store's methods are async; these commands are not).
+/// Runs one store call to completion (the store's methods are async; these
+/// commands are not) on one current-thread runtime built at the first call
+/// and kept for the command's life: `logs --follow` polls every 250 ms.
 fn run<T>(f: impl Future<Output = StoreResult<T>>) -> Result<T, String> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start a runtime: {e}"))?
-        .block_on(f)
-        .map_err(|e| e.to_string())
-}
-
-/// A new API key: `ak_test_` or `ak_live_` and 32 random hex digits.
-fn new_key(prefix: &str) -> Result<String, String> {
-    new_api_key(prefix)
+    static RUNTIME: std::sync::OnceLock<Result<tokio::runtime::Runtime, String>> =
+        std::sync::OnceLock::new();
+    let rt = RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start a runtime: {e}"))
+        })
+        .as_ref()
+        .map_err(Clone::clone)?;
+    rt.block_on(f).map_err(|e| e.to_string())
 }
 
 /// `armoriq serve`: a [`GatewayBuilder`] from the flags, started until
@@ -180,11 +178,11 @@ pub fn keys(c: &KeysCommand) -> ExitCode {
             live,
             label,
         } => {
-            let store = match open_store(&state.dir()) {
+            let store = match open_state_store(&state.dir()) {
                 Ok(s) => s,
                 Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
             };
-            let key = match new_key(if *live { "ak_live_" } else { "ak_test_" }) {
+            let key = match new_api_key(if *live { "ak_live_" } else { "ak_test_" }) {
                 Ok(k) => k,
                 Err(e) => return fail(e, EXIT_BAD_INPUT),
             };
@@ -222,7 +220,7 @@ pub struct DecideArgs {
 
 /// Approves or rejects a pending delegation.
 pub fn decide(a: &DecideArgs, approve: bool) -> ExitCode {
-    let store = match open_store(&a.state.dir()) {
+    let store = match open_state_store(&a.state.dir()) {
         Ok(s) => s,
         Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
     };
@@ -272,7 +270,7 @@ pub struct DelegationsArgs {
 
 /// Lists delegations, newest first.
 pub fn delegations(a: &DelegationsArgs) -> ExitCode {
-    let store = match open_store(&a.state.dir()) {
+    let store = match open_state_store(&a.state.dir()) {
         Ok(s) => s,
         Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
     };
@@ -354,7 +352,7 @@ fn print_row(r: &AuditRow, json: bool) {
 
 /// Prints the audit log.
 pub fn logs(a: &LogsArgs) -> ExitCode {
-    let store = match open_store(&a.state.dir()) {
+    let store = match open_state_store(&a.state.dir()) {
         Ok(s) => s,
         Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
     };

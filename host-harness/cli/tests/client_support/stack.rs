@@ -2,10 +2,9 @@
 //! so moving to an in-process gateway is a change to this file.
 
 use super::{MCP, temp_dir};
-use crate::common::{Proc, create_key, free_port, spawn_serve, wait_port};
+use crate::common::{Proc, create_key, free_port, spawn_serve};
 use armoriq_client::{ArmorIQClient, ClientOptions};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 /// `armoriq serve` with `policy.json` (holds payments over 1000), the deny
 /// list `weather-mcp.delete_records`, and a real MCP server behind it.
@@ -22,19 +21,7 @@ pub struct Stack {
 impl Stack {
     pub fn start(py: &Path) -> Self {
         let mcp_port = free_port();
-        let mut mcp = Command::new(py)
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../scripts/py/mcp_test_server.py"
-            ))
-            .arg(MCP)
-            .arg(mcp_port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_port(mcp_port, "MCP server", &mut mcp);
-        let mcp = Proc(mcp);
+        let mcp = crate::common::start_mcp(py, MCP, mcp_port);
         let dir = temp_dir("client-e2e");
         std::fs::write(
             dir.join("armoriq.yaml"),

@@ -113,3 +113,18 @@ pub fn spawn_serve(state: &std::path::Path, config: &std::path::Path) -> (Proc, 
     wait_port(proxy, "armoriq serve", &mut child);
     (Proc(child), backend, proxy)
 }
+
+/// The official `mcp` SDK's streamable-HTTP server (`scripts/py/mcp_test_server.py`)
+/// as MCP server `id` on `port`, waited for until it listens.
+pub fn start_mcp(python: &std::path::Path, id: &str, port: u16) -> Proc {
+    let mut child = std::process::Command::new(python)
+        .arg(script("mcp_test_server.py"))
+        .arg(id)
+        .arg(port.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_port(port, "MCP test server", &mut child);
+    Proc(child)
+}

@@ -21,6 +21,21 @@
 //! and `action` (UTF-8), a presence byte and then the call's params JSON, the
 //! step JSON, and a count byte followed by that many 32-byte sibling hashes.
 //!
+//! A **verify-with-receipt request** (type [`TYPE_VERIFY_RECEIPT`]) has the
+//! verify request's payload; an accepted call is answered with
+//! [`Response::Receipted`]: the verdict and the device's signed receipt
+//! ([`RECEIPT_LEN`] bytes, SPEC §7). A **device-info request** (type
+//! [`TYPE_DEVICE_INFO`], empty payload) is answered with
+//! [`Response::DeviceInfo`]: the protocol revision, the device's Ed25519
+//! public key, its id and its receipt counter.
+//!
+//! **Versioning.** The frame `version` byte stays 1: new requests are new
+//! frame types, and [`PROTOCOL_REVISION`] (carried by the device-info
+//! answer) names the set a firmware serves. Firmware that predates a type
+//! answers it with [`Response::FrameError`] ([`FrameErrorCode::UnknownType`]
+//! with the type byte), never silence: revision 1 is verify, stats and bare
+//! verify; revision 2 adds device info and verify-with-receipt.
+//!
 //! A **response** (type [`TYPE_RESPONSE`]) starts with a status byte; see
 //! [`Response`].
 //!
@@ -70,6 +85,22 @@ pub const TYPE_VERIFY: u8 = 0x01;
 pub const TYPE_STATS: u8 = 0x02;
 /// Frame type: verify only a token's signature, for benchmarks (host → device).
 pub const TYPE_BARE_VERIFY: u8 = 0x03;
+/// Frame type: report the device's identity and receipt key (host → device;
+/// protocol revision 2).
+pub const TYPE_DEVICE_INFO: u8 = 0x04;
+/// Frame type: verify one invocation and sign a receipt when it is accepted
+/// (host → device; protocol revision 2).
+pub const TYPE_VERIFY_RECEIPT: u8 = 0x05;
+/// The request set this crate speaks: 1 (verify, stats, bare verify), 2
+/// (adds device info and verify-with-receipt).
+pub const PROTOCOL_REVISION: u8 = 2;
+/// Length of a signed receipt: its body (SPEC §7) and a 64-byte Ed25519
+/// signature.
+pub const RECEIPT_LEN: usize = RECEIPT_BODY_LEN + 64;
+/// Length of a receipt's signed body (SPEC §7).
+pub const RECEIPT_BODY_LEN: usize = 125;
+/// Length of a device id.
+pub const DEVICE_ID_LEN: usize = 16;
 /// Frame type: any answer (device → host).
 pub const TYPE_RESPONSE: u8 = 0x81;
 
@@ -346,6 +377,11 @@ pub enum Request<'a> {
         /// A compact JWS.
         token: &'a [u8],
     },
+    /// Report the device's identity and receipt key (revision 2).
+    DeviceInfo,
+    /// Check one invocation and sign a receipt when it is accepted
+    /// (revision 2).
+    VerifyReceipt(VerifyRequest<'a>),
 }
 
 /// The surface class of a rejection (SPEC §5 exceptions).
@@ -448,6 +484,31 @@ pub enum Response<'a> {
         /// SysTick ticks the verification took.
         ticks: u32,
     },
+    /// Answer to [`Request::DeviceInfo`].
+    DeviceInfo(DeviceInfo),
+    /// Answer to an accepted [`Request::VerifyReceipt`]: the verdict and the
+    /// signed receipt (a refusal is [`Response::Rejected`]).
+    Receipted {
+        /// The verdict.
+        accepted: Accepted,
+        /// The receipt: body and signature (SPEC §7).
+        receipt: [u8; RECEIPT_LEN],
+        /// SysTick ticks the receipt took (hashes and signature).
+        sign_ticks: u32,
+    },
+}
+
+/// The device's identity (answer to [`Request::DeviceInfo`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// The request set the firmware serves ([`PROTOCOL_REVISION`]).
+    pub revision: u8,
+    /// The device's Ed25519 receipt public key.
+    pub public_key: [u8; 32],
+    /// The device id: the first 16 bytes of SHA-256 of the public key.
+    pub device_id: [u8; DEVICE_ID_LEN],
+    /// The counter of the last receipt signed (0: none yet).
+    pub counter: u64,
 }
 
 const STATUS_ACCEPTED: u8 = 0;
@@ -455,6 +516,8 @@ const STATUS_REJECTED: u8 = 1;
 const STATUS_FRAME_ERROR: u8 = 2;
 const STATUS_STATS: u8 = 3;
 const STATUS_BARE: u8 = 4;
+const STATUS_DEVICE_INFO: u8 = 5;
+const STATUS_RECEIPTED: u8 = 6;
 
 /// Longest error name a [`Rejected`] carries.
 pub const MAX_ERROR_NAME: usize = 64;
@@ -489,29 +552,9 @@ fn frame(out: &mut [u8], ty: u8, body: impl Fn(&mut Writer<'_>)) -> Result<usize
 /// [`EncodeError`] when `out` is too small or a field is too long.
 pub fn encode_request(req: &Request<'_>, out: &mut [u8]) -> Result<usize, EncodeError> {
     match req {
-        Request::Verify(v) => frame(out, TYPE_VERIFY, |w| {
-            w.i64(v.now);
-            w.u64(v.index);
-            w.u64(v.tree_size);
-            w.field(Field::Token, v.token);
-            w.field(Field::Mcp, v.mcp.as_bytes());
-            w.field(Field::Action, v.action.as_bytes());
-            match v.params {
-                None => w.u8(0),
-                Some(p) => {
-                    w.u8(1);
-                    w.field(Field::Params, p);
-                }
-            }
-            w.field(Field::Step, v.step);
-            if v.siblings.len() > MAX_SIBLINGS {
-                w.fail(Field::Siblings);
-            }
-            w.u8(u8::try_from(v.siblings.len()).unwrap_or(u8::MAX));
-            for s in v.siblings {
-                w.bytes(s);
-            }
-        }),
+        Request::Verify(v) => frame(out, TYPE_VERIFY, |w| verify_body(w, v)),
+        Request::VerifyReceipt(v) => frame(out, TYPE_VERIFY_RECEIPT, |w| verify_body(w, v)),
+        Request::DeviceInfo => frame(out, TYPE_DEVICE_INFO, |_| {}),
         Request::Stats => frame(out, TYPE_STATS, |_| {}),
         Request::BareVerify { alg, token } => frame(out, TYPE_BARE_VERIFY, |w| {
             w.u8(match alg {
@@ -520,6 +563,31 @@ pub fn encode_request(req: &Request<'_>, out: &mut [u8]) -> Result<usize, Encode
             });
             w.field(Field::Token, token);
         }),
+    }
+}
+
+/// The payload of a verify (or verify-with-receipt) request.
+fn verify_body(w: &mut Writer<'_>, v: &VerifyRequest<'_>) {
+    w.i64(v.now);
+    w.u64(v.index);
+    w.u64(v.tree_size);
+    w.field(Field::Token, v.token);
+    w.field(Field::Mcp, v.mcp.as_bytes());
+    w.field(Field::Action, v.action.as_bytes());
+    match v.params {
+        None => w.u8(0),
+        Some(p) => {
+            w.u8(1);
+            w.field(Field::Params, p);
+        }
+    }
+    w.field(Field::Step, v.step);
+    if v.siblings.len() > MAX_SIBLINGS {
+        w.fail(Field::Siblings);
+    }
+    w.u8(u8::try_from(v.siblings.len()).unwrap_or(u8::MAX));
+    for s in v.siblings {
+        w.bytes(s);
     }
 }
 
@@ -532,13 +600,7 @@ pub fn encode_response(resp: &Response<'_>, out: &mut [u8]) -> Result<usize, Enc
     frame(out, TYPE_RESPONSE, |w| match resp {
         Response::Accepted(a) => {
             w.u8(STATUS_ACCEPTED);
-            w.u64(a.index);
-            w.u64(a.step_count);
-            w.i64(a.exp);
-            w.bytes(&a.plan_hash);
-            w.bytes(&a.merkle_root);
-            w.bytes(&a.leaf_hash);
-            w.u32(a.ticks);
+            accepted_body(w, a);
         }
         Response::Rejected(r) => {
             w.u8(STATUS_REJECTED);
@@ -566,6 +628,45 @@ pub fn encode_response(resp: &Response<'_>, out: &mut [u8]) -> Result<usize, Enc
             w.u8(u8::from(*ok));
             w.u32(*ticks);
         }
+        Response::DeviceInfo(d) => {
+            w.u8(STATUS_DEVICE_INFO);
+            w.u8(d.revision);
+            w.bytes(&d.public_key);
+            w.bytes(&d.device_id);
+            w.u64(d.counter);
+        }
+        Response::Receipted {
+            accepted: a,
+            receipt,
+            sign_ticks,
+        } => {
+            w.u8(STATUS_RECEIPTED);
+            accepted_body(w, a);
+            w.bytes(receipt);
+            w.u32(*sign_ticks);
+        }
+    })
+}
+
+fn accepted_body(w: &mut Writer<'_>, a: &Accepted) {
+    w.u64(a.index);
+    w.u64(a.step_count);
+    w.i64(a.exp);
+    w.bytes(&a.plan_hash);
+    w.bytes(&a.merkle_root);
+    w.bytes(&a.leaf_hash);
+    w.u32(a.ticks);
+}
+
+fn read_accepted(r: &mut Reader<'_>) -> Result<Accepted, DecodeError> {
+    Ok(Accepted {
+        index: r.u64(Field::Body)?,
+        step_count: r.u64(Field::Body)?,
+        exp: r.i64(Field::Body)?,
+        plan_hash: r.hash(Field::Body)?,
+        merkle_root: r.hash(Field::Body)?,
+        leaf_hash: r.hash(Field::Body)?,
+        ticks: r.u32(Field::Body)?,
     })
 }
 
@@ -658,48 +759,9 @@ pub fn decode_request<const MAX: usize>(bytes: &[u8]) -> Result<(Request<'_>, us
 pub fn request_payload(ty: u8, payload: &[u8]) -> Result<Request<'_>, DecodeError> {
     let mut r = Reader::new(payload);
     let req = match ty {
-        TYPE_VERIFY => {
-            let now = r.i64(Field::Now)?;
-            let index = r.u64(Field::Index)?;
-            let tree_size = r.u64(Field::TreeSize)?;
-            let token = r.field(Field::Token)?;
-            let mcp = r.str_field(Field::Mcp)?;
-            let action = r.str_field(Field::Action)?;
-            let params = match r.u8(Field::Params)? {
-                0 => None,
-                1 => Some(r.field(Field::Params)?),
-                _ => {
-                    return Err(DecodeError::Malformed {
-                        field: Field::Params,
-                    });
-                }
-            };
-            let step = r.field(Field::Step)?;
-            let n = usize::from(r.u8(Field::Siblings)?);
-            if n > MAX_SIBLINGS {
-                return Err(DecodeError::Malformed {
-                    field: Field::Siblings,
-                });
-            }
-            let raw = r.take(n * HASH_LEN, Field::Siblings)?;
-            let (siblings, rest) = raw.as_chunks::<HASH_LEN>();
-            if !rest.is_empty() {
-                return Err(DecodeError::Malformed {
-                    field: Field::Siblings,
-                });
-            }
-            Request::Verify(VerifyRequest {
-                now,
-                token,
-                mcp,
-                action,
-                params,
-                step,
-                index,
-                tree_size,
-                siblings,
-            })
-        }
+        TYPE_VERIFY => Request::Verify(read_verify(&mut r)?),
+        TYPE_VERIFY_RECEIPT => Request::VerifyReceipt(read_verify(&mut r)?),
+        TYPE_DEVICE_INFO => Request::DeviceInfo,
         TYPE_STATS => Request::Stats,
         TYPE_BARE_VERIFY => {
             let alg = match r.u8(Field::Alg)? {
@@ -716,6 +778,50 @@ pub fn request_payload(ty: u8, payload: &[u8]) -> Result<Request<'_>, DecodeErro
     };
     r.finish()?;
     Ok(req)
+}
+
+/// The payload of a verify (or verify-with-receipt) request.
+fn read_verify<'a>(r: &mut Reader<'a>) -> Result<VerifyRequest<'a>, DecodeError> {
+    let now = r.i64(Field::Now)?;
+    let index = r.u64(Field::Index)?;
+    let tree_size = r.u64(Field::TreeSize)?;
+    let token = r.field(Field::Token)?;
+    let mcp = r.str_field(Field::Mcp)?;
+    let action = r.str_field(Field::Action)?;
+    let params = match r.u8(Field::Params)? {
+        0 => None,
+        1 => Some(r.field(Field::Params)?),
+        _ => {
+            return Err(DecodeError::Malformed {
+                field: Field::Params,
+            });
+        }
+    };
+    let step = r.field(Field::Step)?;
+    let n = usize::from(r.u8(Field::Siblings)?);
+    if n > MAX_SIBLINGS {
+        return Err(DecodeError::Malformed {
+            field: Field::Siblings,
+        });
+    }
+    let raw = r.take(n * HASH_LEN, Field::Siblings)?;
+    let (siblings, rest) = raw.as_chunks::<HASH_LEN>();
+    if !rest.is_empty() {
+        return Err(DecodeError::Malformed {
+            field: Field::Siblings,
+        });
+    }
+    Ok(VerifyRequest {
+        now,
+        token,
+        mcp,
+        action,
+        params,
+        step,
+        index,
+        tree_size,
+        siblings,
+    })
 }
 
 /// Decodes one response frame from the start of `bytes`; returns it and the
@@ -740,15 +846,18 @@ pub fn response_payload(ty: u8, payload: &[u8]) -> Result<Response<'_>, DecodeEr
     }
     let mut r = Reader::new(payload);
     let resp = match r.u8(Field::Status)? {
-        STATUS_ACCEPTED => Response::Accepted(Accepted {
-            index: r.u64(Field::Body)?,
-            step_count: r.u64(Field::Body)?,
-            exp: r.i64(Field::Body)?,
-            plan_hash: r.hash(Field::Body)?,
-            merkle_root: r.hash(Field::Body)?,
-            leaf_hash: r.hash(Field::Body)?,
-            ticks: r.u32(Field::Body)?,
+        STATUS_ACCEPTED => Response::Accepted(read_accepted(&mut r)?),
+        STATUS_DEVICE_INFO => Response::DeviceInfo(DeviceInfo {
+            revision: r.u8(Field::Body)?,
+            public_key: r.hash(Field::Body)?,
+            device_id: r.array(Field::Body)?,
+            counter: r.u64(Field::Body)?,
         }),
+        STATUS_RECEIPTED => Response::Receipted {
+            accepted: read_accepted(&mut r)?,
+            receipt: r.array(Field::Body)?,
+            sign_ticks: r.u32(Field::Body)?,
+        },
         STATUS_REJECTED => {
             let kind = RejectKind::from_u8(r.u8(Field::Kind)?)
                 .ok_or(DecodeError::Malformed { field: Field::Kind })?;

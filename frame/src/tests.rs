@@ -431,7 +431,7 @@ proptest! {
 
     #[test]
     fn responses_round_trip(
-        status in 0u8..5, a in any::<u64>(), b in any::<u64>(), c in any::<i64>(),
+        status in 0u8..7, a in any::<u64>(), b in any::<u64>(), c in any::<i64>(),
         h in any::<[u8; 32]>(), t in any::<u32>(), name in "[A-Za-z]{0,64}", kind in 1u8..=4,
     ) {
         let resp = match status {
@@ -439,7 +439,13 @@ proptest! {
             1 => Response::Rejected(Rejected { kind: RejectKind::from_u8(kind).unwrap(), error: &name, ticks: t }),
             2 => Response::FrameError(FrameErrorCode::from_bytes(kind, h[0]).unwrap_or(FrameErrorCode::Checksum)),
             3 => Response::Stats(Stats { served: t, frame_errors: t / 2, stack_peak: t / 3, stack_size: t / 4, keys: t / 5 }),
-            _ => Response::BareVerify { ok: t % 2 == 0, ticks: t },
+            4 => Response::BareVerify { ok: t % 2 == 0, ticks: t },
+            5 => Response::DeviceInfo(DeviceInfo { revision: h[2], public_key: h, device_id: [h[3]; DEVICE_ID_LEN], counter: a }),
+            _ => Response::Receipted {
+                accepted: Accepted { index: a, step_count: b, exp: c, plan_hash: h, merkle_root: h, leaf_hash: h, ticks: t },
+                receipt: [h[4]; RECEIPT_LEN],
+                sign_ticks: t / 7,
+            },
         };
         let bytes = enc_resp(&resp);
         prop_assert_eq!(decode_response::<MAX>(&bytes).unwrap(), (resp, bytes.len()));
@@ -459,5 +465,80 @@ fn frame_error_without_detail_refuses_a_nonzero_detail() {
         let mut buf = [0u8; 64];
         let n = encode_response(&ok, &mut buf).unwrap();
         assert_eq!(&buf[HEADER_LEN..n - TRAILER_LEN], &[0x02, class, 0]);
+    }
+}
+
+/// Protocol revision 2: device info and verify-with-receipt, both ways.
+#[test]
+fn revision_2_messages_round_trip() {
+    let sib = sample_siblings();
+    let Request::Verify(v) = sample(&sib) else {
+        unreachable!()
+    };
+    for r in [Request::DeviceInfo, Request::VerifyReceipt(v)] {
+        let b = enc_req(&r);
+        assert_eq!(decode_request::<MAX>(&b).unwrap(), (r, b.len()));
+    }
+    // The receipt request is the verify request's payload under its own type.
+    let plain = enc_req(&Request::Verify(v));
+    let with = enc_req(&Request::VerifyReceipt(v));
+    assert_eq!(
+        plain[HEADER_LEN..plain.len() - 4],
+        with[HEADER_LEN..with.len() - 4]
+    );
+    assert_eq!((plain[3], with[3]), (TYPE_VERIFY, TYPE_VERIFY_RECEIPT));
+    let accepted = Accepted {
+        index: 1,
+        step_count: 2,
+        exp: 3,
+        plan_hash: [4; 32],
+        merkle_root: [5; 32],
+        leaf_hash: [6; 32],
+        ticks: 7,
+    };
+    let mut receipt = [0u8; RECEIPT_LEN];
+    for (i, b) in receipt.iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    for r in [
+        Response::DeviceInfo(DeviceInfo {
+            revision: PROTOCOL_REVISION,
+            public_key: [9; 32],
+            device_id: [8; DEVICE_ID_LEN],
+            counter: u64::MAX,
+        }),
+        Response::Receipted {
+            accepted,
+            receipt,
+            sign_ticks: 11,
+        },
+    ] {
+        let b = enc_resp(&r);
+        assert_eq!(decode_response::<512>(&b).unwrap(), (r, b.len()));
+        // One byte short of its body is malformed, never a panic.
+        let payload = &b[HEADER_LEN..b.len() - TRAILER_LEN];
+        assert!(response_payload(TYPE_RESPONSE, &payload[..payload.len() - 1]).is_err());
+    }
+}
+
+/// What a revision-1 decoder (the old firmware's) makes of a revision-2
+/// request: a typed `UnknownType` naming the type byte, which the firmware
+/// answers as a frame error (never silence).
+#[test]
+fn unknown_request_types_are_a_typed_error() {
+    for ty in [TYPE_DEVICE_INFO, TYPE_VERIFY_RECEIPT, 0x06, 0x7f] {
+        let payload: &[u8] = if ty == TYPE_VERIFY_RECEIPT { &[1] } else { &[] };
+        let got = request_payload(ty, payload);
+        if ty == TYPE_DEVICE_INFO {
+            assert_eq!(got, Ok(Request::DeviceInfo));
+        } else if ty == TYPE_VERIFY_RECEIPT {
+            assert_eq!(got, Err(DecodeError::Malformed { field: Field::Now }));
+        } else {
+            assert_eq!(got, Err(DecodeError::UnknownType { ty }));
+            assert_eq!(
+                FrameErrorCode::from(DecodeError::UnknownType { ty }),
+                FrameErrorCode::UnknownType(ty)
+            );
+        }
     }
 }

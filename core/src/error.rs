@@ -298,6 +298,28 @@ pub enum Error {
     },
     /// The invoked call or the step is not usable JSON of the right shape.
     StepMalformed,
+
+    // ----- Device receipts (SPEC §7) -----
+    /// A receipt is not [`crate::receipt::RECEIPT_LEN`] bytes or its body's
+    /// magic or verdict byte is wrong.
+    ReceiptMalformed,
+    /// A receipt names another device than the enrolled key's.
+    ReceiptDeviceMismatch,
+    /// A receipt's counter skips values: receipts are missing in between.
+    ReceiptCounterGap {
+        /// The counter that was due.
+        expected: u64,
+        /// The counter found.
+        found: u64,
+    },
+    /// A receipt's counter is not above the previous one: a replayed or
+    /// repeated receipt (or a device whose counter went back).
+    ReceiptCounterRepeat {
+        /// The previous counter.
+        previous: u64,
+        /// The counter found.
+        found: u64,
+    },
 }
 
 impl Error {
@@ -399,6 +421,10 @@ impl Error {
             Self::StepCountMismatch { .. } => "StepCountMismatch",
             Self::CallMismatch { .. } => "CallMismatch",
             Self::StepMalformed => "StepMalformed",
+            Self::ReceiptMalformed => "ReceiptMalformed",
+            Self::ReceiptDeviceMismatch => "ReceiptDeviceMismatch",
+            Self::ReceiptCounterGap { .. } => "ReceiptCounterGap",
+            Self::ReceiptCounterRepeat { .. } => "ReceiptCounterRepeat",
         }
     }
 
@@ -525,6 +551,20 @@ impl fmt::Display for Error {
                 write!(f, "invoked {field} differs from the signed step")
             }
             Self::StepMalformed => f.write_str("step or invoked call is not usable JSON"),
+            Self::ReceiptMalformed => {
+                f.write_str("receipt is malformed (length, magic or verdict)")
+            }
+            Self::ReceiptDeviceMismatch => {
+                f.write_str("receipt names another device than the enrolled key's")
+            }
+            Self::ReceiptCounterGap { expected, found } => write!(
+                f,
+                "receipt counter {found} where {expected} was due: receipts are missing"
+            ),
+            Self::ReceiptCounterRepeat { previous, found } => write!(
+                f,
+                "receipt counter {found} is not above the previous {previous}: repeated receipt"
+            ),
         }
     }
 }

@@ -10,6 +10,7 @@
 //!   strict base64url and compact JWS/JWT verification (ES256, EdDSA).
 //! * [`csrg`]: the ArmorIQ CSRG token object.
 //! * [`verify`]: the one-call invocation check.
+//! * [`receipt`]: the verifier device's signed receipts (SPEC §7).
 //!
 //! `#![no_std]`, no `alloc` even behind a feature, `forbid(unsafe_code)`. Limits (depth,
 //! members, steps) are const generics; exhausting one is an [`Error`] variant
@@ -42,6 +43,7 @@ pub mod keys;
 pub mod merkle;
 mod number;
 pub mod plan;
+pub mod receipt;
 pub mod sig;
 pub mod verify;
 

@@ -76,7 +76,53 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let device = std::env::var_os("ARMORIQ_DEVICE_KEY").map_or_else(
+        || PathBuf::from("keys/dev/device-ed25519.pem"),
+        PathBuf::from,
+    );
+    println!("cargo:rerun-if-env-changed=ARMORIQ_DEVICE_KEY");
+    println!("cargo:rerun-if-changed={}", device.display());
+    let seed = match std::fs::read_to_string(&device)
+        .map_err(|e| e.to_string())
+        .and_then(|pem| device_seed(&pem))
+    {
+        Ok(seed) => seed,
+        Err(e) => {
+            eprintln!("error: device key {}: {e}", device.display());
+            std::process::exit(1);
+        }
+    };
+    let code = format!(
+        "{code}/// The device's Ed25519 receipt key (seed), provisioned at build.\n\
+         #[allow(dead_code)]\npub static DEVICE_SEED: [u8; 32] = {};\n",
+        bytes_lit(&seed)
+    );
     std::fs::write(out.join("provisioned.rs"), code).expect("write provisioned.rs");
+}
+
+/// The 32-byte seed of an Ed25519 private key in PKCS#8 PEM (RFC 8410, as
+/// `armoriq keygen --alg EdDSA` and `openssl genpkey -algorithm ed25519`
+/// write it): the DER is a fixed 16-byte prefix and the seed.
+fn device_seed(pem: &str) -> Result<[u8; 32], String> {
+    const PREFIX: [u8; 16] = [
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    let b64: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<Vec<_>>()
+        .concat();
+    if !pem.contains("-----BEGIN PRIVATE KEY-----") {
+        return Err("not a PKCS#8 PEM (BEGIN PRIVATE KEY)".into());
+    }
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|e| e.to_string())?;
+    match der.strip_prefix(&PREFIX) {
+        Some(seed) if seed.len() == 32 => Ok(seed.try_into().unwrap()),
+        _ => Err("not an Ed25519 PKCS#8 key (RFC 8410)".into()),
+    }
 }
 
 fn b64(jwk: &Value, member: &str, len: usize) -> Result<Vec<u8>, String> {

@@ -8,6 +8,8 @@
 mod deferred;
 mod es256;
 mod hw;
+#[cfg(feature = "receipts")]
+mod receipt;
 
 use armoriq_core::canon::Canonicalizer;
 use armoriq_core::jws::Expect;
@@ -16,8 +18,8 @@ use armoriq_core::sig::Backend;
 use armoriq_core::verify::{VerifiedStep, verify_invocation_with};
 use armoriq_core::{Alg, Call, Error, ErrorKind, RustCrypto, StepProof};
 use armoriq_frame::{
-    self as frame, Accepted, FrameErrorCode, Progress, Receiver, RejectKind, Rejected, Request,
-    Response, Stats, VerifyRequest,
+    self as frame, Accepted, FrameErrorCode, Progress, RECEIPT_LEN, Receiver, RejectKind, Rejected,
+    Request, Response, Stats, VerifyRequest,
 };
 use cortex_m::peripheral::SYST;
 use cortex_m::peripheral::syst::SystClkSource;
@@ -179,6 +181,24 @@ struct Server {
     served: u32,
     frame_errors: u32,
     stack_size: u32,
+    /// The request under way asked for a receipt.
+    want_receipt: bool,
+    /// The device's receipt key and counter.
+    #[cfg(feature = "receipts")]
+    signer: receipt::Signer,
+}
+
+/// An accepted check, with its receipt and the ticks signing took when one
+/// was asked for.
+type Concluded = Result<(VerifiedStep, Option<([u8; RECEIPT_LEN], u32)>), Error>;
+
+/// The verify request in a request, and whether it asks for a receipt.
+const fn verify_of<'r, 'a>(req: &'r Request<'a>) -> Option<(&'r VerifyRequest<'a>, bool)> {
+    match req {
+        Request::Verify(v) => Some((v, false)),
+        Request::VerifyReceipt(v) => Some((v, true)),
+        _ => None,
+    }
 }
 
 impl Server {
@@ -217,19 +237,9 @@ impl Server {
     /// A whole frame: a response, or a recorded signature check to run.
     fn request<'f>(&mut self, frame: &'f [u8]) -> Handled<'f> {
         match request_in(frame) {
-            Ok(Request::Verify(req)) => {
-                self.t0 = self.ticks.now();
-                hw::armoriq_bench_start();
-                deferred::begin(frame);
-                let verdict = self.check(&req);
-                if deferred::recorded() {
-                    return Handled::Signature;
-                }
-                // Rejected before the signature: that is the verdict.
-                hw::armoriq_bench_end();
-                deferred::end();
-                Handled::Response(self.verdict(verdict))
-            }
+            Ok(Request::Verify(req)) => self.begin_check(frame, &req, false),
+            Ok(Request::VerifyReceipt(req)) => self.begin_check(frame, &req, true),
+            Ok(Request::DeviceInfo) => Handled::Response(self.device_info()),
             Ok(Request::BareVerify { alg, token }) => {
                 if self.bare_begin(frame, alg, token) {
                     Handled::Signature
@@ -249,6 +259,36 @@ impl Server {
         }
     }
 
+    /// Pass 1 of an invocation check: a verdict, or a recorded signature
+    /// check for `main` to run.
+    fn begin_check<'f>(
+        &mut self,
+        frame: &'f [u8],
+        req: &VerifyRequest<'_>,
+        want_receipt: bool,
+    ) -> Handled<'f> {
+        if want_receipt && !cfg!(feature = "receipts") {
+            // What a firmware without receipts is: one that predates them.
+            return Handled::Response(Response::FrameError(FrameErrorCode::UnknownType(
+                frame::TYPE_VERIFY_RECEIPT,
+            )));
+        }
+        self.want_receipt = want_receipt;
+        self.t0 = self.ticks.now();
+        hw::armoriq_bench_start();
+        deferred::begin(frame);
+        let verdict = self.check(req);
+        if deferred::recorded() {
+            return Handled::Signature;
+        }
+        // Decided without a recorded signature check (rejected before it,
+        // or ES256 verified inline): that is the verdict.
+        let concluded = self.conclude(req, verdict);
+        hw::armoriq_bench_end();
+        deferred::end();
+        Handled::Response(self.verdict(concluded))
+    }
+
     /// After [`deferred::run`]: pass 2 of the check (or the bare verify's
     /// verdict), and the response.
     #[inline(never)]
@@ -261,11 +301,15 @@ impl Server {
             return self.respond(uart, &Response::BareVerify { ok, ticks });
         }
         // The frame's bytes are unchanged since `serve` decoded them.
-        let resp = if let Ok(Request::Verify(req)) = request_in(rx.frame()) {
-            let verdict = self.check(&req);
+        let req = request_in(rx.frame());
+        let resp = if let Ok(r) = &req
+            && let Some((req, _)) = verify_of(r)
+        {
+            let verdict = self.check(req);
+            let concluded = self.conclude(req, verdict);
             hw::armoriq_bench_end();
             deferred::end();
-            self.verdict(verdict)
+            self.verdict(concluded)
         } else {
             // Cannot happen: `serve` decoded this frame as a verify request.
             hw::armoriq_bench_end();
@@ -311,18 +355,61 @@ impl Server {
         )
     }
 
+    /// A finished check, with its receipt when one was asked for (inside the
+    /// measured region: the receipt is part of the call's cost). A receipt
+    /// that cannot be made (no `jti`) refuses the call.
+    #[inline(never)]
+    fn conclude(
+        &mut self,
+        req: &VerifyRequest<'_>,
+        verdict: Result<VerifiedStep, Error>,
+    ) -> Concluded {
+        let ok = verdict?;
+        if !self.want_receipt {
+            return Ok((ok, None));
+        }
+        #[cfg(feature = "receipts")]
+        {
+            let t = self.ticks.now();
+            let r = self.signer.receipt(req, &ok, self.canon, self.claims)?;
+            Ok((ok, Some((r, self.ticks.since(t)))))
+        }
+        #[cfg(not(feature = "receipts"))]
+        {
+            let _ = req;
+            Ok((ok, None))
+        }
+    }
+
+    /// The device's identity (revision 2), or "unknown type" without receipts.
+    fn device_info(&self) -> Response<'static> {
+        #[cfg(feature = "receipts")]
+        {
+            Response::DeviceInfo(frame::DeviceInfo {
+                revision: frame::PROTOCOL_REVISION,
+                public_key: self.signer.public_key,
+                device_id: self.signer.device_id,
+                counter: self.signer.counter,
+            })
+        }
+        #[cfg(not(feature = "receipts"))]
+        {
+            Response::FrameError(FrameErrorCode::UnknownType(frame::TYPE_DEVICE_INFO))
+        }
+    }
+
     /// The response to a finished check.
-    fn verdict(&self, verdict: Result<VerifiedStep, Error>) -> Response<'static> {
+    fn verdict(&self, verdict: Concluded) -> Response<'static> {
         let ticks = self.ticks.since(self.t0);
         match verdict {
-            Ok(ok) => {
+            Ok((ok, receipt)) => {
                 defmt::info!(
                     "accepted step {} of {} ({} ticks)",
                     ok.index,
                     ok.step_count,
                     ticks
                 );
-                Response::Accepted(Accepted {
+                let accepted = Accepted {
                     index: ok.index,
                     step_count: ok.step_count,
                     exp: ok.exp,
@@ -330,7 +417,15 @@ impl Server {
                     merkle_root: ok.merkle_root,
                     leaf_hash: ok.leaf_hash,
                     ticks,
-                })
+                };
+                match receipt {
+                    Some((receipt, sign_ticks)) => Response::Receipted {
+                        accepted,
+                        receipt,
+                        sign_ticks,
+                    },
+                    None => Response::Accepted(accepted),
+                }
             }
             Err(r) => {
                 let kind = reject_kind(r.kind());
@@ -436,6 +531,8 @@ fn request_in(frame: &[u8]) -> Result<Request<'_>, frame::DecodeError> {
 }
 
 /// What a frame came to.
+// No heap to box the response in: it is built once per frame, in `serve`.
+#[allow(clippy::large_enum_variant)]
 enum Handled<'f> {
     Response(Response<'f>),
     /// A signature check was recorded.
@@ -466,7 +563,8 @@ const fn alg_name(alg: frame::Alg) -> &'static str {
 
 #[inline(never)]
 fn send(uart: &mut hw::Uart, resp: &Response<'_>) {
-    let mut out = [0u8; 192];
+    // The largest answer: a verdict with its receipt (330 B).
+    let mut out = [0u8; 336];
     match frame::encode_response(resp, &mut out) {
         Ok(n) => {
             let Ok(()) = uart.write_all(out.get(..n).unwrap_or_default());
@@ -535,6 +633,9 @@ fn setup(stack_size: u32) -> &'static mut Firmware {
         served: 0,
         frame_errors: 0,
         stack_size,
+        want_receipt: false,
+        #[cfg(feature = "receipts")]
+        signer: receipt::Signer::boot(),
     };
     FIRMWARE.init(Firmware {
         server,

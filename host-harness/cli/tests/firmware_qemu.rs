@@ -38,6 +38,8 @@ use std::sync::OnceLock;
 
 #[path = "firmware_qemu/counts.rs"]
 mod counts;
+#[path = "firmware_qemu/receipts.rs"]
+mod receipts;
 #[path = "firmware_qemu/wycheproof.rs"]
 mod wycheproof;
 

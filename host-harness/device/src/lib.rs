@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 /// Largest request payload the firmware accepts (its `MAX_REQUEST`).
 pub const MAX_REQUEST: usize = 4096;
 /// Largest response payload expected.
-pub const MAX_RESPONSE: usize = 256;
+pub const MAX_RESPONSE: usize = 512;
 /// How long to wait for a response by default (QEMU TCG, first-run translation).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 

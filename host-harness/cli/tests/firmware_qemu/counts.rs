@@ -13,7 +13,7 @@ use std::process::Command;
 /// The instruction-count plugin (`firmware/bench/insncount.c`, built by
 /// scripts/firmware-ci.sh): `$ARMORIQ_QEMU_PLUGIN` or
 /// `firmware/target/libinsncount.so`.
-fn plugin() -> Option<PathBuf> {
+pub(super) fn plugin() -> Option<PathBuf> {
     let p = std::env::var_os("ARMORIQ_QEMU_PLUGIN").map_or_else(
         || firmware_dir().join("target/libinsncount.so"),
         PathBuf::from,
@@ -22,7 +22,7 @@ fn plugin() -> Option<PathBuf> {
 }
 
 /// A symbol's address (Thumb bit cleared) from `nm`.
-fn symbol(elf: &Path, name: &str) -> u64 {
+pub(super) fn symbol(elf: &Path, name: &str) -> u64 {
     for nm in ["arm-none-eabi-nm", "llvm-nm", "nm"] {
         let Ok(out) = Command::new(nm).arg(elf).output() else {
             continue;
@@ -40,7 +40,7 @@ fn symbol(elf: &Path, name: &str) -> u64 {
 }
 
 /// Region counts the plugin has logged so far.
-fn regions(log: &Path, want: usize) -> Vec<u64> {
+pub(super) fn regions(log: &Path, want: usize) -> Vec<u64> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();

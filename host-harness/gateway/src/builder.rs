@@ -193,6 +193,12 @@ impl GatewayBuilder {
         self.settings.config = config;
         self.settings.config_path.clone_from(&config_path);
         let gateway = Arc::new(Gateway::new(self.settings, store, policy)?);
+        if let Some(d) = gateway.settings.device.clone() {
+            let link = tokio::task::spawn_blocking(move || crate::device::connect(&d, &dir))
+                .await
+                .map_err(|e| format!("device: {e}"))??;
+            let _ = gateway.device.set(link);
+        }
         Ok(Built {
             gateway,
             first_key,

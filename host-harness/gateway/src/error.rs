@@ -15,6 +15,7 @@
 //! | `McpUnavailable` / `McpTimeout` / `McpToolError` | 502 / 504 / 502 | MCPInvocationException |
 //! | `Conflict` (a store uniqueness rule; an `Idempotency-Key` in flight) | 409 | (retry) |
 //! | `Unavailable` (the store cannot be reached) | 503, "store unavailable" (detail in the log) | MCPInvocationException |
+//! | `DeviceUnavailable` (`--device`: queue full, no answer in time, line down, receipt that does not check) | 503 | MCPInvocationException |
 //! | `Internal` | 500, "internal error" (detail in the log) | MCPInvocationException |
 //!
 //! Store failures fail closed: nothing is forwarded or minted without its
@@ -88,6 +89,8 @@ pub enum GatewayError {
     /// The store cannot do the work now (I/O, locked, stopped); logged,
     /// answered 503.
     Unavailable(String),
+    /// The verifier device gave no usable verdict (`serve --device`): fail closed.
+    DeviceUnavailable(String),
     /// A failure of ours (signing, a corrupt row); logged, answered 500.
     Internal(String),
 }
@@ -110,6 +113,7 @@ impl GatewayError {
             }
             Self::Conflict(_) => "conflict",
             Self::Unavailable(_) => "store_unavailable",
+            Self::DeviceUnavailable(_) => "device_unavailable",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -132,6 +136,7 @@ impl GatewayError {
             }
             Self::Conflict(_) => "Conflict",
             Self::Unavailable(_) => "Unavailable",
+            Self::DeviceUnavailable(_) => "DeviceUnavailable",
             Self::Internal(_) => "Internal",
         }
     }
@@ -155,6 +160,7 @@ impl GatewayError {
             | Self::McpTimeout(m)
             | Self::Conflict(m)
             | Self::Unavailable(m)
+            | Self::DeviceUnavailable(m)
             | Self::Internal(m) => m.clone(),
         }
     }
@@ -175,7 +181,7 @@ impl GatewayError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::McpUnavailable(_) | Self::McpToolError { .. } => StatusCode::BAD_GATEWAY,
             Self::McpTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::DeviceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -16,6 +16,7 @@
 pub mod audit;
 pub mod auth;
 pub mod builder;
+pub mod device;
 pub mod error;
 pub mod iap;
 pub mod mcp;
@@ -57,6 +58,9 @@ pub struct Gateway {
     pub policy: RwLock<Arc<policy::Policy>>,
     /// MCP servers.
     pub mcp: mcp::McpPool,
+    /// The verifier device every call is checked on (`serve --device`), once
+    /// connected; empty: host check only.
+    pub device: std::sync::OnceLock<device::DeviceLink>,
     key_cache: RwLock<HashMap<String, (KeyInfo, Instant)>>,
 }
 
@@ -88,6 +92,7 @@ impl Gateway {
             plans: plans::PlanCache::new(4096),
             policy: RwLock::new(Arc::new(policy)),
             key_cache: RwLock::new(HashMap::new()),
+            device: std::sync::OnceLock::new(),
             signer,
             store,
             settings,

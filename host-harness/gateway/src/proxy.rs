@@ -300,6 +300,18 @@ async fn invoke_inner(
             st.mcp.ids().join(", ")
         )));
     }
+    if let Some(link) = st.device.get() {
+        let jwt = call.token.jwt_token.as_deref().unwrap_or_default();
+        let accepted = crate::device::check::HostAccepted {
+            token: jwt,
+            mcp: &call.mcp,
+            action: &call.action,
+            params: &call.params.text,
+            plan: &plan,
+            step,
+        };
+        crate::device::check::check_on_device(link, &accepted, now_secs(), audit).await?;
+    }
     let value = forward(
         st,
         call.mcp,

@@ -33,6 +33,8 @@ pub struct Settings {
     pub issuer: String,
     /// `aud` of minted tokens (and what the proxy expects).
     pub audience: String,
+    /// `--device`: every call is also checked on this verifier device.
+    pub device: Option<crate::device::DeviceSettings>,
 }
 
 impl Settings {
@@ -52,6 +54,7 @@ impl Settings {
             token_cache_entries: 10_000,
             issuer: "armoriq-gateway".into(),
             audience: "armoriq-proxy".into(),
+            device: None,
         }
     }
 }

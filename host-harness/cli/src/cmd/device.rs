@@ -73,6 +73,18 @@ pub enum DeviceCommand {
         #[command(flatten)]
         qemu: QemuArgs,
     },
+    /// Read the device's receipt key (`DeviceInfo`) and pin it in the
+    /// gateway's state directory: `armoriq serve --device` then accepts only
+    /// this device, and `armoriq logs --verify-receipts` checks receipts
+    /// against its key. Prints the enrolled key and device id as JSON.
+    Enroll {
+        /// The device: `tcp:HOST:PORT`, `serial:PATH` or `qemu:ELF`.
+        #[arg(long, value_name = "SPEC")]
+        device: armoriq_gateway::device::DeviceSpec,
+        /// The gateway's state directory. Default: $ARMORIQ_STATE_DIR or ~/.armoriq/gateway.
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
 }
 
 /// Runs `armoriq device …`.
@@ -88,6 +100,30 @@ pub fn run(c: DeviceCommand) -> ExitCode {
             now,
         } => verify(&target, &qemu, &token, &call, &step, &proof, now),
         DeviceCommand::Stats { target, qemu } => stats(&target, &qemu),
+        DeviceCommand::Enroll { device, state_dir } => enroll(&device, state_dir),
+    }
+}
+
+/// `armoriq device enroll`.
+fn enroll(spec: &armoriq_gateway::device::DeviceSpec, state_dir: Option<PathBuf>) -> ExitCode {
+    use armoriq_gateway::device::{device_info, enrolled, open};
+    let dir = state_dir.unwrap_or_else(armoriq_gateway::settings::default_state_dir);
+    let info = open(spec, armoriq_device::DEFAULT_TIMEOUT).and_then(|mut d| device_info(&mut d));
+    let info = match info {
+        Ok(i) => i,
+        Err(e) => return fail(e, EXIT_BAD_INPUT),
+    };
+    match enrolled::save(&dir, &info) {
+        Ok(e) => {
+            println!(
+                "{}",
+                serde_json::json!({"public_key": e.public_key, "device_id": e.device_id,
+                                   "counter": info.counter, "revision": info.revision,
+                                   "file": enrolled::path(&dir)})
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e, EXIT_BAD_INPUT),
     }
 }
 

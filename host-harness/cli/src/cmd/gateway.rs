@@ -65,6 +65,18 @@ pub struct ServeArgs {
     /// Clock skew allowed on token checks, seconds.
     #[arg(long, default_value_t = 0)]
     leeway: u64,
+    /// Check every call on this verifier device too (`tcp:HOST:PORT`,
+    /// `serial:PATH` or `qemu:ELF`): forwarded only on its accept, with its
+    /// signed receipt in the audit row. The device must be enrolled
+    /// (`armoriq device enroll`).
+    #[arg(long, value_name = "SPEC")]
+    device: Option<armoriq_gateway::device::DeviceSpec>,
+    /// Longest wait for the device's verdict, queueing included (past it: 503).
+    #[arg(long, default_value_t = 5_000, requires = "device")]
+    device_timeout_ms: u64,
+    /// Calls that may wait for the device at once (one more: 503).
+    #[arg(long, default_value_t = 64, requires = "device")]
+    device_queue: usize,
 }
 
 /// Runs one store call to completion (the store's methods are async; these
@@ -96,6 +108,14 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
     settings.body_limit = a.body_limit;
     settings.token_cache_entries = a.token_cache;
     settings.leeway = a.leeway;
+    settings.device = a
+        .device
+        .clone()
+        .map(|spec| armoriq_gateway::device::DeviceSettings {
+            spec,
+            timeout: Duration::from_millis(a.device_timeout_ms),
+            queue: a.device_queue,
+        });
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -321,6 +341,11 @@ pub struct LogsArgs {
     /// Print only the last N rows first.
     #[arg(long, default_value_t = 100)]
     tail: i64,
+    /// Check every device receipt in the log against the enrolled device key
+    /// and the counter sequence (a gap or a repeat is reported); exit 1 on
+    /// any finding.
+    #[arg(long, conflicts_with = "follow")]
+    verify_receipts: bool,
 }
 
 fn print_row(r: &AuditRow, json: bool) {
@@ -350,6 +375,68 @@ fn print_row(r: &AuditRow, json: bool) {
     );
 }
 
+/// `logs --verify-receipts`: the whole log, checked.
+fn verify_receipts(
+    dir: &std::path::Path,
+    page: &dyn Fn(AuditCursor) -> Result<armoriq_gateway::store::AuditPage, String>,
+    json: bool,
+) -> ExitCode {
+    use armoriq_gateway::device::{enrolled, log_check};
+    let key = match enrolled::load(dir).and_then(|e| {
+        e.ok_or_else(|| format!("no device enrolled in {}", dir.display()))?
+            .key()
+    }) {
+        Ok(k) => k,
+        Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
+    };
+    let mut rows = Vec::new();
+    let mut after = AuditCursor::START;
+    loop {
+        match page(after) {
+            Ok(p) if p.rows.is_empty() => break,
+            Ok(p) => {
+                after = p.next;
+                rows.extend(p.rows);
+            }
+            Err(e) => return fail(e, EXIT_BAD_INPUT),
+        }
+    }
+    let report = match log_check::verify_receipts(&rows, &key) {
+        Ok(r) => r,
+        Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
+    };
+    if json {
+        let findings: Vec<_> = report
+            .findings
+            .iter()
+            .map(|f| serde_json::json!({"row": f.row, "problem": f.problem}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"rows": rows.len(), "verified": report.verified,
+                               "counters": report.counters, "findings": findings})
+        );
+    } else {
+        for f in &report.findings {
+            println!("row {}: {}", f.row, f.problem);
+        }
+        println!(
+            "{} rows, {} receipts verified (counters {}), {} findings",
+            rows.len(),
+            report.verified,
+            report
+                .counters
+                .map_or("-".to_owned(), |(a, b)| format!("{a}..{b}")),
+            report.findings.len()
+        );
+    }
+    if report.findings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_REJECTED)
+    }
+}
+
 /// Prints the audit log.
 pub fn logs(a: &LogsArgs) -> ExitCode {
     let store = match open_state_store(&a.state.dir()) {
@@ -357,6 +444,9 @@ pub fn logs(a: &LogsArgs) -> ExitCode {
         Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
     };
     let page = |after| run(store.audit_page(after, 5000));
+    if a.verify_receipts {
+        return verify_receipts(&a.state.dir(), &page, a.state.json);
+    }
     let mut all = Vec::new();
     let mut after = AuditCursor::START;
     loop {

@@ -29,7 +29,11 @@ fn receipted(
     dev: &mut Device,
     req: VerifyRequest<'_>,
 ) -> Result<(frame::Accepted, Receipt, u32), String> {
-    match dev.request(&Request::VerifyReceipt(req)).unwrap().response() {
+    match dev
+        .request(&Request::VerifyReceipt(req))
+        .unwrap()
+        .response()
+    {
         Response::Receipted {
             accepted,
             receipt,
@@ -47,7 +51,11 @@ fn accepted_calls_carry_receipts_that_verify_and_count() {
         let info = device_info(&mut dev);
         assert_eq!(info.revision, frame::PROTOCOL_REVISION);
         assert_eq!(info.device_id, receipt::device_id(&info.public_key));
-        assert_eq!(info.counter, 0, "{}: a fresh boot has signed nothing", img.machine);
+        assert_eq!(
+            info.counter, 0,
+            "{}: a fresh boot has signed nothing",
+            img.machine
+        );
         let key = RustCrypto::ed25519_key(&info.public_key).unwrap();
         let mut seq = receipt::Sequence::new();
         let mut canon = Canonicalizer::<8, 64>::new();

@@ -78,6 +78,15 @@ CREATE UNIQUE INDEX delegations_one_pending ON delegations
 CREATE INDEX delegations_by_tool_status ON delegations (tool, status);
 ",
     },
+    Migration {
+        version: 5,
+        name: "audit: the verifier device's verdict, latency and signed receipt (serve --device)",
+        sql: "
+ALTER TABLE audit ADD COLUMN device_verdict TEXT;
+ALTER TABLE audit ADD COLUMN device_latency_us INTEGER;
+ALTER TABLE audit ADD COLUMN receipt TEXT;
+",
+    },
 ];
 
 /// The newest version this code knows.

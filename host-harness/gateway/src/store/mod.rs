@@ -109,6 +109,14 @@ pub struct AuditRow {
     pub reason: Option<String>,
     /// Time spent deciding, microseconds.
     pub latency_us: i64,
+    /// `serve --device`: what the verifier device said (`accepted #N`,
+    /// `refused: Kind: Error`, `timeout`, `queue_full`, `unreachable: …`);
+    /// `None` when no device was asked.
+    pub device_verdict: Option<String>,
+    /// `serve --device`: the device's round trip (queueing included), µs.
+    pub device_latency_us: Option<i64>,
+    /// `serve --device`: the device's signed receipt (SPEC §7), lowercase hex.
+    pub receipt: Option<String>,
 }
 
 /// Where a page of the audit log starts: opaque to callers, who get it from

@@ -210,6 +210,9 @@ fn audit_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
         tool: r.get("tool")?,
         reason: r.get("reason")?,
         latency_us: r.get("latency_us")?,
+        device_verdict: r.get("device_verdict")?,
+        device_latency_us: r.get("device_latency_us")?,
+        receipt: r.get("receipt")?,
     })
 }
 

@@ -216,6 +216,28 @@ def mcp_down():
     return expect_raise(lambda: c.invoke(MCP, "get_weather", t, params=BOSTON))
 
 
+def invoke_raising():
+    """The worked example's invoke, reporting an exception instead of failing
+    (gateway_device.rs: a device that refuses, or is gone)."""
+    c = client()
+    t = token(c)
+    return expect_raise(lambda: c.invoke(MCP, "get_weather", t, params=BOSTON))
+
+
+def throughput():
+    """Calls per second through the gateway: one token, N sequential invokes
+    of the worked example's step (ARMORIQ_CALLS, default 40)."""
+    n = int(os.environ.get("ARMORIQ_CALLS", "40"))
+    c = client()
+    t = token(c)
+    c.invoke(MCP, "get_weather", t, params=BOSTON)  # warm: connections, caches
+    t0 = time.perf_counter()
+    for _ in range(n):
+        c.invoke(MCP, "get_weather", t, params=BOSTON)
+    dt = time.perf_counter() - t0
+    return {"calls": n, "seconds": dt, "calls_per_second": n / dt}
+
+
 if __name__ == "__main__":
     name = sys.argv[1]
     try:

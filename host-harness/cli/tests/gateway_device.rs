@@ -241,10 +241,7 @@ impl DeviceGateway {
             .output()
             .unwrap();
         let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
-            panic!(
-                "verify-receipts: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
+            panic!("verify-receipts: {}", String::from_utf8_lossy(&out.stderr))
         });
         (out.status.success(), v)
     }
@@ -300,7 +297,10 @@ fn official_sdk_through_the_device_checked_gateway() {
     assert_eq!(row.outcome, "allowed");
     assert_eq!(row.receipt.as_deref().map(str::len), Some(2 * 189));
     assert!(
-        row.device_verdict.as_deref().unwrap().starts_with("accepted #"),
+        row.device_verdict
+            .as_deref()
+            .unwrap()
+            .starts_with("accepted #"),
         "{row:?}"
     );
     assert!(row.device_latency_us.unwrap() > 0);
@@ -422,7 +422,10 @@ fn the_device_is_the_last_word_and_must_be_the_enrolled_one() {
         row.device_verdict.as_deref(),
         Some("refused: InvalidToken: BadSignature")
     );
-    assert!(row.reason.as_deref().unwrap().contains("disagree"), "{row:?}");
+    assert!(
+        row.reason.as_deref().unwrap().contains("disagree"),
+        "{row:?}"
+    );
     g.stop();
 
     // Another enrolled key: serve refuses the device and does not start.

@@ -10,8 +10,8 @@
 //! `frame/src/lib.rs`).
 #![no_main]
 use armoriq_frame::{
-    HEADER_LEN, OVERHEAD, Response, TRAILER_LEN, TYPE_BARE_VERIFY, TYPE_RESPONSE, TYPE_STATS,
-    TYPE_VERIFY, decode_request, decode_response, encode_request, encode_response, request_payload,
+    HEADER_LEN, OVERHEAD, Response, TRAILER_LEN, TYPE_BARE_VERIFY, TYPE_DEVICE_INFO, TYPE_RESPONSE,
+    TYPE_STATS, TYPE_VERIFY, TYPE_VERIFY_RECEIPT, decode_request, decode_response, encode_request, encode_response, request_payload,
     response_payload,
 };
 use libfuzzer_sys::fuzz_target;
@@ -38,7 +38,13 @@ fuzz_target!(|data: &[u8]| {
     if data.len() > MAX {
         return;
     }
-    for ty in [TYPE_VERIFY, TYPE_STATS, TYPE_BARE_VERIFY] {
+    for ty in [
+        TYPE_VERIFY,
+        TYPE_STATS,
+        TYPE_BARE_VERIFY,
+        TYPE_DEVICE_INFO,
+        TYPE_VERIFY_RECEIPT,
+    ] {
         if let Ok(req) = request_payload(ty, data) {
             let n = encode_request(&req, &mut buf).expect("a decoded request re-encodes");
             assert_eq!(buf[3], ty);

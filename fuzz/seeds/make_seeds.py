@@ -130,6 +130,8 @@ def frame_payloads() -> list:
         (0x02, b""),
         (0x03, b"\x01" + field(jwt)),
         (0x03, b"\x02" + field(jwt)),
+        (0x04, b""),
+        (0x05, verify_payload(jwt, b'{"city":"Boston"}', 2)),
     ]
     h = bytes(range(32))
     resps = [
@@ -141,8 +143,27 @@ def frame_payloads() -> list:
         bytes([3]) + struct.pack("<IIIII", 10, 1, 4096, 16384, 2),
         bytes([4, 1]) + struct.pack("<I", 777),
         bytes([4, 0]) + struct.pack("<I", 0),
+        bytes([5, 2]) + h + h[:16] + struct.pack("<Q", 41),
+        struct.pack("<BQQq", 6, 0, 4, 1_800_000_300) + h + h + h + struct.pack("<I", 1234)
+        + receipt_bytes(7) + struct.pack("<I", 55),
     ]
     return [(ty, p) for ty, p in reqs] + [(0x81, p) for p in resps]
+
+
+def receipt_bytes(counter: int) -> bytes:
+    """A receipt (SPEC §7) with a made-up signature: body then 64 bytes."""
+    h = bytes(range(32))
+    body = b"AQR1" + h[:16] + struct.pack("<Q", counter) + h + h + h + b"\x01"
+    return body + bytes(range(64))
+
+
+def receipt_seeds() -> list:
+    out = [receipt_bytes(c) for c in (1, 2, 2**64 - 1)]
+    out.append(receipt_bytes(3)[:124])
+    out.append(struct.pack("<QQQQ", 1, 2, 4, 4))
+    jwt = load(VEC / "eddsa_jwt.json")["vectors"][0]["jwt"].encode()
+    out.append(jwt)
+    return out
 
 
 def frame_codec_seeds() -> list:
@@ -187,7 +208,7 @@ def policy_seeds() -> list:
     out = []
     for c in load(VEC / "policy_ir_evaluate.json")["cases"]:
         out.append(json.dumps({"bound": c["bound"], "call": c["call"]}))
-    pol = load(ROOT / "host-harness" / "tests" / "data" / "policy.json")
+    pol = load(ROOT / "host-harness" / "cli" / "tests" / "data" / "policy.json")
     out.append(json.dumps(pol))
     for layer in ("agent", "floor", "group"):
         if isinstance(pol, dict) and layer in pol:
@@ -206,6 +227,7 @@ def main() -> None:
     write("merkle_verify", merkle_seeds())
     write("frame_codec", frame_codec_seeds())
     write("frame_receiver", frame_receiver_seeds())
+    write("receipt_verify", receipt_seeds())
     write("gateway_body", gateway_seeds())
     write("policy_eval", policy_seeds())
     for d in sorted(p for p in HERE.iterdir() if p.is_dir()):

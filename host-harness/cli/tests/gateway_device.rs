@@ -12,6 +12,9 @@
 //! * A gateway whose IAP key is not the one provisioned on the device: the
 //!   host accepts, the device refuses, the call is refused (InvalidToken) and
 //!   the row says host and device disagree.
+//! * A device too slow (its QEMU stopped): 503 past `--device-timeout-ms`,
+//!   and 503 at once when the queue is full; once it runs again, the late
+//!   answers are drained and the next call gets its own verdict.
 //! * A device other than the enrolled one: `serve` refuses to start.
 //!
 //! The image is `$ARMORIQ_FIRMWARE_GATEWAY_ELF` (or the same line of
@@ -88,6 +91,8 @@ struct DeviceGateway {
     proxy: u16,
     key: String,
     proc: Option<Proc>,
+    /// More `serve` flags.
+    extra: Vec<String>,
 }
 
 impl DeviceGateway {
@@ -121,6 +126,7 @@ impl DeviceGateway {
             proxy: free_port(),
             key,
             proc: None,
+            extra: Vec::new(),
         };
         let out = g.armoriq(&["device", "enroll", "--device", &g.spec(), "--state-dir"]);
         assert!(out.status.success(), "enroll: {out:?}");
@@ -157,7 +163,12 @@ impl DeviceGateway {
             .arg(format!("127.0.0.1:{}", self.backend))
             .arg("--proxy")
             .arg(format!("127.0.0.1:{}", self.proxy))
-            .args(["--device", &self.spec(), "--device-timeout-ms", "3000"])
+            .args(["--device", &self.spec()])
+            .args(if self.extra.is_empty() {
+                vec!["--device-timeout-ms".to_owned(), "3000".to_owned()]
+            } else {
+                self.extra.clone()
+            })
             .env("ARMORIQ_LOG", "warn");
         c
     }
@@ -179,7 +190,11 @@ impl DeviceGateway {
     }
 
     fn scenario(&self, name: &str) -> Value {
-        let out = Command::new(&self.py)
+        Self::result(name, &self.spawn_scenario(name).wait_with_output().unwrap())
+    }
+
+    fn spawn_scenario(&self, name: &str) -> std::process::Child {
+        Command::new(&self.py)
             .arg("-W")
             .arg("ignore")
             .arg(script("sdk_scenarios.py"))
@@ -192,8 +207,13 @@ impl DeviceGateway {
             .env("PROXY_ENDPOINT", format!("http://127.0.0.1:{}", self.proxy))
             .env("OTEL_SDK_DISABLED", "true")
             .env("ARMORIQ_OBSERVABILITY", "off")
-            .output()
-            .unwrap();
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    fn result(name: &str, out: &std::process::Output) -> Value {
         let stdout = String::from_utf8_lossy(&out.stdout);
         let v: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
             .unwrap_or_else(|_| {
@@ -411,6 +431,9 @@ fn the_device_is_the_last_word_and_must_be_the_enrolled_one() {
     let _mcp = start_mcp(&py, MCP, mcp_port);
     // The gateway's own fresh IAP key: the device does not trust it.
     let mut g = DeviceGateway::new(&elf, &py, mcp_port, false);
+    g.extra = ["--device-timeout-ms", "8000", "--device-queue", "1"]
+        .map(str::to_owned)
+        .to_vec();
     g.start();
     let v = g.scenario("invoke_raising");
     assert_eq!(v["exception"], "InvalidTokenException", "{v}");
@@ -426,6 +449,39 @@ fn the_device_is_the_last_word_and_must_be_the_enrolled_one() {
         row.reason.as_deref().unwrap().contains("disagree"),
         "{row:?}"
     );
+
+    // Too slow: the device's QEMU stopped. Three calls at once on a queue of
+    // one: one waits on the line, one in the queue, one is refused at once;
+    // the two that waited get 503 past the timeout. Nothing is forwarded.
+    let qemu = g.qemu_pid().to_string();
+    let signal = |sig: &str| {
+        let st = Command::new("kill").args([sig, &qemu]).status().unwrap();
+        assert!(st.success());
+    };
+    let before = g.rows().len();
+    signal("-STOP");
+    let kids: Vec<_> = (0..3).map(|_| g.spawn_scenario("invoke_raising")).collect();
+    let results: Vec<Value> = kids
+        .into_iter()
+        .map(|k| DeviceGateway::result("invoke_raising", &k.wait_with_output().unwrap()))
+        .collect();
+    signal("-CONT");
+    for v in &results {
+        assert_eq!(v["exception"], "MCPInvocationException", "{v}");
+    }
+    let rows = g.rows();
+    let mut verdicts: Vec<&str> = invokes(&rows[before..])
+        .iter()
+        .map(|r| {
+            assert_eq!(r.outcome, "device_unavailable", "{r:?}");
+            r.device_verdict.as_deref().unwrap()
+        })
+        .collect();
+    verdicts.sort_unstable();
+    assert_eq!(verdicts, ["queue_full", "timeout", "timeout"], "{rows:?}");
+    // Running again: late answers drained, the next call gets its own verdict.
+    let v = g.scenario("invoke_raising");
+    assert_eq!(v["exception"], "InvalidTokenException", "{v}");
     g.stop();
 
     // Another enrolled key: serve refuses the device and does not start.

@@ -10,9 +10,9 @@
 //! `frame/src/lib.rs`).
 #![no_main]
 use armoriq_frame::{
-    HEADER_LEN, OVERHEAD, Response, TRAILER_LEN, TYPE_BARE_VERIFY, TYPE_DEVICE_INFO, TYPE_RESPONSE,
-    TYPE_STATS, TYPE_VERIFY, TYPE_VERIFY_RECEIPT, decode_request, decode_response, encode_request, encode_response, request_payload,
-    response_payload,
+    HEADER_LEN, OVERHEAD, TRAILER_LEN, TYPE_BARE_VERIFY, TYPE_DEVICE_INFO, TYPE_RESPONSE,
+    TYPE_STATS, TYPE_VERIFY, TYPE_VERIFY_RECEIPT, decode_request, decode_response, encode_request,
+    encode_response, request_payload, response_payload,
 };
 use libfuzzer_sys::fuzz_target;
 

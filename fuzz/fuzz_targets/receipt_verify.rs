@@ -23,7 +23,10 @@ fuzz_target!(|data: &[u8]| {
         let mut forged = r;
         forged.body.device_id = device_id(&PK);
         forged.signed = forged.body.to_bytes();
-        assert!(forged.verify::<RustCrypto>(&PK, &key).is_err(), "unsigned receipt accepted");
+        assert!(
+            forged.verify::<RustCrypto>(&PK, &key).is_err(),
+            "unsigned receipt accepted"
+        );
     }
     let _ = ReceiptBody::parse(data);
     let mut seq = Sequence::new();

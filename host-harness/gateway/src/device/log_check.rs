@@ -81,3 +81,99 @@ pub fn verify_receipts(rows: &[AuditRow], public_key: &[u8; 32]) -> Result<Recei
     }
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use armoriq_common::keys::SigningKey;
+    use armoriq_core::Alg;
+    use armoriq_core::receipt::{ReceiptBody, VERDICT_ACCEPTED, device_id};
+
+    /// Rows holding receipts 1..=n signed by `key`.
+    fn rows(key: &SigningKey, pk: &[u8; 32], n: u64) -> Vec<AuditRow> {
+        (1..=n)
+            .map(|counter| {
+                let body = ReceiptBody {
+                    device_id: device_id(pk),
+                    counter,
+                    jti_hash: [1; 32],
+                    leaf_hash: [2; 32],
+                    call_hash: [3; 32],
+                    verdict: VERDICT_ACCEPTED,
+                }
+                .to_bytes();
+                let sig = key.sign(&body).unwrap();
+                AuditRow {
+                    id: i64::try_from(counter).unwrap(),
+                    device_verdict: Some(format!("accepted #{counter}")),
+                    receipt: Some(hex::encode([body.as_slice(), &sig].concat())),
+                    ..Default::default()
+                }
+            })
+            .collect()
+    }
+
+    fn problems(r: &ReceiptReport) -> Vec<(i64, &str)> {
+        r.findings
+            .iter()
+            .map(|f| (f.row, f.problem.split(':').next().unwrap_or_default()))
+            .collect()
+    }
+
+    #[test]
+    fn a_whole_log_verifies_and_every_kind_of_damage_is_found() {
+        let (key, _) = SigningKey::generate(Alg::EdDsa).unwrap();
+        let pk: [u8; 32] = key.public().raw.try_into().unwrap();
+        let good = rows(&key, &pk, 5);
+        let r = verify_receipts(&good, &pk).unwrap();
+        assert_eq!((r.verified, r.counters), (5, Some((1, 5))));
+        assert!(r.findings.is_empty());
+
+        let mut altered = good.clone();
+        let text = altered[2].receipt.as_mut().unwrap();
+        let flipped = if text.as_bytes()[60] == b'0' {
+            "1"
+        } else {
+            "0"
+        };
+        text.replace_range(60..61, flipped);
+        assert_eq!(
+            problems(&verify_receipts(&altered, &pk).unwrap()),
+            [(3, "BadSignature")]
+        );
+
+        let mut removed = good.clone();
+        removed.remove(2);
+        assert_eq!(
+            problems(&verify_receipts(&removed, &pk).unwrap()),
+            [(4, "ReceiptCounterGap")]
+        );
+
+        let mut repeated = good.clone();
+        repeated.insert(3, good[2].clone());
+        assert_eq!(
+            problems(&verify_receipts(&repeated, &pk).unwrap()),
+            [(3, "ReceiptCounterRepeat")]
+        );
+
+        let mut stripped = good.clone();
+        stripped[4].receipt = None;
+        assert_eq!(
+            problems(&verify_receipts(&stripped, &pk).unwrap()),
+            [(
+                5,
+                "the device accepted this call but the row holds no receipt"
+            )]
+        );
+
+        let (other, _) = SigningKey::generate(Alg::EdDsa).unwrap();
+        let other_pk: [u8; 32] = other.public().raw.try_into().unwrap();
+        let r = verify_receipts(&good, &other_pk).unwrap();
+        assert_eq!(r.verified, 0);
+        assert!(
+            problems(&r)
+                .iter()
+                .all(|(_, p)| *p == "ReceiptDeviceMismatch")
+        );
+    }
+}

@@ -229,7 +229,8 @@ pub fn jti_hash(token: &[u8], buf: &mut [u8]) -> Result<[u8; 32], Error> {
     Ok(h.finalize().into())
 }
 
-/// The counters of one device's receipts, read in log order: each must be
+/// The counters of one device's receipts, taken in counter order (a log's
+/// rows may commit in another order than the device answered): each must be
 /// the previous one plus one (the first may be any value: a log may start
 /// after the device did).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -1,9 +1,11 @@
 //! `armoriq logs --verify-receipts`: from the audit log alone, that the
 //! enrolled device accepted each call it was asked about. Every receipt must
 //! verify against the enrolled key (armoriq-core's strict Ed25519) and name
-//! that device; their counters, read in log order, must go up one at a time
-//! (a gap is a removed row, a repeat a copied or replayed one); and a row
-//! whose device verdict is "accepted" must hold its receipt.
+//! that device; their counters, taken in counter order, must go up one at a
+//! time (a gap is a removed row, a repeat a copied or replayed one); and a
+//! row whose device verdict is "accepted" must hold its receipt. Counter
+//! order, not log order: the device numbers calls as it answers them, and
+//! concurrent calls' rows may commit in another order.
 
 use crate::store::AuditRow;
 use armoriq_core::RustCrypto;
@@ -36,8 +38,8 @@ pub struct ReceiptReport {
 /// The enrolled key is not an Ed25519 key.
 pub fn verify_receipts(rows: &[AuditRow], public_key: &[u8; 32]) -> Result<ReceiptReport, String> {
     let key = RustCrypto::ed25519_key(public_key).map_err(|e| format!("enrolled key: {e}"))?;
-    let mut seq = Sequence::new();
     let mut report = ReceiptReport::default();
+    let mut counters: Vec<(u64, i64)> = Vec::new();
     for row in rows {
         let mut find = |problem: String| {
             report.findings.push(Finding {
@@ -66,19 +68,28 @@ pub fn verify_receipts(rows: &[AuditRow], public_key: &[u8; 32]) -> Result<Recei
                 continue;
             }
         };
-        // The counter first: an altered receipt still takes its place in
-        // the sequence (so it is reported once, not also as a gap).
-        let counted = seq.next(r.body.counter);
         match r.verify::<RustCrypto>(public_key, &key) {
             Ok(()) => report.verified += 1,
             Err(e) => find(format!("{}: {e}", e.name())),
         }
-        if let Err(e) = counted {
-            find(format!("{}: {e}", e.name()));
-        }
-        let c = r.body.counter;
-        report.counters = Some(report.counters.map_or((c, c), |(lo, _)| (lo, c)));
+        // Counted even when it does not verify: an altered receipt keeps its
+        // place in the sequence (reported once, not also as a gap).
+        counters.push((r.body.counter, row.id));
     }
+    counters.sort_unstable();
+    let mut seq = Sequence::new();
+    for &(c, row) in &counters {
+        if let Err(e) = seq.next(c) {
+            report.findings.push(Finding {
+                row,
+                problem: format!("{}: {e}", e.name()),
+            });
+        }
+    }
+    report.counters = counters
+        .first()
+        .zip(counters.last())
+        .map(|(a, b)| (a.0, b.0));
     Ok(report)
 }
 

@@ -6,7 +6,8 @@
 # Copies the host test's images (host-harness/cli/tests/firmware_qemu.rs) to
 # firmware/target/images/ and writes their paths to
 #   firmware/target/firmware-elf.env   ARMORIQ_FIRMWARE_ELF=, _ELF_M3=, _ELF_M33=,
-#                                      _VECTORS_ELF=, _VECTORS_ELF_M3=, _GATEWAY_ELF=
+#                                      _VECTORS_ELF=, _VECTORS_ELF_M3=, _GATEWAY_ELF=,
+#                                      _NO_RECEIPTS_ELF= (the ES256-only image: protocol revision 1)
 # and prints them as `export ...` lines (also appended to $GITHUB_ENV if set).
 #
 # Usage: bash scripts/firmware-ci.sh
@@ -168,7 +169,7 @@ env_file="$fw/target/firmware-elf.env"
 : > "$env_file"
 for pair in ELF:thumbv7em-none-eabihf ELF_M3:thumbv7m-none-eabi ELF_M33:thumbv8m.main-none-eabihf \
             VECTORS_ELF:vectors/thumbv7em-none-eabihf VECTORS_ELF_M3:vectors/thumbv7m-none-eabi \
-            GATEWAY_ELF:gateway/thumbv7em-none-eabihf; do
+            GATEWAY_ELF:gateway/thumbv7em-none-eabihf NO_RECEIPTS_ELF:only-es256/thumbv7em-none-eabihf; do
   var="ARMORIQ_FIRMWARE_${pair%%:*}"
   dir="${pair#*:}"
   copy="$fw/target/images/${dir//\//-}.elf"

@@ -16,6 +16,9 @@
 //!   and 503 at once when the queue is full; once it runs again, the late
 //!   answers are drained and the next call gets its own verdict.
 //! * A device other than the enrolled one: `serve` refuses to start.
+//! * A firmware without receipts (protocol revision 1, as every firmware
+//!   before issue 19): `enroll` names the cause at once, and a
+//!   verify-with-receipt request gets a frame error, not silence.
 //!
 //! The image is `$ARMORIQ_FIRMWARE_GATEWAY_ELF` (or the same line of
 //! `firmware/target/firmware-elf.env`, written by scripts/firmware-ci.sh):
@@ -49,12 +52,16 @@ fn repo() -> PathBuf {
 
 /// The gateway firmware image, from the environment or firmware-elf.env.
 fn gateway_elf() -> Option<PathBuf> {
-    const VAR: &str = "ARMORIQ_FIRMWARE_GATEWAY_ELF";
-    let from_env = std::env::var_os(VAR).filter(|v| !v.is_empty());
+    elf_named("ARMORIQ_FIRMWARE_GATEWAY_ELF")
+}
+
+/// An image named by the variable `var`, from the environment or firmware-elf.env.
+fn elf_named(var: &str) -> Option<PathBuf> {
+    let from_env = std::env::var_os(var).filter(|v| !v.is_empty());
     let from_file = || {
         let text = std::fs::read_to_string(repo().join("firmware/target/firmware-elf.env")).ok()?;
         text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{VAR}=")).map(str::to_owned))
+            .find_map(|l| l.strip_prefix(&format!("{var}=")).map(str::to_owned))
             .map(Into::into)
     };
     let elf: PathBuf = from_env.map(PathBuf::from).or_else(from_file)?;
@@ -511,4 +518,60 @@ fn the_device_is_the_last_word_and_must_be_the_enrolled_one() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn a_firmware_without_receipts_is_named_not_waited_for() {
+    if !armoriq_device::qemu_available(Path::new("qemu-system-arm")) {
+        return skip("qemu-system-arm is not installed");
+    }
+    let Some(elf) = elf_named("ARMORIQ_FIRMWARE_NO_RECEIPTS_ELF") else {
+        return skip("no ARMORIQ_FIRMWARE_NO_RECEIPTS_ELF (run scripts/firmware-ci.sh)");
+    };
+    let dir = std::env::temp_dir().join(format!("armoriq-dev-old-{}", uuid::Uuid::new_v4()));
+    let t0 = std::time::Instant::now();
+    let out = Command::new(ARMORIQ)
+        .args(["device", "enroll", "--device"])
+        .arg(format!("qemu:{}", elf.display()))
+        .arg("--state-dir")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("predates protocol revision 2"), "{err}");
+    assert!(t0.elapsed() < std::time::Duration::from_secs(20));
+    assert!(!dir.join("device-ed25519.json").exists());
+
+    let mut dev =
+        armoriq_device::Device::boot_qemu(&elf, &armoriq_device::QemuOptions::for_elf(&elf))
+            .unwrap();
+    let req = armoriq_frame::VerifyRequest {
+        now: 0,
+        token: b"a.b.c",
+        mcp: "m",
+        action: "a",
+        params: None,
+        step: b"{}",
+        index: 0,
+        tree_size: 1,
+        siblings: &[],
+    };
+    let answer = dev
+        .request(&armoriq_frame::Request::VerifyReceipt(req))
+        .unwrap();
+    assert_eq!(
+        answer.response(),
+        armoriq_frame::Response::FrameError(armoriq_frame::FrameErrorCode::UnknownType(
+            armoriq_frame::TYPE_VERIFY_RECEIPT
+        ))
+    );
+    // And it keeps serving the revision-1 requests.
+    assert!(matches!(
+        dev.request(&armoriq_frame::Request::Stats)
+            .unwrap()
+            .response(),
+        armoriq_frame::Response::Stats(_)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -183,6 +183,8 @@ struct Server {
     stack_size: u32,
     /// The request under way asked for a receipt.
     want_receipt: bool,
+    /// SysTick ticks of the last check, taken where its measured region ends.
+    check_ticks: u32,
     /// The device's receipt key and counter.
     #[cfg(feature = "receipts")]
     signer: receipt::Signer,
@@ -284,7 +286,6 @@ impl Server {
         // Decided without a recorded signature check (rejected before it,
         // or ES256 verified inline): that is the verdict.
         let concluded = self.conclude(req, verdict);
-        hw::armoriq_bench_end();
         deferred::end();
         Handled::Response(self.verdict(concluded))
     }
@@ -307,7 +308,6 @@ impl Server {
         {
             let verdict = self.check(req);
             let concluded = self.conclude(req, verdict);
-            hw::armoriq_bench_end();
             deferred::end();
             self.verdict(concluded)
         } else {
@@ -355,30 +355,39 @@ impl Server {
         )
     }
 
-    /// A finished check, with its receipt when one was asked for (inside the
-    /// measured region: the receipt is part of the call's cost). A receipt
-    /// that cannot be made (no `jti`) refuses the call.
+    /// A finished check, with its receipt when one was asked for; ends the
+    /// measured region (a receipt is part of the call's cost, so it is
+    /// inside). A receipt that cannot be made (no `jti`) refuses the call.
     #[inline(never)]
     fn conclude(
         &mut self,
         req: &VerifyRequest<'_>,
         verdict: Result<VerifiedStep, Error>,
     ) -> Concluded {
-        let ok = verdict?;
         if !self.want_receipt {
-            return Ok((ok, None));
+            hw::armoriq_bench_end();
+            self.check_ticks = self.ticks.since(self.t0);
+            return verdict.map(|ok| (ok, None));
         }
-        #[cfg(feature = "receipts")]
-        {
-            let t = self.ticks.now();
-            let r = self.signer.receipt(req, &ok, self.canon, self.claims)?;
-            Ok((ok, Some((r, self.ticks.since(t)))))
-        }
-        #[cfg(not(feature = "receipts"))]
-        {
-            let _ = req;
-            Ok((ok, None))
-        }
+        let signed = self.sign(req, verdict);
+        hw::armoriq_bench_end();
+        self.check_ticks = self.ticks.since(self.t0);
+        signed
+    }
+
+    /// The receipt of an accepted call.
+    #[cfg(feature = "receipts")]
+    fn sign(&mut self, req: &VerifyRequest<'_>, verdict: Result<VerifiedStep, Error>) -> Concluded {
+        let ok = verdict?;
+        let t = self.ticks.now();
+        let r = self.signer.receipt(req, &ok, self.canon, self.claims)?;
+        Ok((ok, Some((r, self.ticks.since(t)))))
+    }
+
+    /// Without receipts a receipt is never asked for ([`Server::begin_check`]).
+    #[cfg(not(feature = "receipts"))]
+    fn sign(&mut self, _: &VerifyRequest<'_>, verdict: Result<VerifiedStep, Error>) -> Concluded {
+        verdict.map(|ok| (ok, None))
     }
 
     /// The device's identity (revision 2), or "unknown type" without receipts.
@@ -400,7 +409,7 @@ impl Server {
 
     /// The response to a finished check.
     fn verdict(&self, verdict: Concluded) -> Response<'static> {
-        let ticks = self.ticks.since(self.t0);
+        let ticks = self.check_ticks;
         match verdict {
             Ok((ok, receipt)) => {
                 defmt::info!(
@@ -634,6 +643,7 @@ fn setup(stack_size: u32) -> &'static mut Firmware {
         frame_errors: 0,
         stack_size,
         want_receipt: false,
+        check_ticks: 0,
         #[cfg(feature = "receipts")]
         signer: receipt::Signer::boot(),
     };

@@ -373,6 +373,13 @@ fn print_row(r: &AuditRow, json: bool) {
             .as_deref()
             .map_or(String::new(), |x| format!("  ({x})"))
     );
+    if let Some(v) = &r.device_verdict {
+        println!(
+            "       device: {v}, {}µs{}",
+            r.device_latency_us.unwrap_or_default(),
+            if r.receipt.is_some() { ", receipt" } else { "" }
+        );
+    }
 }
 
 /// `logs --verify-receipts`: the whole log, checked.

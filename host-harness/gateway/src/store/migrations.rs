@@ -78,6 +78,20 @@ CREATE UNIQUE INDEX delegations_one_pending ON delegations
 CREATE INDEX delegations_by_tool_status ON delegations (tool, status);
 ",
     },
+    Migration {
+        version: 5,
+        name: "console: admin names and emails, sessions, decision reasons, audit by plan",
+        sql: "
+ALTER TABLE api_keys ADD COLUMN name TEXT;
+ALTER TABLE api_keys ADD COLUMN email TEXT;
+ALTER TABLE delegations ADD COLUMN decision_reason TEXT;
+CREATE TABLE console_sessions (
+  id_hash TEXT PRIMARY KEY, key_id INTEGER NOT NULL, csrf TEXT NOT NULL,
+  created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL);
+CREATE INDEX console_sessions_expiry ON console_sessions (expires_ms);
+CREATE INDEX audit_by_plan ON audit (plan_id, seq);
+",
+    },
 ];
 
 /// The newest version this code knows.

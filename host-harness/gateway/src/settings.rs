@@ -33,6 +33,10 @@ pub struct Settings {
     pub issuer: String,
     /// `aud` of minted tokens (and what the proxy expects).
     pub audience: String,
+    /// Console session cookies carry `Secure` (turn on with TLS).
+    pub secure_cookies: bool,
+    /// How long a console sign-in lasts.
+    pub console_session_ttl: Duration,
 }
 
 impl Settings {
@@ -52,6 +56,8 @@ impl Settings {
             token_cache_entries: 10_000,
             issuer: "armoriq-gateway".into(),
             audience: "armoriq-proxy".into(),
+            secure_cookies: false,
+            console_session_ttl: Duration::from_secs(8 * 3600),
         }
     }
 }

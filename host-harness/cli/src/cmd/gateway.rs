@@ -10,8 +10,8 @@ use armoriq_gateway::builder::{GatewayBuilder, new_api_key, open_state_store};
 use armoriq_gateway::now_ms;
 use armoriq_gateway::settings::{Settings, default_state_dir};
 use armoriq_gateway::store::{
-    AuditCursor, AuditRow, AuditStore, DelegationStatus, DelegationStore, KeyStore, Role,
-    StoreResult,
+    AuditCursor, AuditRow, AuditStore, ConsoleStore, DelegationStatus, DelegationStore, NewApiKey,
+    Role, StoreResult,
 };
 use clap::Args;
 use std::net::SocketAddr;
@@ -166,6 +166,12 @@ pub enum KeysCommand {
         /// A label for your records.
         #[arg(long, default_value = "")]
         label: String,
+        /// The person's name (shown in the console as who decided).
+        #[arg(long)]
+        name: Option<String>,
+        /// The person's email (matched against a policy's approvers).
+        #[arg(long)]
+        email: Option<String>,
     },
 }
 
@@ -177,6 +183,8 @@ pub fn keys(c: &KeysCommand) -> ExitCode {
             admin,
             live,
             label,
+            name,
+            email,
         } => {
             let store = match open_state_store(&state.dir()) {
                 Ok(s) => s,
@@ -187,7 +195,21 @@ pub fn keys(c: &KeysCommand) -> ExitCode {
                 Err(e) => return fail(e, EXIT_BAD_INPUT),
             };
             let role = if *admin { Role::Admin } else { Role::Agent };
-            match run(store.add_api_key(&key, role, label)) {
+            let email = email.as_deref().map(|e| e.trim().to_lowercase());
+            if email.as_deref().is_some_and(|e| !e.contains('@')) {
+                return fail(
+                    format!("Configuration: --email {email:?} is not an email address"),
+                    EXIT_BAD_INPUT,
+                );
+            }
+            let new = NewApiKey {
+                key: key.clone(),
+                role,
+                label: label.clone(),
+                name: name.clone(),
+                email,
+            };
+            match run(store.add_named_api_key(&new)) {
                 Ok(id) => {
                     if state.json {
                         println!(

@@ -65,6 +65,9 @@ pub struct ServeArgs {
     /// Clock skew allowed on token checks, seconds.
     #[arg(long, default_value_t = 0)]
     leeway: u64,
+    /// How long a console sign-in lasts, seconds.
+    #[arg(long, default_value_t = 8 * 3600, env = "ARMORIQ_CONSOLE_SESSION_TTL")]
+    console_session_ttl: u64,
 }
 
 /// Runs one store call to completion (the store's methods are async; these
@@ -96,6 +99,7 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
     settings.body_limit = a.body_limit;
     settings.token_cache_entries = a.token_cache;
     settings.leeway = a.leeway;
+    settings.console_session_ttl = Duration::from_secs(a.console_session_ttl.max(1));
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -401,6 +401,11 @@ fn bad_input_is_a_4xx_page_never_a_500() {
             "{what}: an HTML page with the message: {body}"
         );
     }
+    for root in ["/console", "/console/"] {
+        let r = get(b, &s, root);
+        assert_eq!(r.status(), 303, "{root}");
+        assert_eq!(r.headers()["location"], "/console/approvals");
+    }
     // Nothing was decided by any of that.
     assert_eq!(delegation(&gw, &id).0, DelegationStatus::Pending);
     assert_eq!(delegation(&gw, &named).0, DelegationStatus::Pending);

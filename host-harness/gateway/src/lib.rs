@@ -233,7 +233,7 @@ async fn method_not_allowed() -> (StatusCode, axum::Json<serde_json::Value>) {
 
 /// The backend listener's router: [`app`] and the console at `/console`.
 pub fn backend_app(state: AppState) -> Router {
-    app(state.clone()).nest("/console", console::router().with_state(state))
+    console::mount(app(state.clone()), state)
 }
 
 /// The router: every route on both listeners (backend and proxy).

@@ -129,6 +129,15 @@ async fn security_headers(mut r: Response) -> Response {
     r
 }
 
+/// `app` with the console at `/console` (and `/console/`).
+pub fn mount(app: Router, state: AppState) -> Router {
+    app.route(
+        "/console/",
+        get(|| async { Redirect::to("/console/approvals") }),
+    )
+    .nest("/console", router().with_state(state))
+}
+
 /// The console's routes, to be nested at `/console` on the backend listener.
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -189,6 +189,7 @@ fn console_in_a_real_browser() {
         "/../../target/console-screenshots"
     ));
     std::fs::create_dir_all(&shots).unwrap();
+    let shots = shots.canonicalize().unwrap();
 
     // The gateway: a real MCP server, the payments policy naming
     // cfo@example.com as the approver, two admins and an agent key.

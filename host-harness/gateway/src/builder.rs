@@ -233,11 +233,11 @@ impl Built {
             None => backend_addr,
         };
         let (stop, stopped) = watch::channel(false);
-        let router = crate::app(gw.clone());
         let mut tasks = Vec::new();
-        for listener in std::iter::once(backend).chain(proxy) {
+        let routers = [crate::backend_app(gw.clone()), crate::app(gw.clone())];
+        for (listener, router) in std::iter::once(backend).chain(proxy).zip(routers) {
             let mut stopped = stopped.clone();
-            let serve = axum::serve(listener, router.clone()).with_graceful_shutdown(async move {
+            let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
                 let _ = stopped.wait_for(|s| *s).await;
             });
             tasks.push(tokio::spawn(async move {

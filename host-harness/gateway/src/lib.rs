@@ -12,11 +12,13 @@
 //! * [`auth`]: the API key as an extractor ([`auth::ApiKey`], [`auth::AdminKey`]).
 //! * [`audit`]: one way to audit a decision or a refusal.
 //! * [`error`]: one error type, one status/body mapping.
+//! * [`console`]: the web console at `/console` (backend listener only).
 
 pub mod audit;
 pub mod auth;
 pub mod builder;
 pub mod device;
+pub mod console;
 pub mod error;
 pub mod iap;
 pub mod mcp;
@@ -232,6 +234,11 @@ async fn method_not_allowed() -> (StatusCode, axum::Json<serde_json::Value>) {
             "message": "method not allowed on this route"}),
         ),
     )
+}
+
+/// The backend listener's router: [`app`] and the console at `/console`.
+pub fn backend_app(state: AppState) -> Router {
+    console::mount(app(state.clone()), state)
 }
 
 /// The router: every route on both listeners (backend and proxy).

@@ -81,6 +81,8 @@ pub struct Policy {
     deny: Vec<ListRule>,
     /// Armor Policy v2 `{floor?, agent?, group?}`, parsed once.
     bound: Option<armoriq_policy::Bound>,
+    /// The v2 document as loaded (shown by the console).
+    document: Option<Value>,
 }
 
 /// One `armoriq.yaml` allow/deny ref, compiled once with `armoriq-policy`'s
@@ -117,6 +119,7 @@ impl Policy {
     /// # Errors
     /// The v2 document does not load (its error class and reason).
     pub fn new(lists: PolicyLists, bound: Option<&Value>) -> Result<Self, String> {
+        let document = bound;
         let bound = bound
             .map(armoriq_policy::Bound::from_json_or_doc)
             .transpose()
@@ -124,8 +127,22 @@ impl Policy {
         Ok(Self {
             allow: ListRule::compile(&lists.allow),
             deny: ListRule::compile(&lists.deny),
+            document: document.cloned(),
             bound,
         })
+    }
+
+    /// The Armor Policy v2 document (or bound) as loaded, if any.
+    pub fn document(&self) -> Option<&Value> {
+        self.document.as_ref()
+    }
+
+    /// `armoriq.yaml`'s allow and deny refs, as written.
+    pub fn list_refs(&self) -> (Vec<&str>, Vec<&str>) {
+        fn refs(rules: &[ListRule]) -> Vec<&str> {
+            rules.iter().map(|r| r.text.as_str()).collect()
+        }
+        (refs(&self.allow), refs(&self.deny))
     }
 
     /// Whether any rule is configured.

@@ -35,6 +35,10 @@ pub struct Settings {
     pub audience: String,
     /// `--device`: every call is also checked on this verifier device.
     pub device: Option<crate::device::DeviceSettings>,
+    /// Console session cookies carry `Secure` (turn on with TLS).
+    pub secure_cookies: bool,
+    /// How long a console sign-in lasts.
+    pub console_session_ttl: Duration,
 }
 
 impl Settings {
@@ -55,6 +59,8 @@ impl Settings {
             issuer: "armoriq-gateway".into(),
             audience: "armoriq-proxy".into(),
             device: None,
+            secure_cookies: false,
+            console_session_ttl: Duration::from_secs(8 * 3600),
         }
     }
 }

@@ -10,8 +10,8 @@ use armoriq_gateway::builder::{GatewayBuilder, new_api_key, open_state_store};
 use armoriq_gateway::now_ms;
 use armoriq_gateway::settings::{Settings, default_state_dir};
 use armoriq_gateway::store::{
-    AuditCursor, AuditRow, AuditStore, DelegationStatus, DelegationStore, KeyStore, Role,
-    StoreResult,
+    AuditCursor, AuditRow, AuditStore, ConsoleStore, DelegationStatus, DelegationStore, NewApiKey,
+    Role, StoreResult,
 };
 use clap::Args;
 use std::net::SocketAddr;
@@ -77,6 +77,9 @@ pub struct ServeArgs {
     /// Calls that may wait for the device at once (one more: 503).
     #[arg(long, default_value_t = 64, requires = "device")]
     device_queue: usize,
+    /// How long a console sign-in lasts, seconds.
+    #[arg(long, default_value_t = 8 * 3600, env = "ARMORIQ_CONSOLE_SESSION_TTL")]
+    console_session_ttl: u64,
 }
 
 /// Runs one store call to completion (the store's methods are async; these
@@ -116,6 +119,7 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
             timeout: Duration::from_millis(a.device_timeout_ms),
             queue: a.device_queue,
         });
+    settings.console_session_ttl = Duration::from_secs(a.console_session_ttl.max(1));
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -186,6 +190,12 @@ pub enum KeysCommand {
         /// A label for your records.
         #[arg(long, default_value = "")]
         label: String,
+        /// The person's name (shown in the console as who decided).
+        #[arg(long)]
+        name: Option<String>,
+        /// The person's email (matched against a policy's approvers).
+        #[arg(long)]
+        email: Option<String>,
     },
 }
 
@@ -197,6 +207,8 @@ pub fn keys(c: &KeysCommand) -> ExitCode {
             admin,
             live,
             label,
+            name,
+            email,
         } => {
             let store = match open_state_store(&state.dir()) {
                 Ok(s) => s,
@@ -207,7 +219,21 @@ pub fn keys(c: &KeysCommand) -> ExitCode {
                 Err(e) => return fail(e, EXIT_BAD_INPUT),
             };
             let role = if *admin { Role::Admin } else { Role::Agent };
-            match run(store.add_api_key(&key, role, label)) {
+            let email = email.as_deref().map(|e| e.trim().to_lowercase());
+            if email.as_deref().is_some_and(|e| !e.contains('@')) {
+                return fail(
+                    format!("Configuration: --email {email:?} is not an email address"),
+                    EXIT_BAD_INPUT,
+                );
+            }
+            let new = NewApiKey {
+                key: key.clone(),
+                role,
+                label: label.clone(),
+                name: name.clone(),
+                email,
+            };
+            match run(store.add_named_api_key(&new)) {
                 Ok(id) => {
                     if state.json {
                         println!(

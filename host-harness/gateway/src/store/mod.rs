@@ -14,9 +14,13 @@
 //! backend runs the same test suite, races included: [`suite`] and the
 //! [`store_suite!`](crate::store_suite) macro.
 
+mod console;
+#[cfg(any(test, feature = "store-suite"))]
+pub mod console_suite;
 mod error;
 mod migrations;
 mod sqlite;
+mod sqlite_console;
 #[cfg(any(test, feature = "store-suite"))]
 mod sqlite_harness;
 mod status;
@@ -24,6 +28,7 @@ mod status;
 pub mod suite;
 mod writer;
 
+pub use console::{ApiKeyRecord, AuditFilter, ConsoleStore, NewApiKey, SessionRecord};
 pub use error::{StoreError, StoreResult};
 pub use migrations::{MIGRATIONS, Migration};
 pub use sqlite::{SqliteStore, create_private_file};
@@ -383,7 +388,9 @@ pub trait AuditStore: Send + Sync {
 }
 
 /// The gateway's durable state: every area, plus the schema version.
-pub trait Store: KeyStore + PlanStore + IdempotencyStore + DelegationStore + AuditStore {
+pub trait Store:
+    KeyStore + PlanStore + IdempotencyStore + DelegationStore + AuditStore + ConsoleStore
+{
     /// The schema version in force (the last applied migration).
     fn schema_version(&self) -> StoreFuture<'_, u32>;
 }

@@ -112,7 +112,7 @@ impl SqliteStore {
     }
 
     /// Runs `f` on a pooled connection on tokio's blocking pool.
-    fn run<T: Send + 'static>(
+    pub(super) fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreFuture<'static, T> {
@@ -146,7 +146,7 @@ impl Inner {
 }
 
 /// Reads a text column as a typed status (an unknown value is `Corrupt`).
-fn typed<T>(
+pub(super) fn typed<T>(
     r: &rusqlite::Row<'_>,
     col: &str,
     parse: fn(&str) -> StoreResult<T>,
@@ -157,7 +157,7 @@ fn typed<T>(
     })
 }
 
-fn delegation_from_row(r: &rusqlite::Row<'_>, now: i64) -> rusqlite::Result<Delegation> {
+pub(super) fn delegation_from_row(r: &rusqlite::Row<'_>, now: i64) -> rusqlite::Result<Delegation> {
     let mut d = Delegation {
         id: r.get("id")?,
         status: typed(r, "status", DelegationStatus::read)?,
@@ -195,7 +195,7 @@ fn plan_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PlanRecord> {
     })
 }
 
-fn audit_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
+pub(super) fn audit_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
     Ok(AuditRow {
         id: r.get("id")?,
         seq: r.get("seq")?,

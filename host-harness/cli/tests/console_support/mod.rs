@@ -1,0 +1,2 @@
+//! Helpers of the console's browser test.
+pub mod webdriver;

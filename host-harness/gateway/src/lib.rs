@@ -9,6 +9,7 @@
 //! * [`policy`]: allow / hold / block.
 //! * [`mcp`]: forwarding `tools/call` with `rmcp`.
 //! * [`iap`], [`proxy`], [`sdk`]: the routes.
+//! * [`csrg`]: invocations with the CSRG token alone (TypeScript SDK).
 //! * [`auth`]: the API key as an extractor ([`auth::ApiKey`], [`auth::AdminKey`]).
 //! * [`audit`]: one way to audit a decision or a refusal.
 //! * [`error`]: one error type, one status/body mapping.
@@ -16,6 +17,7 @@
 pub mod audit;
 pub mod auth;
 pub mod builder;
+pub mod csrg;
 pub mod error;
 pub mod iap;
 pub mod mcp;

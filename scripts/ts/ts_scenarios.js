@@ -1,0 +1,71 @@
+// The unmodified official TypeScript SDK (@armoriq/sdk 0.2.6) against
+// `armoriq serve`: driven by host-harness/cli/tests/interop_ts.rs.
+//
+// Env: ARMORIQ_API_KEY, BACKEND_ENDPOINT, PROXY_ENDPOINT, ARMORIQ_ENV=development,
+//      USER_ID, AGENT_ID (set by the test).
+// Prints one JSON line (the last line of stdout): what happened per scenario.
+'use strict';
+
+const { ArmorIQClient } = require('@armoriq/sdk');
+
+const MCP = 'weather-mcp';
+const BOSTON = { city: 'Boston', units: 'metric' };
+const PLAN = {
+  goal: 'Get the weather in Boston and email it to the team',
+  steps: [
+    { action: 'get_weather', mcp: MCP, params: BOSTON, description: 'Look up the current weather' },
+    {
+      action: 'send_email',
+      mcp: MCP,
+      params: { to: 'team@example.com', subject: 'Weather in Boston' },
+      description: 'Mail the forecast',
+    },
+  ],
+};
+
+function textOf(result) {
+  const blocks = (result && result.content) || [];
+  return blocks.map((b) => b.text || '').join(' ');
+}
+
+async function outcome(fn) {
+  try {
+    const r = await fn();
+    return { exception: null, status: r.status, text: textOf(r.result) };
+  } catch (e) {
+    return { exception: e.constructor.name, message: String(e.message) };
+  }
+}
+
+async function main() {
+  // The SDK logs to stdout; the result goes on the last line.
+  const log = console.log;
+  const out = {};
+  const c = new ArmorIQClient({ useProduction: false });
+  const cap = c.capturePlan('gpt-4o', 'weather in boston, mail the team', PLAN);
+  const t = await c.getIntentToken(cap, undefined, 60);
+  out.minted = { plan_hash: t.planHash, plan_id: t.planId, has_jwt: !!t.jwtToken,
+                 step_proofs: (t.stepProofs || []).length };
+  // The TypeScript SDK sends no JWT; take it out of the token to be sure.
+  t.jwtToken = undefined;
+  out.worked_example = await outcome(() =>
+    c.invoke(MCP, 'get_weather', t, BOSTON, undefined, 'alice@example.com'));
+  out.second_step = await outcome(() =>
+    c.invoke(MCP, 'send_email', t, { to: 'team@example.com', subject: 'Weather in Boston' }));
+  out.changed_param = await outcome(() =>
+    c.invoke(MCP, 'get_weather', t, { city: 'Paris', units: 'metric' }));
+  // A forged token: the signed expiry moved an hour on, signature kept.
+  const forged = JSON.parse(JSON.stringify(t));
+  forged.rawToken.token.expires_at += 3600;
+  out.forged_token = await outcome(() => c.invoke(MCP, 'get_weather', forged, BOSTON));
+  // A token signed by another key (its own public_key embedded).
+  const foreign = JSON.parse(JSON.stringify(t));
+  foreign.rawToken.token.public_key = 'ab'.repeat(32);
+  out.foreign_key = await outcome(() => c.invoke(MCP, 'get_weather', foreign, BOSTON));
+  log(JSON.stringify(out));
+}
+
+main().catch((e) => {
+  console.log(JSON.stringify({ scenario_error: String(e && e.stack || e) }));
+  process.exit(1);
+});

@@ -9,6 +9,7 @@
 //! * [`policy`]: allow / hold / block.
 //! * [`mcp`]: forwarding `tools/call` with `rmcp`.
 //! * [`iap`], [`proxy`], [`sdk`]: the routes.
+//! * [`catalogue`]: the MCP servers and their tool schemas.
 //! * [`csrg`]: invocations with the CSRG token alone (TypeScript SDK).
 //! * [`auth`]: the API key as an extractor ([`auth::ApiKey`], [`auth::AdminKey`]).
 //! * [`audit`]: one way to audit a decision or a refusal.
@@ -17,6 +18,7 @@
 pub mod audit;
 pub mod auth;
 pub mod builder;
+pub mod catalogue;
 pub mod csrg;
 pub mod error;
 pub mod iap;
@@ -59,6 +61,8 @@ pub struct Gateway {
     pub policy: RwLock<Arc<policy::Policy>>,
     /// MCP servers.
     pub mcp: mcp::McpPool,
+    /// Their tool schemas (short-lived cache).
+    pub tools: catalogue::ToolCache,
     key_cache: RwLock<HashMap<String, (KeyInfo, Instant)>>,
 }
 
@@ -86,6 +90,7 @@ impl Gateway {
             .unwrap_or_default();
         Ok(Self {
             mcp: mcp::McpPool::new(&servers, settings.mcp_timeout),
+            tools: catalogue::ToolCache::new(),
             token_cache: tokens::TokenCache::new(settings.token_cache_entries),
             plans: plans::PlanCache::new(4096),
             policy: RwLock::new(Arc::new(policy)),
@@ -245,6 +250,8 @@ pub fn app(state: AppState) -> Router {
         .route("/iap/plans/{id}/status", post(sdk::plan_status))
         .route("/iap/trust/revoke", post(sdk::revoke))
         .route("/mcp/tool-metadata/{mcp}", get(sdk::tool_metadata))
+        .route("/mcp/my-servers", get(catalogue::my_servers))
+        .route("/mcp/tools/{mcp}", get(catalogue::tools))
         .route("/invoke", post(proxy::invoke))
         .route("/delegation/request", post(sdk::delegation_request))
         .route("/delegation/check-approved", get(sdk::check_approved))

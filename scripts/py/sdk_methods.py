@@ -56,6 +56,29 @@ def catalogue():
     }
 
 
+def preflight():
+    c = client()
+
+    def refine(calls):
+        return attempt(lambda: c.refine({"agent_id": "weather-agent", "user_prompt": "pay",
+                                         "tool_calls": calls,
+                                         "authority_snapshot": {"user_email": "alice@example.com"}}))
+
+    return {
+        "allow": refine([{"name": f"{MCP}__get_weather", "args": BOSTON},
+                         {"name": f"mcp__{MCP}__send_email",
+                          "args": {"to": "a@example.com", "subject": "s"}}]),
+        "hold": refine([{"name": f"{MCP}__get_weather", "args": BOSTON},
+                        {"name": f"{MCP}__send_payment", "args": {"amount": 5000, "recipient": "bob"}}]),
+        "block": refine([{"name": f"{MCP}__send_payment", "args": {"amount": 5000, "recipient": "bob"}},
+                         {"mcp": MCP, "action": "delete_records", "params": {"table": "users"}},
+                         {"name": f"{MCP}__send_payment", "args": {"amount": 10**7, "recipient": "bob"}}]),
+        "unknown_mcp": refine([{"name": "nowhere__get_weather", "args": {}}]),
+        "no_calls": refine(None),
+        "bad_call": refine([{"args": {"x": 1}}]),
+    }
+
+
 if __name__ == "__main__":
     name = sys.argv[1]
     try:

@@ -143,3 +143,47 @@ fn list_mcps_and_tool_schemas_from_the_real_server() {
     );
     assert_eq!(v["metadata_mcp"], MCP, "{v}");
 }
+
+const POLICY: &str = include_str!("data/policy.json");
+
+#[test]
+fn refine_evaluates_tool_calls_against_the_policy_fail_closed() {
+    let Some(s) = Setup::new(Some(POLICY)) else {
+        return;
+    };
+    let v = s.scenario("preflight");
+    let ok = &v["allow"];
+    assert_eq!(ok["exception"], Value::Null, "{v}");
+    assert_eq!(ok["value"]["decision"], "allow", "{v}");
+    assert_eq!(ok["value"]["violations"], serde_json::json!([]), "{v}");
+    let hold = &v["hold"]["value"];
+    assert_eq!(hold["decision"], "hold", "{v}");
+    assert_eq!(
+        hold["offending_interfaces"],
+        serde_json::json!(["weather-mcp.send_payment"]),
+        "{v}"
+    );
+    assert_eq!(hold["violations"][0]["index"], 1, "{v}");
+    let block = &v["block"]["value"];
+    assert_eq!(block["decision"], "block", "{v}");
+    let verdicts: Vec<&str> = block["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(verdicts, ["hold", "block", "block"], "{v}");
+    assert_eq!(
+        block["offending_interfaces"],
+        serde_json::json!(["weather-mcp.send_payment", "weather-mcp.delete_records"]),
+        "{v}"
+    );
+    assert_eq!(v["unknown_mcp"]["value"]["decision"], "block", "{v}");
+    for bad in ["no_calls", "bad_call"] {
+        assert_eq!(v[bad]["exception"], "ArmorIQException", "{bad}: {v}");
+        assert!(
+            v[bad]["message"].as_str().unwrap().contains("HTTP 400"),
+            "{bad}: {v}"
+        );
+    }
+}

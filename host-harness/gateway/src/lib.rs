@@ -10,6 +10,7 @@
 //! * [`mcp`]: forwarding `tools/call` with `rmcp`.
 //! * [`iap`], [`proxy`], [`sdk`]: the routes.
 //! * [`catalogue`]: the MCP servers and their tool schemas.
+//! * [`preflight`]: a plan's tool calls against policy before any token.
 //! * [`csrg`]: invocations with the CSRG token alone (TypeScript SDK).
 //! * [`auth`]: the API key as an extractor ([`auth::ApiKey`], [`auth::AdminKey`]).
 //! * [`audit`]: one way to audit a decision or a refusal.
@@ -25,6 +26,7 @@ pub mod iap;
 pub mod mcp;
 pub mod plans;
 pub mod policy;
+pub mod preflight;
 pub mod proxy;
 pub mod sdk;
 pub mod settings;
@@ -246,6 +248,7 @@ pub fn app(state: AppState) -> Router {
         .route("/iap/sdk/bootstrap", post(sdk::bootstrap))
         .route("/iap/sdk/resolve-user", post(sdk::resolve_user))
         .route("/iap/sdk/enforce", post(proxy::enforce))
+        .route("/iap/sdk/preflight", post(preflight::preflight))
         .route("/iap/audit", post(sdk::report))
         .route("/iap/plans/{id}/status", post(sdk::plan_status))
         .route("/iap/trust/revoke", post(sdk::revoke))

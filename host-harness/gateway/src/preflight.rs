@@ -162,7 +162,7 @@ pub fn evaluate(st: &AppState, req: &PreflightRequest) -> GwResult<Value> {
         blocked |= verdict == Verdict::Block;
         held |= verdict == Verdict::Hold;
         violations.push(json!({
-            "index": i, "id": c.id, "mcp": mcp, "tool": tool, "interface": interface,
+            "index": i, "id": c.id, "description": c.description, "mcp": mcp, "tool": tool, "interface": interface,
             "verdict": verdict.as_str(), "reason": reason, "rule": rule,
         }));
         if !offending.contains(&interface) {

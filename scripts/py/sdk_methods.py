@@ -10,6 +10,12 @@ import json
 import sys
 
 from armoriq_sdk import ArmorIQClient
+from armoriq_sdk.models import IntentToken
+from armoriq_sdk.session import SessionOptions
+
+# An Ed25519 public key of the delegate (hex); the gateway binds it into the
+# delegated token.
+DELEGATE_KEY = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c"
 
 MCP = "weather-mcp"
 BOSTON = {"city": "Boston", "units": "metric"}
@@ -77,6 +83,123 @@ def preflight():
         "no_calls": refine(None),
         "bad_call": refine([{"args": {"x": 1}}]),
     }
+
+
+def invoke(c, action, tok, params):
+    return attempt(lambda: c.invoke(MCP, action, tok, params=params).status)
+
+
+def delegate():
+    owner = client()
+    t = token(owner)
+    d = owner.delegate(t, DELEGATE_KEY, validity_seconds=3600,
+                       allowed_actions=["get_weather"], target_agent="helper-agent")
+    helper = client(agent="helper-agent")
+    dt = d.delegated_token
+    out = {
+        "parent_expires_at": t.expires_at, "delegated_expires_at": d.expires_at,
+        "delegation_id": d.delegation_id, "delegated_plan_id": dt.plan_id,
+        "parent_plan_id": t.plan_id, "verify_token": helper.verify_token(dt),
+        "raw": dt.raw_token["token"],
+        "allowed": invoke(helper, "get_weather", dt, BOSTON),
+        "other_action": invoke(helper, "send_email", dt,
+                               {"to": "team@example.com", "subject": "Weather in Boston"}),
+        "other_agent": invoke(owner, "get_weather", dt, BOSTON),
+        "not_in_plan": attempt(lambda: owner.delegate(t, DELEGATE_KEY, allowed_actions=["delete_records"])),
+        "bad_key": attempt(lambda: owner.delegate(t, "zz", allowed_actions=["get_weather"])),
+    }
+    out["revoke"] = attempt(lambda: owner.revoke(t, reason="done"))
+    out["after_revoke"] = invoke(helper, "get_weather", dt, BOSTON)
+    out["parent_after_revoke"] = invoke(owner, "get_weather", t, BOSTON)
+    return out
+
+
+PLAN4 = {
+    "goal": "weather twice, mail, pay",
+    "steps": [
+        {"action": "get_weather", "mcp": MCP, "params": BOSTON},
+        {"action": "send_email", "mcp": MCP, "params": {"to": "team@example.com", "subject": "s"}},
+        {"action": "get_weather", "mcp": MCP, "params": {"city": "Paris", "units": "metric"}},
+        {"action": "send_payment", "mcp": MCP, "params": {"amount": 10, "recipient": "bob"}},
+    ],
+}
+
+
+def delegate_subtree():
+    owner = client()
+    t = token(owner, plan=PLAN4)
+    r = owner.delegate_subtree(t, delegate_public_key=DELEGATE_KEY, subtree_path="/steps/[2..3]",
+                               validity_seconds=3600, parent_plan=PLAN4)
+    payload = r["delta"]["payload"]
+    child = payload["child_token"]
+    ct = IntentToken(token_id=child["token_id"], plan_hash=child["plan_hash"],
+                     plan_id=child["plan_id"], signature=child["signature"],
+                     issued_at=child["issued_at"], expires_at=child["expires_at"],
+                     policy={}, composite_identity=child["composite_identity"],
+                     step_proofs=[], total_steps=child["total_steps"],
+                     raw_token={"token": child})
+    helper = client(agent="helper-agent")
+    return {
+        "merkle_root": t.raw_token["merkle_root"], "plan_hash": t.plan_hash,
+        "trust_id": r["trust_id"], "subtree_root": r["subtree_root"],
+        "inclusion_proof": r["inclusion_proof"], "payload": payload,
+        "sdk_copy_has_envelope": r["delegated_token"].subtree_delegation is not None,
+        "inside": invoke(helper, "get_weather", ct, {"city": "Paris", "units": "metric"}),
+        "inside_pay": invoke(helper, "send_payment", ct, {"amount": 10, "recipient": "bob"}),
+        "outside_same_action": invoke(helper, "get_weather", ct, BOSTON),
+        "outside_action": invoke(helper, "send_email", ct, {"to": "team@example.com", "subject": "s"}),
+        "not_a_node": attempt(lambda: owner.delegate_subtree(t, delegate_public_key=DELEGATE_KEY,
+                                                              subtree_path="/steps/[1..2]")),
+    }
+
+
+def growing_session(mode):
+    c = client()
+    scoped = c.for_user("alice@example.com")
+    s = scoped.start_session(SessionOptions(mode=mode, default_mcp_name=MCP))
+    calls = [{"name": f"{MCP}__get_weather", "args": BOSTON}]
+    t1 = s.start_plan(calls, goal="weather")
+    first = s.check(f"{MCP}__get_weather", BOSTON)
+    calls = calls + [{"name": f"{MCP}__send_email", "args": {"to": "team@example.com", "subject": "s"}}]
+    t2 = s.start_plan(calls, goal="weather and mail")
+    second = s.last_plan_start if hasattr(s, "last_plan_start") else None
+    mail = s.check(f"{MCP}__send_email", {"to": "team@example.com", "subject": "s"})
+    calls = calls + [{"name": f"{MCP}__send_payment", "args": {"amount": 10, "recipient": "bob"}}]
+    t3 = s.start_plan(calls, goal="weather, mail, pay")
+    pay = s.check(f"{MCP}__send_payment", {"amount": 10, "recipient": "bob"})
+    out = {"same_token": t1 is t2 is t3, "plan_start": second,
+           "first": first.allowed, "mail": mail.allowed, "pay": pay.allowed,
+           "mail_reason": mail.reason, "pay_reason": pay.reason}
+    if mode == "proxy":
+        out["dispatch_pay"] = attempt(lambda: s.dispatch(f"{MCP}__send_payment",
+                                                         {"amount": 10, "recipient": "bob"}))
+        out["dispatch_mail"] = attempt(lambda: s.dispatch(f"{MCP}__send_email",
+                                                          {"to": "team@example.com", "subject": "s"}))
+        out["dispatch_outside"] = attempt(lambda: s.dispatch(f"{MCP}__send_email",
+                                                             {"to": "x@example.com", "subject": "s"}))
+    # The token also works with invoke() directly for a re-anchored step.
+    out["invoke_pay"] = invoke(c, "send_payment", t3, {"amount": 10, "recipient": "bob"})
+    return out
+
+
+def session_sdk():
+    return growing_session("sdk")
+
+
+def session_proxy():
+    return growing_session("proxy")
+
+
+def reanchor_blocked():
+    c = client()
+    t = token(c)
+    grown = {"goal": "x", "steps": PLAN["steps"] + [
+        {"action": "delete_records", "mcp": MCP, "params": {"table": "users"}}]}
+    blocked = attempt(lambda: c.reanchor(t, grown, reason="plan grew"))
+    # The plan is unchanged: its steps still work, the blocked one is not in it.
+    return {"blocked": blocked,
+            "still_works": invoke(c, "get_weather", t, BOSTON),
+            "not_added": invoke(c, "delete_records", t, {"table": "users"})}
 
 
 if __name__ == "__main__":

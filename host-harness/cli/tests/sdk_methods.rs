@@ -187,3 +187,139 @@ fn refine_evaluates_tool_calls_against_the_policy_fail_closed() {
         );
     }
 }
+
+fn exc(v: &Value) -> &str {
+    v["exception"].as_str().unwrap_or("none")
+}
+
+#[test]
+fn delegate_invokes_within_the_delegation_and_revoke_cascades() {
+    let Some(s) = Setup::new(None) else { return };
+    let v = s.scenario("delegate");
+    assert_eq!(v["verify_token"], true, "{v}");
+    assert_eq!(v["delegated_plan_id"], v["parent_plan_id"], "{v}");
+    assert!(
+        v["delegated_expires_at"].as_f64().unwrap()
+            <= v["parent_expires_at"].as_f64().unwrap() + 1.0,
+        "{v}"
+    );
+    let raw = &v["raw"];
+    assert_eq!(
+        raw["allowed_operations"],
+        serde_json::json!(["get_weather"])
+    );
+    assert_eq!(
+        raw["identity"]["delegate_public_key"],
+        "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c"
+    );
+    assert_eq!(v["allowed"]["exception"], Value::Null, "{v}");
+    assert_eq!(v["allowed"]["value"], "success", "{v}");
+    assert_eq!(exc(&v["other_action"]), "IntentMismatchException", "{v}");
+    assert_eq!(exc(&v["other_agent"]), "IntentMismatchException", "{v}");
+    assert_eq!(exc(&v["not_in_plan"]), "DelegationException", "{v}");
+    assert_eq!(exc(&v["bad_key"]), "DelegationException", "{v}");
+    assert_eq!(v["revoke"]["exception"], Value::Null, "{v}");
+    assert_eq!(v["revoke"]["value"]["cascadedRevocations"], 1, "{v}");
+    assert_eq!(exc(&v["after_revoke"]), "InvalidTokenException", "{v}");
+    assert_eq!(
+        exc(&v["parent_after_revoke"]),
+        "InvalidTokenException",
+        "{v}"
+    );
+}
+
+#[test]
+fn delegate_subtree_proof_verifies_with_the_core_and_bounds_the_child() {
+    let Some(s) = Setup::new(None) else { return };
+    let v = s.scenario("delegate_subtree");
+    let p = &v["payload"];
+    let unhex = |h: &Value| -> [u8; 32] {
+        hex::decode(h.as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap()
+    };
+    let node = unhex(&v["subtree_root"]);
+    let siblings: Vec<[u8; 32]> = v["inclusion_proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(unhex)
+        .collect();
+    let root = unhex(&v["merkle_root"]);
+    // Steps 2..3 of 4: node 1 of the level with 2 nodes.
+    assert_eq!(
+        (p["node_index"].as_u64(), p["node_count"].as_u64()),
+        (Some(1), Some(2))
+    );
+    armoriq_core::verify_inclusion(&node, 1, 2, &siblings, &root).unwrap();
+    assert!(armoriq_core::verify_inclusion(&node, 0, 2, &siblings, &root).is_err());
+    // The node is the root of the tree over steps 2 and 3.
+    let plan: Value = serde_json::json!([
+        {"action": "get_weather", "mcp": MCP, "params": {"city": "Paris", "units": "metric"}},
+        {"action": "send_payment", "mcp": MCP, "params": {"amount": 10, "recipient": "bob"}}
+    ]);
+    let leaf = |s: &Value| {
+        let c = armoriq_common::canonical::canonical_bytes(
+            s.to_string().as_bytes(),
+            armoriq_core::Profile::ArmorIq,
+        )
+        .unwrap();
+        armoriq_core::leaf_hash(&c)
+    };
+    assert_eq!(
+        armoriq_core::node_hash(&leaf(&plan[0]), &leaf(&plan[1])),
+        node
+    );
+    assert_eq!(p["parent_plan_hash"], v["plan_hash"]);
+    assert_eq!(v["sdk_copy_has_envelope"], true);
+    assert_eq!(v["inside"]["value"], "success", "{v}");
+    assert_eq!(v["inside_pay"]["value"], "success", "{v}");
+    assert_eq!(
+        exc(&v["outside_same_action"]),
+        "IntentMismatchException",
+        "{v}"
+    );
+    assert_eq!(exc(&v["outside_action"]), "IntentMismatchException", "{v}");
+    assert_eq!(exc(&v["not_a_node"]), "DelegationException", "{v}");
+}
+
+#[test]
+fn a_session_whose_plan_grows_twice_in_sdk_and_proxy_modes() {
+    let Some(s) = Setup::new(None) else { return };
+    for mode in ["session_sdk", "session_proxy"] {
+        let v = s.scenario(mode);
+        assert_eq!(v["same_token"], true, "{mode}: {v}");
+        assert_eq!(v["plan_start"], "reanchored", "{mode}: {v}");
+        for k in ["first", "mail", "pay"] {
+            assert_eq!(v[k], true, "{mode} {k}: {v}");
+        }
+        assert_eq!(v["invoke_pay"]["value"], "success", "{mode}: {v}");
+        if mode == "session_proxy" {
+            assert_eq!(v["dispatch_pay"]["exception"], Value::Null, "{v}");
+            assert_eq!(v["dispatch_mail"]["exception"], Value::Null, "{v}");
+            assert_eq!(
+                exc(&v["dispatch_outside"]),
+                "IntentMismatchException",
+                "{v}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_blocked_reanchor_raises_intent_reanchor_and_keeps_the_plan() {
+    let Some(s) = Setup::new(None) else { return };
+    let v = s.scenario("reanchor_blocked");
+    assert_eq!(exc(&v["blocked"]), "IntentReanchorException", "{v}");
+    assert!(
+        v["blocked"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("delete_records"),
+        "{v}"
+    );
+    assert_eq!(v["blocked"]["status_code"], 403, "{v}");
+    assert_eq!(v["still_works"]["value"], "success", "{v}");
+    assert_eq!(exc(&v["not_added"]), "IntentMismatchException", "{v}");
+}

@@ -20,6 +20,7 @@
 
 use crate::error::{GatewayError, GwResult};
 use crate::plans::ReadyPlan;
+use crate::trust::Restriction;
 use crate::{AppState, now_secs};
 use armoriq_common::backend::HostBackend;
 use armoriq_core::SignedIntent;
@@ -44,6 +45,9 @@ pub struct ResourceScope {
     /// For a delegated token: its trust record.
     #[serde(default)]
     pub delegation_id: Option<String>,
+    /// For a subtree delegation: the steps it is bounded to.
+    #[serde(default)]
+    pub subtree_path: Option<String>,
 }
 
 /// The members of the token the gateway reads after the signature check.
@@ -54,6 +58,9 @@ struct Scoped {
     #[serde(default)]
     allowed_operations: Option<Vec<String>>,
     issued_at: f64,
+    signature: String,
+    #[serde(default)]
+    identity: Option<Box<RawValue>>,
 }
 
 /// A verified CSRG token.
@@ -69,6 +76,10 @@ pub struct CsrgIntent {
     pub scope: ResourceScope,
     /// The signed `allowed_operations` (delegated tokens), if any.
     pub allowed_operations: Option<Vec<String>>,
+    /// The signature (hex), naming this token among the IAP's.
+    pub signature: String,
+    /// The signed `identity` (JSON text; `null` when absent).
+    pub identity_json: String,
 }
 
 /// Verifies `raw` (a CSRG token object) against the IAP's key and the clock.
@@ -113,6 +124,10 @@ pub fn verify(st: &AppState, raw: &RawValue) -> GwResult<CsrgIntent> {
         issued_at: scoped.issued_at,
         scope,
         allowed_operations: scoped.allowed_operations,
+        signature: scoped.signature.trim().to_ascii_lowercase(),
+        identity_json: scoped
+            .identity
+            .map_or_else(|| "null".to_owned(), |i| i.get().to_owned()),
     })
 }
 
@@ -123,9 +138,11 @@ pub fn verify(st: &AppState, raw: &RawValue) -> GwResult<CsrgIntent> {
 /// # Errors
 /// `InvalidToken` when the plan's root is not hex (a corrupt row).
 pub fn intent_for(plan: &ReadyPlan, tok: &CsrgIntent) -> GwResult<SignedIntent> {
+    // The plan's current hash: the token's, or one the plan was re-anchored
+    // to from it (checked by the caller with `trust::anchored`).
     let mut plan_hash = [0u8; 32];
-    hex::decode_to_slice(&tok.plan_hash, &mut plan_hash)
-        .map_err(|_| GatewayError::InvalidToken("CSRG token: plan_hash is not hex".into()))?;
+    hex::decode_to_slice(&plan.record.plan_hash, &mut plan_hash)
+        .map_err(|_| GatewayError::Internal("stored plan_hash is not hex".into()))?;
     let mut merkle_root = [0u8; 32];
     hex::decode_to_slice(&plan.record.merkle_root, &mut merkle_root)
         .map_err(|_| GatewayError::Internal("stored merkle_root is not hex".into()))?;
@@ -161,8 +178,9 @@ pub struct TokenParts<'a> {
 pub async fn signed_intent(
     st: &AppState,
     t: TokenParts<'_>,
-) -> GwResult<(Arc<ReadyPlan>, SignedIntent)> {
+) -> GwResult<(Arc<ReadyPlan>, SignedIntent, Option<Restriction>)> {
     let csrg = t.csrg.map(|raw| verify(st, raw)).transpose()?;
+    let mut restriction = None;
     let (plan, signed) = match (t.jwt, &csrg) {
         (Some(jwt), _) => {
             let signed = crate::proxy::check_token(st, jwt)?;
@@ -171,26 +189,31 @@ pub async fn signed_intent(
                 .ok_or_else(|| GatewayError::InvalidToken("missing intent_token.plan_id".into()))?;
             let plan = crate::proxy::signed_plan(st, plan_id, &signed).await?;
             if let Some(c) = &csrg
-                && (c.scope.plan_id != plan_id || c.plan_hash != plan.record.plan_hash)
+                && (c.scope.plan_id != plan_id
+                    || c.scope.delegation_id.is_some()
+                    || c.plan_hash != hex::encode(signed.plan_hash))
             {
                 return Err(GatewayError::InvalidToken(
                     "the JWT and the CSRG token name different plans".into(),
                 ));
             }
+            let signed = crate::trust::rebase(&plan, signed)?;
             (plan, signed)
         }
         (None, Some(c)) => {
-            if c.scope.delegation_id.is_some() {
-                return Err(GatewayError::InvalidToken(
-                    "delegated CSRG tokens are not accepted on this route yet".into(),
-                ));
-            }
             if t.plan_id.is_some_and(|p| p != c.scope.plan_id) {
                 return Err(GatewayError::InvalidToken(
                     "intent_token.plan_id is not the plan the CSRG token was issued for".into(),
                 ));
             }
-            let plan = signed_plan(st, c).await?;
+            let plan = match &c.scope.delegation_id {
+                Some(d) => {
+                    let (plan, r) = crate::trust::delegated(st, c, d).await?;
+                    restriction = Some(r);
+                    plan
+                }
+                None => signed_plan(st, c).await?,
+            };
             let signed = intent_for(&plan, c)?;
             (plan, signed)
         }
@@ -200,12 +223,12 @@ pub async fn signed_intent(
             ));
         }
     };
-    if t.plan_hash.is_some_and(|h| h != plan.record.plan_hash) {
-        return Err(GatewayError::InvalidToken(
-            "intent_token.plan_hash is not the signed plan's".into(),
-        ));
+    if let Some(h) = t.plan_hash
+        && h != plan.record.plan_hash
+    {
+        crate::trust::anchored(st, &plan, h).await?;
     }
-    Ok((plan, signed))
+    Ok((plan, signed, restriction))
 }
 
 /// The stored plan a minted (not delegated) CSRG token was issued for.
@@ -215,11 +238,7 @@ pub async fn signed_intent(
 /// another expiry than the token.
 pub async fn signed_plan(st: &AppState, tok: &CsrgIntent) -> GwResult<Arc<ReadyPlan>> {
     let plan = crate::proxy::load_plan(st, &tok.scope.plan_id).await?;
-    if plan.record.plan_hash != tok.plan_hash {
-        return Err(GatewayError::InvalidToken(
-            "the CSRG token was not issued for this plan (plan_hash differs)".into(),
-        ));
-    }
+    crate::trust::anchored(st, &plan, &tok.plan_hash).await?;
     if tok.scope.delegation_id.is_none() && plan.record.expires_at as f64 != tok.expires_at {
         return Err(GatewayError::InvalidToken(
             "the CSRG token was not issued for this plan (expiry differs)".into(),

@@ -323,7 +323,7 @@ struct Ids {
 
 /// Policy over every step: the allowed tools, or the refusal naming the
 /// denied ones (also named in the audit row's `tool`).
-fn policy_over_steps(
+pub(crate) fn policy_over_steps(
     st: &AppState,
     plan_text: &str,
     email: Option<&str>,

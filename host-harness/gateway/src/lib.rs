@@ -11,6 +11,7 @@
 //! * [`iap`], [`proxy`], [`sdk`]: the routes.
 //! * [`catalogue`]: the MCP servers and their tool schemas.
 //! * [`preflight`]: a plan's tool calls against policy before any token.
+//! * [`trust`]: delegate, delegate_subtree, reanchor, revoke (signed records).
 //! * [`csrg`]: invocations with the CSRG token alone (TypeScript SDK).
 //! * [`auth`]: the API key as an extractor ([`auth::ApiKey`], [`auth::AdminKey`]).
 //! * [`audit`]: one way to audit a decision or a refusal.
@@ -32,6 +33,7 @@ pub mod sdk;
 pub mod settings;
 pub mod store;
 pub mod tokens;
+pub mod trust;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -251,7 +253,9 @@ pub fn app(state: AppState) -> Router {
         .route("/iap/sdk/preflight", post(preflight::preflight))
         .route("/iap/audit", post(sdk::report))
         .route("/iap/plans/{id}/status", post(sdk::plan_status))
-        .route("/iap/trust/revoke", post(sdk::revoke))
+        .route("/iap/trust/revoke", post(trust::revoke))
+        .route("/iap/trust/delegate", post(trust::delegate))
+        .route("/iap/trust/reanchor", post(trust::reanchor))
         .route("/mcp/tool-metadata/{mcp}", get(sdk::tool_metadata))
         .route("/mcp/my-servers", get(catalogue::my_servers))
         .route("/mcp/tools/{mcp}", get(catalogue::tools))

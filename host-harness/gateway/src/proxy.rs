@@ -210,11 +210,7 @@ pub async fn signed_plan(
     signed: &SignedIntent,
 ) -> GwResult<Arc<ReadyPlan>> {
     let plan = load_plan(st, plan_id).await?;
-    if plan.record.plan_hash != hex::encode(signed.plan_hash) {
-        return Err(GatewayError::InvalidToken(
-            "the token was not issued for this plan_id (plan_hash differs)".into(),
-        ));
-    }
+    crate::trust::anchored(st, &plan, &hex::encode(signed.plan_hash)).await?;
     Ok(plan)
 }
 
@@ -291,6 +287,8 @@ struct Call {
     /// The CSRG token object, when one came (`token`, `csrg_token` or
     /// `intent_token.token`: the same text wherever it came).
     csrg: Option<Box<RawValue>>,
+    /// The calling agent, if named.
+    agent_id: Option<String>,
     enforce_only: bool,
 }
 
@@ -356,7 +354,7 @@ fn parse_call(
     audit.row.mcp = Some(req.mcp.clone());
     audit.row.tool = Some(action.clone());
     audit.row.user_email = email.clone();
-    audit.row.agent_id = req.agent_id;
+    audit.row.agent_id = req.agent_id.clone();
     let mut token = req.intent_token.unwrap_or_default();
     let csrg = one_csrg([req.token, req.csrg_token, token.token.take()])?;
     audit.row.plan_id = token.plan_id.clone();
@@ -367,6 +365,7 @@ fn parse_call(
         params,
         token,
         csrg,
+        agent_id: req.agent_id,
         enforce_only: req.enforce_only == Some(true),
     })
 }
@@ -427,7 +426,7 @@ async fn verify_call(
     call: &Call,
     headers: &HeaderMap,
 ) -> GwResult<(Arc<ReadyPlan>, u64)> {
-    let (plan, signed) = crate::csrg::signed_intent(st, call.token_parts()).await?;
+    let (plan, signed, restriction) = crate::csrg::signed_intent(st, call.token_parts()).await?;
     let plan_id = &plan.record.plan_id;
     match plan.find_step(
         &signed,
@@ -437,6 +436,9 @@ async fn verify_call(
     ) {
         StepMatch::Verified(i) => {
             crate::csrg::check_proof_headers(headers, &plan, &signed, &call.action)?;
+            if let Some(r) = &restriction {
+                r.check(&call.action, i, call.agent_id.as_deref())?;
+            }
             Ok((plan, i))
         }
         StepMatch::Mismatch(Some(r)) => Err(rejection_error(r)),

@@ -78,6 +78,18 @@ CREATE UNIQUE INDEX delegations_one_pending ON delegations
 CREATE INDEX delegations_by_tool_status ON delegations (tool, status);
 ",
     },
+    Migration {
+        version: 5,
+        name: "trust records (delegate, delegate_subtree, reanchor); token usage",
+        sql: "
+CREATE TABLE trust_records (
+  id TEXT PRIMARY KEY, kind TEXT NOT NULL, plan_id TEXT NOT NULL,
+  record_json TEXT NOT NULL, signature TEXT NOT NULL, previous_plan_hash TEXT,
+  plan_hash TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_at INTEGER,
+  revoked_ms INTEGER);
+CREATE INDEX trust_records_by_plan ON trust_records (plan_id);
+",
+    },
 ];
 
 /// The newest version this code knows.

@@ -19,9 +19,11 @@ mod migrations;
 mod sqlite;
 #[cfg(any(test, feature = "store-suite"))]
 mod sqlite_harness;
+mod sqlite_trust;
 mod status;
 #[cfg(any(test, feature = "store-suite"))]
 pub mod suite;
+pub mod trust;
 mod writer;
 
 pub use error::{StoreError, StoreResult};
@@ -30,6 +32,7 @@ pub use sqlite::{SqliteStore, create_private_file};
 #[cfg(any(test, feature = "store-suite"))]
 pub use sqlite_harness::SqliteHarness;
 pub use status::{DelegationStatus, PlanStatus, Role};
+pub use trust::{TrustKind, TrustRecord, TrustStore};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -375,7 +378,9 @@ pub trait AuditStore: Send + Sync {
 }
 
 /// The gateway's durable state: every area, plus the schema version.
-pub trait Store: KeyStore + PlanStore + IdempotencyStore + DelegationStore + AuditStore {
+pub trait Store:
+    KeyStore + PlanStore + IdempotencyStore + DelegationStore + AuditStore + TrustStore
+{
     /// The schema version in force (the last applied migration).
     fn schema_version(&self) -> StoreFuture<'_, u32>;
 }

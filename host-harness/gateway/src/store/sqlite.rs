@@ -112,7 +112,7 @@ impl SqliteStore {
     }
 
     /// Runs `f` on a pooled connection on tokio's blocking pool.
-    fn run<T: Send + 'static>(
+    pub(super) fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreFuture<'static, T> {

@@ -11,7 +11,8 @@
 //! * [`iap`], [`proxy`], [`sdk`]: the routes.
 //! * [`catalogue`]: the MCP servers and their tool schemas.
 //! * [`preflight`]: a plan's tool calls against policy before any token.
-//! * [`trust`]: delegate, delegate_subtree, reanchor, revoke (signed records).
+//! * [`trust`], [`reanchor`], [`subtree`]: delegate, delegate_subtree,
+//!   reanchor, revoke (signed records).
 //! * [`csrg`]: invocations with the CSRG token alone (TypeScript SDK).
 //! * [`auth`]: the API key as an extractor ([`auth::ApiKey`], [`auth::AdminKey`]).
 //! * [`audit`]: one way to audit a decision or a refusal.
@@ -29,9 +30,11 @@ pub mod plans;
 pub mod policy;
 pub mod preflight;
 pub mod proxy;
+pub mod reanchor;
 pub mod sdk;
 pub mod settings;
 pub mod store;
+pub mod subtree;
 pub mod tokens;
 pub mod trust;
 
@@ -255,7 +258,7 @@ pub fn app(state: AppState) -> Router {
         .route("/iap/plans/{id}/status", post(sdk::plan_status))
         .route("/iap/trust/revoke", post(trust::revoke))
         .route("/iap/trust/delegate", post(trust::delegate))
-        .route("/iap/trust/reanchor", post(trust::reanchor))
+        .route("/iap/trust/reanchor", post(reanchor::reanchor))
         .route("/mcp/tool-metadata/{mcp}", get(sdk::tool_metadata))
         .route("/mcp/my-servers", get(catalogue::my_servers))
         .route("/mcp/tools/{mcp}", get(catalogue::tools))

@@ -24,9 +24,10 @@ use crate::auth::ApiKey;
 use crate::csrg::{CsrgIntent, ResourceScope};
 use crate::error::{GatewayError, GwResult};
 use crate::plans::ReadyPlan;
-use crate::store::{PlanRecord, PlanStatus, TrustKind, TrustRecord};
+use crate::store::{TrustKind, TrustRecord};
+use crate::subtree::{parse_subtree_path, subtree_node};
 use crate::{AppState, now_ms, now_secs, parse_body};
-use armoriq_common::proofs::{Tree, hex32, plan_hashes};
+use armoriq_common::proofs::{hex32, plan_hashes};
 use armoriq_core::{Profile, SignedIntent};
 use axum::Json;
 use axum::body::Bytes;
@@ -186,100 +187,6 @@ pub async fn delegated(
     ))
 }
 
-/// `/steps/[i]` or `/steps/[lo..hi]` (inclusive) as `(lo, hi)`.
-///
-/// # Errors
-/// `BadRequest` for any other text.
-pub fn parse_subtree_path(p: &str) -> GwResult<(u64, u64)> {
-    let bad = || {
-        GatewayError::BadRequest(format!(
-            "subtreePath must be /steps/[i] or /steps/[lo..hi], not {p:?}"
-        ))
-    };
-    let inner = p
-        .strip_prefix("/steps/[")
-        .and_then(|r| r.strip_suffix(']'))
-        .ok_or_else(bad)?;
-    let num = |s: &str| -> GwResult<u64> {
-        if s.is_empty() || s.len() > 9 || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad());
-        }
-        s.parse().map_err(|_| bad())
-    };
-    let (lo, hi) = match inner.split_once("..") {
-        Some((a, b)) => (num(a)?, num(b)?),
-        None => {
-            let i = num(inner)?;
-            (i, i)
-        }
-    };
-    if lo > hi {
-        return Err(bad());
-    }
-    Ok((lo, hi))
-}
-
-/// A node of the plan's Merkle tree covering steps `lo..=hi`, and its
-/// inclusion proof to the root.
-#[derive(Debug, PartialEq, Eq)]
-pub struct SubtreeNode {
-    /// The node's hash.
-    pub hash: [u8; 32],
-    /// Its index among the nodes of its level.
-    pub index: u64,
-    /// The number of nodes of its level (the tree size to verify with).
-    pub count: u64,
-    /// Sibling hashes, node to root.
-    pub siblings: Vec<[u8; 32]>,
-}
-
-/// The node of the RFC 9162 tree over `leaves` that covers exactly
-/// `lo..=hi`: `2^k` leaves from a multiple of `2^k` (or the last, shorter
-/// block), where `2^k` is the least power of two not below the range's
-/// size. The tree over a level's nodes is the tree over the leaves, so the
-/// node's path verifies with `verify_inclusion(hash, index, count, …)`.
-///
-/// # Errors
-/// `BadRequest` for a range that is not one node.
-pub fn subtree_node(leaves: &[[u8; 32]], lo: u64, hi: u64) -> GwResult<SubtreeNode> {
-    let n = leaves.len() as u64;
-    if hi >= n {
-        return Err(GatewayError::BadRequest(format!(
-            "subtree /steps/[{lo}..{hi}] is outside the plan's {n} steps"
-        )));
-    }
-    let size = hi - lo + 1;
-    let block = size.next_power_of_two();
-    if !lo.is_multiple_of(block) || (size != block && hi != n - 1) {
-        return Err(GatewayError::BadRequest(format!(
-            "/steps/[{lo}..{hi}] is not one node of the plan's Merkle tree \
-             (a node covers 2^k steps from a multiple of 2^k, or the last ones)"
-        )));
-    }
-    let count = n.div_ceil(block);
-    let mut full = Tree::new(leaves);
-    let blocks: Vec<[u8; 32]> = (0..count)
-        .map(|b| {
-            let from = (b * block) as usize;
-            let to = ((b + 1) * block).min(n) as usize;
-            full.mth(from, to)
-        })
-        .collect();
-    let index = lo / block;
-    let mut tree = Tree::new(&blocks);
-    let siblings = tree
-        .path(index as usize)
-        .into_iter()
-        .map(|(_, h)| h)
-        .collect();
-    Ok(SubtreeNode {
-        hash: blocks[index as usize],
-        index,
-        count,
-        siblings,
-    })
-}
-
 /// `POST /iap/trust/delegate`, in the SDK's two shapes.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -315,7 +222,7 @@ pub struct DelegateRequest {
 }
 
 /// The IAP's signature (hex) over the canonical JSON of `v`, with that JSON.
-fn sign_record(st: &AppState, v: &Value) -> GwResult<(String, String)> {
+pub(crate) fn sign_record(st: &AppState, v: &Value) -> GwResult<(String, String)> {
     let canonical = crate::tokens::canonical(v).map_err(GatewayError::BadRequest)?;
     let sig = st
         .signer
@@ -538,117 +445,6 @@ fn leaves_of(plan: &ReadyPlan) -> GwResult<Vec<[u8; 32]>> {
         .collect()
 }
 
-/// `POST /iap/trust/reanchor` body.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReanchorRequest {
-    #[serde(rename = "newPlan")]
-    new_plan: Box<RawValue>,
-    #[serde(default)]
-    reason: Option<String>,
-    #[serde(rename = "planId")]
-    plan_id: String,
-    #[serde(default, rename = "intentReference")]
-    intent_reference: Option<String>,
-}
-
-/// `POST /iap/trust/reanchor`.
-pub async fn reanchor(
-    State(st): State<AppState>,
-    _: ApiKey,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let mut audit = Audit::new("reanchor");
-    match reanchor_inner(&st, body, &mut audit).await {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => audit.refuse(&st, e).await.into_response(),
-    }
-}
-
-async fn reanchor_inner(
-    st: &AppState,
-    body: Result<Bytes, BytesRejection>,
-    audit: &mut Audit,
-) -> GwResult<Value> {
-    let (r, _) = parse_body::<ReanchorRequest>(body, st.settings.body_limit)?;
-    audit.row.plan_id = Some(r.plan_id.clone());
-    let plan = crate::proxy::load_plan(st, &r.plan_id).await?;
-    if plan.record.status != PlanStatus::Active {
-        return Err(GatewayError::Conflict(format!(
-            "plan {} is {}, not active",
-            r.plan_id,
-            plan.record.status.as_str()
-        )));
-    }
-    if r.intent_reference
-        .as_deref()
-        .is_some_and(|i| i != plan.record.intent_reference)
-    {
-        return Err(GatewayError::BadRequest(
-            "intentReference is not the plan's".into(),
-        ));
-    }
-    let text = r.new_plan.get();
-    let (digest, hashes) = plan_hashes(text.as_bytes(), Profile::ArmorIq)
-        .map_err(|e| GatewayError::InvalidPlan(format!("invalid plan: {}: {e}", e.name())))?;
-    let now = now_secs();
-    let email = plan.record.user_email.clone();
-    crate::iap::policy_over_steps(st, text, email.as_deref(), now, audit)?;
-    let previous = plan.record.plan_hash.clone();
-    if hashes.plan_hash == previous {
-        audit.finish(st, "reanchor_unchanged", None).await?;
-        return Ok(
-            json!({"success": true, "planId": r.plan_id, "unchanged": true,
-                         "plan_hash": previous, "merkle_root": plan.record.merkle_root}),
-        );
-    }
-    let id = format!("trust_{}", uuid::Uuid::new_v4().simple());
-    let record = json!({
-        "type": "armoriq.trust.reanchor", "version": "1", "trust_id": id,
-        "plan_id": r.plan_id, "previous_plan_hash": previous,
-        "previous_merkle_root": plan.record.merkle_root,
-        "plan_hash": hashes.plan_hash, "merkle_root": hashes.merkle_root,
-        "step_count": digest.step_count, "issued_at": now, "reason": r.reason,
-        "public_key": st.signer.public_hex(),
-    });
-    let (record_json, signature) = sign_record(st, &record)?;
-    let new = PlanRecord {
-        plan_hash: hashes.plan_hash.clone(),
-        merkle_root: hashes.merkle_root.clone(),
-        plan_json: text.to_owned(),
-        step_count: digest.step_count as u64,
-        ..plan.record.clone()
-    };
-    let rec = TrustRecord {
-        id: id.clone(),
-        kind: TrustKind::Reanchor,
-        plan_id: r.plan_id.clone(),
-        record_json,
-        signature: signature.clone(),
-        previous_plan_hash: Some(previous.clone()),
-        plan_hash: hashes.plan_hash.clone(),
-        created_ms: now_ms(),
-        expires_at: None,
-        revoked_ms: None,
-    };
-    if !st.store.reanchor_plan(&previous, &new, &rec).await? {
-        return Err(GatewayError::Conflict(format!(
-            "plan {} changed (or stopped being active) while it was re-anchored; retry",
-            r.plan_id
-        )));
-    }
-    st.plans.forget(&r.plan_id);
-    let ready = ReadyPlan::from_hashes(new, &hashes).map_err(GatewayError::Internal)?;
-    st.plans.put(Arc::new(ready));
-    audit.finish(st, "reanchored", r.reason.clone()).await?;
-    Ok(json!({
-        "success": true, "trustId": id, "planId": r.plan_id,
-        "previous_plan_hash": previous, "plan_hash": hashes.plan_hash,
-        "merkle_root": hashes.merkle_root, "ordered_paths": hashes.ordered_paths,
-        "step_proofs": hashes.step_proofs, "record": record, "signature": signature,
-    }))
-}
-
 /// `POST /iap/trust/revoke` body.
 #[derive(Deserialize)]
 pub struct RevokeRequest {
@@ -709,72 +505,6 @@ struct TokenScope {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn leaves(n: usize) -> Vec<[u8; 32]> {
-        (0..n)
-            .map(|i| armoriq_core::leaf_hash(format!("{{\"i\":{i}}}").as_bytes()))
-            .collect()
-    }
-
-    #[test]
-    fn every_subtree_node_verifies_with_the_core_against_the_root() {
-        for n in 1..=13usize {
-            let l = leaves(n);
-            let root = Tree::new(&l).root();
-            let mut nodes = 0;
-            for lo in 0..n as u64 {
-                for hi in lo..n as u64 {
-                    let Ok(node) = subtree_node(&l, lo, hi) else {
-                        continue;
-                    };
-                    nodes += 1;
-                    armoriq_core::verify_inclusion(
-                        &node.hash,
-                        node.index,
-                        node.count,
-                        &node.siblings,
-                        &root,
-                    )
-                    .unwrap();
-                    // The node is the MTH of exactly its steps.
-                    let part = &l[lo as usize..=hi as usize];
-                    assert_eq!(node.hash, Tree::new(part).root());
-                    // A wrong index does not verify.
-                    if node.count > 1 {
-                        assert!(
-                            armoriq_core::verify_inclusion(
-                                &node.hash,
-                                (node.index + 1) % node.count,
-                                node.count,
-                                &node.siblings,
-                                &root,
-                            )
-                            .is_err()
-                        );
-                    }
-                }
-            }
-            assert!(nodes >= n, "n={n}: every leaf is a node");
-        }
-        assert!(subtree_node(&leaves(4), 1, 2).is_err());
-        assert!(subtree_node(&leaves(4), 0, 4).is_err());
-    }
-
-    #[test]
-    fn subtree_paths_parse_strictly() {
-        assert_eq!(parse_subtree_path("/steps/[3]").unwrap(), (3, 3));
-        assert_eq!(parse_subtree_path("/steps/[0..3]").unwrap(), (0, 3));
-        for bad in [
-            "/steps/[3..1]",
-            "/steps/[]",
-            "/steps/[a]",
-            "steps/[1]",
-            "/steps/[-1]",
-            "/steps/[1..]",
-        ] {
-            assert!(parse_subtree_path(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn restrictions_refuse_what_is_outside() {

@@ -202,6 +202,42 @@ def reanchor_blocked():
             "not_added": invoke(c, "delete_records", t, {"table": "users"})}
 
 
+def usage():
+    import uuid
+
+    c = client()
+    entries = [{"model": "claude-sonnet-4", "inputTokens": 1200, "outputTokens": 340,
+                "cacheReadTokens": 50, "cacheWriteTokens": 0},
+               {"model": "gpt-4o", "inputTokens": 10, "outputTokens": 5,
+                "cacheReadTokens": 0, "cacheWriteTokens": 0}]
+    first = c.record_token_usage("claude-code", "sess-1", entries, "2026-12-02", 21,
+                                 repo="armoriq-rs", device_id="dev-1", device_name="laptop")
+    again = c.record_token_usage("claude-code", "sess-1", entries, "2026-12-02", 21,
+                                 repo="armoriq-rs", device_id="dev-1", device_name="laptop")
+    zeroed = c.record_token_usage("claude-code", "sess-1",
+                                  [dict(entries[1], inputTokens=0, outputTokens=0)],
+                                  "2026-12-02", 21, device_id="dev-1")
+    bad_hour = attempt(lambda: c.record_token_usage("p", "s", entries, "2026-12-02", 24))
+    stream = c.initialize_usage_stream()
+    gen = (stream.get("value") or {}).get("generation")
+    snap = {"sessionId": "sess-2", "revision": 2, "usageDate": "2026-12-02", "usageHour": 22,
+            "product": "codex", "deviceId": "dev-2",
+            "entries": [{"model": "o3", "inputTokens": 7, "outputTokens": 3,
+                         "cacheReadTokens": 0, "cacheWriteTokens": 0}]}
+    batch = {"generation": gen, "batchId": str(uuid.uuid4()), "snapshots": [snap]}
+    applied = c.record_token_usage_batch(batch)
+    present = c.record_token_usage_batch(dict(batch, batchId=str(uuid.uuid4())))
+    older = c.record_token_usage_batch(dict(batch, batchId=str(uuid.uuid4()),
+                                            snapshots=[dict(snap, revision=1)]))
+    reset = c.reset_usage_stream(gen, str(uuid.uuid4()))
+    stale = c.record_token_usage_batch(dict(batch, batchId=str(uuid.uuid4())))
+    run_id = str(uuid.uuid4())
+    run = c.report_usage_run(run_id, {"status": "running", "processed": 3})
+    return {"first": first, "again": again, "zeroed": zeroed, "bad_hour": bad_hour,
+            "stream": stream, "applied": applied, "present": present, "older": older,
+            "reset": reset, "stale": stale, "run": run}
+
+
 if __name__ == "__main__":
     name = sys.argv[1]
     try:

@@ -323,3 +323,78 @@ fn a_blocked_reanchor_raises_intent_reanchor_and_keeps_the_plan() {
     assert_eq!(v["still_works"]["value"], "success", "{v}");
     assert_eq!(exc(&v["not_added"]), "IntentMismatchException", "{v}");
 }
+
+#[test]
+fn token_usage_is_stored_idempotently_and_shown_by_armoriq_usage() {
+    let Some(s) = Setup::new(None) else { return };
+    let v = s.scenario("usage");
+    for k in ["first", "again"] {
+        assert_eq!(v[k]["ok"], true, "{k}: {v}");
+        assert_eq!(v[k]["recorded"], 2, "{k}: {v}");
+    }
+    assert_eq!(v["zeroed"]["recorded"], 1, "{v}");
+    assert_eq!(exc(&v["bad_hour"]), "ValueError", "{v}");
+    assert_eq!(v["stream"]["ok"], true, "{v}");
+    let status = |k: &str| v[k]["value"]["results"][0]["status"].clone();
+    assert_eq!(status("applied"), "applied", "{v}");
+    assert_eq!(status("present"), "present", "{v}");
+    assert_eq!(status("older"), "superseded", "{v}");
+    assert_eq!(v["reset"]["ok"], true, "{v}");
+    assert_ne!(
+        v["reset"]["value"]["generation"],
+        v["stream"]["value"]["generation"]
+    );
+    assert_eq!(v["stale"]["ok"], false, "{v}");
+    assert_eq!(v["stale"]["status"], 409, "{v}");
+    assert_eq!(v["run"]["ok"], true, "{v}");
+    assert_eq!(v["run"]["value"]["applied"], true, "{v}");
+
+    let out = Command::new(common::ARMORIQ)
+        .args(["usage", "--json", "--state-dir"])
+        .arg(s.dir.join("state"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // sess-1 hour 21: two models (gpt-4o zeroed, posted twice: one row each);
+    // sess-2 hour 22: one model, revision 2.
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows[0]["session_id"], "sess-2");
+    assert_eq!(
+        (
+            rows[0]["revision"].as_i64(),
+            rows[0]["input_tokens"].as_i64()
+        ),
+        (Some(2), Some(7))
+    );
+    let sonnet = rows
+        .iter()
+        .find(|r| r["model"] == "claude-sonnet-4")
+        .unwrap();
+    assert_eq!(sonnet["input_tokens"], 1200);
+    assert_eq!(sonnet["device"], "dev-1");
+    assert_eq!(sonnet["repo"], "armoriq-rs");
+    let gpt = rows.iter().find(|r| r["model"] == "gpt-4o").unwrap();
+    assert_eq!(
+        (gpt["input_tokens"].as_i64(), gpt["output_tokens"].as_i64()),
+        (Some(0), Some(0))
+    );
+    let table = Command::new(common::ARMORIQ)
+        .args(["usage", "--state-dir"])
+        .arg(s.dir.join("state"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        text.contains("claude-sonnet-4") && text.contains("sess-2"),
+        "{text}"
+    );
+}

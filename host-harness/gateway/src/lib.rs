@@ -13,6 +13,7 @@
 //! * [`preflight`]: a plan's tool calls against policy before any token.
 //! * [`trust`], [`reanchor`], [`subtree`]: delegate, delegate_subtree,
 //!   reanchor, revoke (signed records).
+//! * [`usage`]: LLM token usage (`/dashboard/token-usage*`).
 //! * [`csrg`]: invocations with the CSRG token alone (TypeScript SDK).
 //! * [`auth`]: the API key as an extractor ([`auth::ApiKey`], [`auth::AdminKey`]).
 //! * [`audit`]: one way to audit a decision or a refusal.
@@ -37,6 +38,7 @@ pub mod store;
 pub mod subtree;
 pub mod tokens;
 pub mod trust;
+pub mod usage;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -263,6 +265,17 @@ pub fn app(state: AppState) -> Router {
         .route("/mcp/my-servers", get(catalogue::my_servers))
         .route("/mcp/tools/{mcp}", get(catalogue::tools))
         .route("/invoke", post(proxy::invoke))
+        .route("/dashboard/token-usage", post(usage::record))
+        .route("/dashboard/token-usage/stream", post(usage::stream))
+        .route(
+            "/dashboard/token-usage/stream/reset",
+            post(usage::stream_reset),
+        )
+        .route("/dashboard/token-usage/batch", post(usage::batch))
+        .route(
+            "/dashboard/token-usage/runs/{run_id}",
+            axum::routing::put(usage::run),
+        )
         .route("/delegation/request", post(sdk::delegation_request))
         .route("/delegation/check-approved", get(sdk::check_approved))
         .route("/delegation/my-role", get(sdk::my_role))

@@ -20,10 +20,12 @@ mod sqlite;
 #[cfg(any(test, feature = "store-suite"))]
 mod sqlite_harness;
 mod sqlite_trust;
+mod sqlite_usage;
 mod status;
 #[cfg(any(test, feature = "store-suite"))]
 pub mod suite;
 pub mod trust;
+pub mod usage;
 mod writer;
 
 pub use error::{StoreError, StoreResult};
@@ -33,6 +35,7 @@ pub use sqlite::{SqliteStore, create_private_file};
 pub use sqlite_harness::SqliteHarness;
 pub use status::{DelegationStatus, PlanStatus, Role};
 pub use trust::{TrustKind, TrustRecord, TrustStore};
+pub use usage::{SnapshotStatus, UsageRow, UsageStore};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -379,7 +382,7 @@ pub trait AuditStore: Send + Sync {
 
 /// The gateway's durable state: every area, plus the schema version.
 pub trait Store:
-    KeyStore + PlanStore + IdempotencyStore + DelegationStore + AuditStore + TrustStore
+    KeyStore + PlanStore + IdempotencyStore + DelegationStore + AuditStore + TrustStore + UsageStore
 {
     /// The schema version in force (the last applied migration).
     fn schema_version(&self) -> StoreFuture<'_, u32>;

@@ -250,3 +250,53 @@ async fn rust_client_methods_against_armoriq_serve() {
         .await;
     assert_eq!(run["ok"], true, "{run}");
 }
+
+#[test]
+fn the_blocking_facade_has_the_same_methods() {
+    let Some(py) = python() else { return };
+    let s = Stack::start(&py);
+    let c = armoriq_client::blocking::ArmorIQClient::new(s.options()).unwrap();
+    assert_eq!(c.list_mcps().unwrap()[0]["id"], MCP);
+    assert!(!c.get_mcp_tool_schemas(MCP).unwrap().is_empty());
+    assert_eq!(
+        c.refine(&json!({"tool_calls": [{"name": format!("{MCP}__get_weather"), "args": {}}]}))
+            .unwrap()["decision"],
+        "allow"
+    );
+    let plan = weather_plan("Rome");
+    let cap = c.capture_plan("gpt-4", "p", Some(&plan), None).unwrap();
+    let tok = c.get_intent_token(&cap, None, 300, None).unwrap();
+    let d = c
+        .delegate(&tok, DELEGATE_KEY, 60, None, None, None)
+        .unwrap();
+    let r = c
+        .invoke(
+            MCP,
+            "get_weather",
+            &d.delegated_token,
+            Some(&json!({"city": "Rome", "units": "metric"})),
+            None,
+        )
+        .unwrap();
+    assert_eq!(r.status, "success");
+    let mut bad = plan.clone();
+    bad["steps"][1] = json!({"action": "delete_records", "mcp": MCP, "params": {"table": "t"}});
+    let e = c
+        .reanchor(&tok, &Plan::from_value(&bad).unwrap(), None, None, None)
+        .unwrap_err();
+    assert_eq!(e.sdk_exception(), "IntentReanchorException");
+    let u = c
+        .record_token_usage(
+            "p",
+            "s",
+            &[json!({"model": "m", "inputTokens": 1})],
+            "2026-12-02",
+            1,
+            None,
+            None,
+            None,
+            None,
+        )
+        .unwrap();
+    assert_eq!(u["recorded"], 1, "{u}");
+}

@@ -238,6 +238,18 @@ def usage():
             "reset": reset, "stale": stale, "run": run}
 
 
+def plan_lifecycle():
+    c = client()
+    done = token(c)
+    c.complete_plan(done.plan_id)
+    failed = token(c)
+    c.update_plan_status(failed.plan_id, "failed")
+    s = c.for_user("alice@example.com").start_session(SessionOptions(mode="sdk", default_mcp_name=MCP))
+    t = s.start_plan([{"name": f"{MCP}__get_weather", "args": BOSTON}], goal="weather")
+    s.report(f"{MCP}__get_weather", BOSTON, {"ok": True})
+    return {"completed": done.plan_id, "failed": failed.plan_id, "reported": t.plan_id}
+
+
 if __name__ == "__main__":
     name = sys.argv[1]
     try:

@@ -398,3 +398,37 @@ fn token_usage_is_stored_idempotently_and_shown_by_armoriq_usage() {
         "{text}"
     );
 }
+
+#[test]
+fn plan_status_updates_and_session_reports_reach_the_store() {
+    use armoriq_gateway::store::{AuditCursor, AuditStore, PlanStatus, PlanStore, SqliteStore};
+    let Some(s) = Setup::new(None) else { return };
+    let v = s.scenario("plan_lifecycle");
+    let store = SqliteStore::open(&s.dir.join("state").join("armoriq.db")).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let status = |id: &Value| {
+        rt.block_on(store.get_plan(id.as_str().unwrap()))
+            .unwrap()
+            .unwrap()
+            .status
+    };
+    assert_eq!(status(&v["completed"]), PlanStatus::Completed, "{v}");
+    assert_eq!(status(&v["failed"]), PlanStatus::Failed, "{v}");
+    let rows = rt
+        .block_on(store.audit_page(AuditCursor::START, 1000))
+        .unwrap()
+        .rows;
+    // The SDK sends the plan id only when it is a canonical UUID (its
+    // redaction), which `plan_<uuid>` is not: the row names step and tool.
+    assert!(
+        rows.iter().any(|r| r.route == "report"
+            && r.outcome == "reported_success"
+            && r.step == Some(0)
+            && r.tool.as_deref() == Some("get_weather")),
+        "{rows:?}"
+    );
+    assert!(v["reported"].is_string());
+}

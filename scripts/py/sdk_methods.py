@@ -250,6 +250,15 @@ def plan_lifecycle():
     return {"completed": done.plan_id, "failed": failed.plan_id, "reported": t.plan_id}
 
 
+def mixed_tokens():
+    c = client()
+    a = token(c)
+    b = token(c, plan={"goal": "b", "steps": [PLAN["steps"][1]]})
+    mixed = a.model_copy(update={"raw_token": dict(a.raw_token, token=b.raw_token["token"])})
+    return {"same": invoke(c, "get_weather", a, BOSTON),
+            "mixed": invoke(c, "get_weather", mixed, BOSTON)}
+
+
 if __name__ == "__main__":
     name = sys.argv[1]
     try:

@@ -62,6 +62,21 @@ async function main() {
   const foreign = JSON.parse(JSON.stringify(t));
   foreign.rawToken.token.public_key = 'ab'.repeat(32);
   out.foreign_key = await outcome(() => c.invoke(MCP, 'get_weather', foreign, BOSTON));
+  // A proof header for another step than the one invoked (the SDK sends
+  // the first step whose action matches: here step 1 stands in for step 0).
+  const swapped = JSON.parse(JSON.stringify(t));
+  swapped.stepProofs = [t.stepProofs[1], t.stepProofs[1]];
+  out.swapped_proof = await outcome(() => c.invoke(MCP, 'get_weather', swapped, BOSTON));
+  // A proof header whose siblings were altered.
+  const bent = JSON.parse(JSON.stringify(t));
+  bent.stepProofs[0].siblings = ['00'.repeat(32)];
+  out.bent_proof = await outcome(() => c.invoke(MCP, 'get_weather', bent, BOSTON));
+  // A CSRG token of another plan with this plan's steps.
+  const other = await c.getIntentToken(
+    c.capturePlan('gpt-4o', 'other', { goal: 'other', steps: [PLAN.steps[1]] }), undefined, 60);
+  const mixed = JSON.parse(JSON.stringify(t));
+  mixed.rawToken.token = other.rawToken.token;
+  out.other_plans_token = await outcome(() => c.invoke(MCP, 'get_weather', mixed, BOSTON));
   log(JSON.stringify(out));
 }
 

@@ -111,6 +111,9 @@ fn official_typescript_sdk_against_the_gateway() {
         ("changed_param", "409"),
         ("forged_token", "401"),
         ("foreign_key", "401"),
+        ("swapped_proof", "409"),
+        ("bent_proof", "409"),
+        ("other_plans_token", "401"),
     ] {
         let r = &v[name];
         assert_eq!(r["exception"], "MCPInvocationException", "{name}: {v}");

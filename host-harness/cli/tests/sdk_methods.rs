@@ -432,3 +432,15 @@ fn plan_status_updates_and_session_reports_reach_the_store() {
     );
     assert!(v["reported"].is_string());
 }
+
+#[test]
+fn a_jwt_and_a_csrg_token_of_different_plans_are_refused() {
+    let Some(s) = Setup::new(None) else { return };
+    let v = s.scenario("mixed_tokens");
+    assert_eq!(v["same"]["value"], "success", "{v}");
+    assert_eq!(exc(&v["mixed"]), "InvalidTokenException", "{v}");
+    assert!(
+        v["mixed"]["message"].as_str().unwrap().contains("401") || v["mixed"]["status_code"] == 401,
+        "{v}"
+    );
+}

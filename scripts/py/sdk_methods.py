@@ -108,6 +108,11 @@ def delegate():
         "not_in_plan": attempt(lambda: owner.delegate(t, DELEGATE_KEY, allowed_actions=["delete_records"])),
         "bad_key": attempt(lambda: owner.delegate(t, "zz", allowed_actions=["get_weather"])),
     }
+    # The delegate revokes its own token: the delegation goes, the parent stays.
+    d2 = owner.delegate(t, DELEGATE_KEY, allowed_actions=["get_weather"])
+    out["self_revoke"] = attempt(lambda: helper.revoke(d2.delegated_token, reason="mine"))
+    out["after_self_revoke"] = invoke(helper, "get_weather", d2.delegated_token, BOSTON)
+    out["parent_after_self_revoke"] = invoke(owner, "get_weather", t, BOSTON)
     out["revoke"] = attempt(lambda: owner.revoke(t, reason="done"))
     out["after_revoke"] = invoke(helper, "get_weather", dt, BOSTON)
     out["parent_after_revoke"] = invoke(owner, "get_weather", t, BOSTON)

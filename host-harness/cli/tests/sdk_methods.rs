@@ -218,6 +218,9 @@ fn delegate_invokes_within_the_delegation_and_revoke_cascades() {
     assert_eq!(exc(&v["other_agent"]), "IntentMismatchException", "{v}");
     assert_eq!(exc(&v["not_in_plan"]), "DelegationException", "{v}");
     assert_eq!(exc(&v["bad_key"]), "DelegationException", "{v}");
+    assert_eq!(v["self_revoke"]["value"]["revoked"], true, "{v}");
+    assert_eq!(exc(&v["after_self_revoke"]), "InvalidTokenException", "{v}");
+    assert_eq!(v["parent_after_self_revoke"]["value"], "success", "{v}");
     assert_eq!(v["revoke"]["exception"], Value::Null, "{v}");
     assert_eq!(v["revoke"]["value"]["cascadedRevocations"], 1, "{v}");
     assert_eq!(exc(&v["after_revoke"]), "InvalidTokenException", "{v}");

@@ -465,6 +465,42 @@ pub async fn revoke(
     body: Result<Bytes, BytesRejection>,
 ) -> GwResult<Json<Value>> {
     let (r, _) = parse_body::<RevokeRequest>(body, st.settings.body_limit)?;
+    // A delegated token revokes its delegation only, never the parent plan
+    // (the SDK sends the parent's planId with it).
+    if let Some(t) = r
+        .token
+        .as_deref()
+        .filter(|t| t.get() != "{}" && t.get() != "null")
+        && let Ok(scope) = serde_json::from_str::<TokenScope>(t.get())
+        && let Some(d) = scope.resource_scope.and_then(|s| s.delegation_id)
+    {
+        let tok = crate::csrg::verify(&st, t)?;
+        if tok.scope.delegation_id.as_deref() != Some(d.as_str()) {
+            return Err(GatewayError::InvalidToken(
+                "the token's scope is not signed".into(),
+            ));
+        }
+        let rec = st
+            .store
+            .get_trust_record(&d)
+            .await?
+            .filter(|rec| rec.signature == tok.signature)
+            .ok_or_else(|| GatewayError::NotFound(format!("no delegation {d:?}")))?;
+        let revoked = st.store.revoke_trust_record(&d, now_ms()).await?;
+        st.audit(crate::store::AuditRow {
+            at_ms: now_ms(),
+            route: "revoke".into(),
+            outcome: "revoked_delegation".into(),
+            plan_id: Some(rec.plan_id.clone()),
+            reason: r.reason,
+            ..Default::default()
+        })
+        .await?;
+        return Ok(Json(
+            json!({"success": true, "trustId": format!("revoke_{d}"),
+                               "revoked": revoked, "cascadedRevocations": 0}),
+        ));
+    }
     let id = match (r.plan_id, r.token.as_deref()) {
         (Some(p), _) => p,
         (None, Some(t)) if t.get() != "{}" && t.get() != "null" => {

@@ -113,6 +113,17 @@ impl TrustStore for SqliteStore {
         })
     }
 
+    fn revoke_trust_record<'a>(&'a self, id: &'a str, now_ms: i64) -> StoreFuture<'a, bool> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            Ok(c.execute(
+                "UPDATE trust_records SET revoked_ms = ?2 WHERE id = ?1 \
+                 AND kind IN ('delegate', 'delegate_subtree') AND revoked_ms IS NULL",
+                params![id, now_ms],
+            )? == 1)
+        })
+    }
+
     fn revoke_plan_cascade<'a>(
         &'a self,
         plan_id: &'a str,

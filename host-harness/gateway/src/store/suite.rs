@@ -714,6 +714,17 @@ pub async fn trust_records(h: &impl Harness) {
         .map(|r| r.id)
         .collect();
     assert_eq!(ids, ["t1", "t2", "t4"]);
+    // One delegation alone: once.
+    assert!(s.revoke_trust_record("t3", 4000).await.unwrap());
+    assert!(!s.revoke_trust_record("t3", 4001).await.unwrap());
+    assert!(
+        !s.revoke_trust_record("t4", 4001).await.unwrap(),
+        "not a delegation"
+    );
+    assert_eq!(
+        s.get_trust_record("t3").await.unwrap().unwrap().revoked_ms,
+        Some(4000)
+    );
     // Revoking p1 revokes its two delegations, not p2's; twice counts 0.
     assert_eq!(s.revoke_plan_cascade("p1", 5000).await.unwrap(), Some(2));
     assert_eq!(
@@ -728,9 +739,10 @@ pub async fn trust_records(h: &impl Harness) {
         s.get_trust_record("t4").await.unwrap().unwrap().revoked_ms,
         None
     );
+    // p2's delegation keeps the time it was revoked alone.
     assert_eq!(
         s.get_trust_record("t3").await.unwrap().unwrap().revoked_ms,
-        None
+        Some(4000)
     );
     assert_eq!(s.revoke_plan_cascade("p1", 6000).await.unwrap(), Some(0));
     assert_eq!(s.revoke_plan_cascade("nope", 6000).await.unwrap(), None);

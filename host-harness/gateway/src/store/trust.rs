@@ -85,6 +85,9 @@ pub trait TrustStore: Send + Sync {
         new: &'a PlanRecord,
         record: &'a TrustRecord,
     ) -> StoreFuture<'a, bool>;
+    /// Revokes one delegation record (sets `revoked_ms` if unset); false if
+    /// there is no such delegation or it was revoked already.
+    fn revoke_trust_record<'a>(&'a self, id: &'a str, now_ms: i64) -> StoreFuture<'a, bool>;
     /// In one transaction: sets the plan's status to revoked and
     /// `revoked_ms` on each of its not yet revoked delegation records.
     /// Returns how many delegations were revoked, or `None` when there is

@@ -103,9 +103,8 @@ pub fn verify(st: &AppState, raw: &RawValue) -> GwResult<CsrgIntent> {
     let mut scratch = vec![0u8; text.len().saturating_mul(2).saturating_add(512)];
     let tok = armoriq_core::csrg::verify::<HostBackend>(text, Some(&trusted), &mut scratch)
         .map_err(|e| GatewayError::InvalidToken(format!("CSRG token: {}: {e}", e.name())))?;
-    let leeway = st.settings.leeway as f64;
     let now = now_secs() as f64;
-    if !tok.expires_at.is_finite() || now >= tok.expires_at + leeway {
+    if expired(now, tok.expires_at, st.settings.leeway) {
         return Err(GatewayError::TokenExpired(format!(
             "CSRG token: Expired: token expired at {} (now {now})",
             tok.expires_at
@@ -129,6 +128,12 @@ pub fn verify(st: &AppState, raw: &RawValue) -> GwResult<CsrgIntent> {
             .identity
             .map_or_else(|| "null".to_owned(), |i| i.get().to_owned()),
     })
+}
+
+/// RFC 7519 §4.1.4 for the CSRG token's `expires_at`: expired on or after
+/// `expires_at + leeway` (and when `expires_at` is not a finite number).
+pub fn expired(now: f64, expires_at: f64, leeway: u64) -> bool {
+    !expires_at.is_finite() || now >= expires_at + leeway as f64
 }
 
 /// The intent the stored plan gives a verified CSRG token: the signed
@@ -350,4 +355,20 @@ pub fn check_proof_headers(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_csrg_token_is_expired_at_its_expiry() {
+        assert!(!expired(999.0, 1000.0, 0));
+        assert!(expired(1000.0, 1000.0, 0));
+        assert!(expired(1001.0, 1000.0, 0));
+        assert!(!expired(1004.0, 1000.0, 5));
+        assert!(expired(1005.0, 1000.0, 5));
+        assert!(!expired(1000.0, 1000.5, 0));
+        assert!(expired(0.0, f64::NAN, 0) && expired(0.0, f64::INFINITY, 0));
+    }
 }

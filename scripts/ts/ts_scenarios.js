@@ -77,6 +77,19 @@ async function main() {
   const mixed = JSON.parse(JSON.stringify(t));
   mixed.rawToken.token = other.rawToken.token;
   out.other_plans_token = await outcome(() => c.invoke(MCP, 'get_weather', mixed, BOSTON));
+  // delegate(): the delegate completes its token with the plan it was given
+  // (the SDK keeps only the CSRG token), then invokes as the delegate.
+  const t2 = await c.getIntentToken(cap, undefined, 60);
+  const d = await c.delegate(t2, '3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c',
+                             60, ['get_weather']);
+  out.delegated = { id: d.delegationId, allowed: d.delegatedToken.rawToken.token.allowed_operations,
+                    expires_at: d.delegatedToken.expiresAt, parent_expires_at: t2.expiresAt };
+  const dt = d.delegatedToken;
+  dt.rawToken.plan = PLAN;
+  dt.stepProofs = t2.stepProofs;
+  out.delegate_invoke = await outcome(() => c.invoke(MCP, 'get_weather', dt, BOSTON));
+  out.delegate_outside = await outcome(() =>
+    c.invoke(MCP, 'send_email', dt, { to: 'team@example.com', subject: 'Weather in Boston' }));
   log(JSON.stringify(out));
 }
 

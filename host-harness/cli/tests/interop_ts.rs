@@ -2,7 +2,9 @@
 //! `scripts/ts/` by `scripts/setup-ts.sh`) against `armoriq serve` with a real
 //! MCP server behind it: the SDK sends the CSRG token object and no JWT.
 //! Scenarios: the worked example, a second step of the same plan, a changed
-//! parameter (409), a forged token and a token under a foreign key (401).
+//! parameter (409), a forged token and a token under a foreign key (401),
+//! proof headers of another step or bent (409), another plan's token (401),
+//! `delegate` and the delegate's invoke (inside: success; outside: 409).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -105,6 +107,18 @@ fn official_typescript_sdk_against_the_gateway() {
         second["text"], "sent to team@example.com: Weather in Boston",
         "{v}"
     );
+    assert_eq!(
+        v["delegated"]["allowed"],
+        serde_json::json!(["get_weather"]),
+        "{v}"
+    );
+    assert!(
+        v["delegated"]["expires_at"].as_f64().unwrap()
+            <= v["delegated"]["parent_expires_at"].as_f64().unwrap() + 1.0,
+        "{v}"
+    );
+    assert_eq!(v["delegate_invoke"]["exception"], Value::Null, "{v}");
+    assert_eq!(v["delegate_invoke"]["status"], "success", "{v}");
     // The TypeScript SDK turns every refusal into MCPInvocationException
     // carrying the status.
     for (name, status) in [
@@ -114,6 +128,7 @@ fn official_typescript_sdk_against_the_gateway() {
         ("swapped_proof", "409"),
         ("bent_proof", "409"),
         ("other_plans_token", "401"),
+        ("delegate_outside", "409"),
     ] {
         let r = &v[name];
         assert_eq!(r["exception"], "MCPInvocationException", "{name}: {v}");

@@ -277,6 +277,7 @@ pub fn app(state: AppState) -> Router {
             axum::routing::put(usage::run),
         )
         .route("/delegation/request", post(sdk::delegation_request))
+        .route("/delegation/create", post(trust::delegate))
         .route("/delegation/check-approved", get(sdk::check_approved))
         .route("/delegation/my-role", get(sdk::my_role))
         .route("/delegation/mark-executed", post(sdk::mark_executed))

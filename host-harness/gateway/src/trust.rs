@@ -240,7 +240,8 @@ fn one<T>(a: Option<T>, b: Option<T>, name: &str) -> GwResult<Option<T>> {
     }
 }
 
-/// `POST /iap/trust/delegate`.
+/// `POST /iap/trust/delegate` (the Python SDK) and `POST
+/// /delegation/create` (the TypeScript SDK's `delegate`, same body).
 pub async fn delegate(
     State(st): State<AppState>,
     _: ApiKey,

@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-python.sh
 bash scripts/setup-browser.sh
+bash scripts/setup-ts.sh
 export ARMORIQ_PYTHON="${ARMORIQ_PYTHON:-$PWD/.venv/bin/python}"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

@@ -328,7 +328,8 @@ impl<'a> Claims<'a> {
     pub fn check(&self, e: &Expect<'_>) -> Result<(), Error> {
         let leeway = i64::try_from(e.leeway).unwrap_or(i64::MAX);
         let exp = self.exp.ok_or(Error::MissingClaim { claim: "exp" })?;
-        if e.now > exp.saturating_add(leeway) {
+        // RFC 7519 §4.1.4: the token must not be accepted "on or after" `exp`.
+        if e.now >= exp.saturating_add(leeway) {
             return Err(Error::Expired { now: e.now, exp });
         }
         if let Some(nbf) = self.nbf

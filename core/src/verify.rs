@@ -102,7 +102,8 @@ impl SignedIntent {
     /// (kind `InvalidToken`).
     pub fn check_time(&self, now: i64, leeway: u64) -> Result<(), Error> {
         let leeway = i64::try_from(leeway).unwrap_or(i64::MAX);
-        if now > self.exp.saturating_add(leeway) {
+        // RFC 7519 §4.1.4: expired "on or after" `exp` (plus leeway).
+        if now >= self.exp.saturating_add(leeway) {
             return Err(Error::Expired { now, exp: self.exp });
         }
         if let Some(nbf) = self.nbf

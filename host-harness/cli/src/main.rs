@@ -42,6 +42,8 @@ enum Command {
     Delegations(cmd::gateway::DelegationsArgs),
     /// Show the gateway's audit log.
     Logs(cmd::gateway::LogsArgs),
+    /// Show the LLM token usage the gateway stored.
+    Usage(cmd::usage::UsageArgs),
     /// Write armoriq.yaml (the official layout), probing each MCP server.
     Init(cmd::init::InitArgs),
     /// Check armoriq.yaml: syntax, API key, MCP servers, policy refs.
@@ -77,6 +79,7 @@ fn main() -> ExitCode {
         Command::Reject(a) => cmd::gateway::decide(&a, false),
         Command::Delegations(a) => cmd::gateway::delegations(&a),
         Command::Logs(a) => cmd::gateway::logs(&a),
+        Command::Usage(a) => cmd::usage::usage(&a),
         Command::Init(a) => cmd::init::init(&a),
         Command::Validate(a) => cmd::client::validate(&a),
         Command::Login(a) => cmd::client::login(&a),

@@ -312,6 +312,45 @@ fn check_invocations<B: Backend>(key: &SigningKey) {
             (r.kind(), r),
             (ErrorKind::IntentMismatch, Error::RootMismatch)
         );
+        // RFC 7519 §4.1.4 boundary: accepted the second before exp + leeway,
+        // expired at it (on the verified-token path and on a re-check).
+        let last = Expect {
+            now: NOW + 304,
+            ..expect
+        };
+        verify_invocation(token.as_bytes(), &call, &proof, &last, &keys, &mut buf).unwrap();
+        let at = Expect {
+            now: NOW + 305,
+            ..expect
+        };
+        let r = reject(&call, &proof, &at, &token);
+        assert_eq!(
+            (r.kind(), r),
+            (
+                ErrorKind::TokenExpired,
+                Error::Expired {
+                    now: NOW + 305,
+                    exp: NOW + 300
+                }
+            )
+        );
+        let cached = armoriq_core::SignedIntent {
+            plan_hash: [0; 32],
+            merkle_root: [0; 32],
+            step_count: 3,
+            exp: NOW + 300,
+            nbf: None,
+            iat: None,
+        };
+        assert!(cached.check_time(NOW + 304, 5).is_ok());
+        assert!(cached.check_time(NOW + 299, 0).is_ok());
+        assert_eq!(
+            cached.check_time(NOW + 300, 0),
+            Err(Error::Expired {
+                now: NOW + 300,
+                exp: NOW + 300
+            })
+        );
         // Token problems.
         let late = Expect {
             now: NOW + 306,

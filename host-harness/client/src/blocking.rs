@@ -432,3 +432,148 @@ pub fn discover_mcp_tools(url: &str, auth: &McpAuth, timeout: Duration) -> Disco
         },
     }
 }
+
+/// The catalogue, preflight, trust and usage calls.
+impl ArmorIQClient {
+    /// As [`crate::ArmorIQClient::list_mcps`].
+    ///
+    /// # Errors
+    /// As [`crate::ArmorIQClient::list_mcps`].
+    pub fn list_mcps(&self) -> Result<Vec<Value>> {
+        self.rt.run(self.inner.list_mcps())
+    }
+
+    /// As [`crate::ArmorIQClient::get_mcp_tool_schemas`].
+    ///
+    /// # Errors
+    /// As [`crate::ArmorIQClient::get_mcp_tool_schemas`].
+    pub fn get_mcp_tool_schemas(&self, mcp: &str) -> Result<Vec<Value>> {
+        self.rt.run(self.inner.get_mcp_tool_schemas(mcp))
+    }
+
+    /// As [`crate::ArmorIQClient::refine`].
+    ///
+    /// # Errors
+    /// As [`crate::ArmorIQClient::refine`].
+    pub fn refine(&self, req: &Value) -> Result<Value> {
+        self.rt.run(self.inner.refine(req))
+    }
+
+    /// As [`crate::ArmorIQClient::delegate`].
+    ///
+    /// # Errors
+    /// As [`crate::ArmorIQClient::delegate`].
+    pub fn delegate(
+        &self,
+        token: &IntentToken,
+        delegate_public_key: &str,
+        validity_seconds: u64,
+        allowed_actions: Option<&[String]>,
+        target_agent: Option<&str>,
+        subtask: Option<&Value>,
+    ) -> Result<crate::DelegationResult> {
+        self.rt.run(self.inner.delegate(
+            token,
+            delegate_public_key,
+            validity_seconds,
+            allowed_actions,
+            target_agent,
+            subtask,
+        ))
+    }
+
+    /// As [`crate::ArmorIQClient::delegate_subtree`].
+    ///
+    /// # Errors
+    /// As [`crate::ArmorIQClient::delegate_subtree`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn delegate_subtree(
+        &self,
+        token: &IntentToken,
+        delegate_public_key: &str,
+        subtree_path: &str,
+        validity_seconds: u64,
+        parent_plan: Option<&crate::Plan>,
+        plan_id: Option<&str>,
+        intent_reference: Option<&str>,
+    ) -> Result<Value> {
+        self.rt.run(self.inner.delegate_subtree(
+            token,
+            delegate_public_key,
+            subtree_path,
+            validity_seconds,
+            parent_plan,
+            plan_id,
+            intent_reference,
+        ))
+    }
+
+    /// As [`crate::ArmorIQClient::reanchor`].
+    ///
+    /// # Errors
+    /// As [`crate::ArmorIQClient::reanchor`].
+    pub fn reanchor(
+        &self,
+        token: &IntentToken,
+        updated_plan: &crate::Plan,
+        reason: Option<&str>,
+        plan_id: Option<&str>,
+        intent_reference: Option<&str>,
+    ) -> Result<Value> {
+        self.rt.run(
+            self.inner
+                .reanchor(token, updated_plan, reason, plan_id, intent_reference),
+        )
+    }
+
+    /// As [`crate::ArmorIQClient::record_token_usage`].
+    ///
+    /// # Errors
+    /// As [`crate::ArmorIQClient::record_token_usage`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_token_usage(
+        &self,
+        product: &str,
+        session_id: &str,
+        entries: &[Value],
+        usage_date: &str,
+        usage_hour: u8,
+        repo: Option<&str>,
+        device_id: Option<&str>,
+        device_name: Option<&str>,
+        armored: Option<bool>,
+    ) -> Result<Value> {
+        self.rt.run(self.inner.record_token_usage(
+            product,
+            session_id,
+            entries,
+            usage_date,
+            usage_hour,
+            repo,
+            device_id,
+            device_name,
+            armored,
+        ))
+    }
+
+    /// As [`crate::ArmorIQClient::initialize_usage_stream`].
+    pub fn initialize_usage_stream(&self) -> Value {
+        self.rt.run(self.inner.initialize_usage_stream())
+    }
+
+    /// As [`crate::ArmorIQClient::reset_usage_stream`].
+    pub fn reset_usage_stream(&self, generation: &str, reset_id: &str) -> Value {
+        self.rt
+            .run(self.inner.reset_usage_stream(generation, reset_id))
+    }
+
+    /// As [`crate::ArmorIQClient::record_token_usage_batch`].
+    pub fn record_token_usage_batch(&self, batch: &Value) -> Value {
+        self.rt.run(self.inner.record_token_usage_batch(batch))
+    }
+
+    /// As [`crate::ArmorIQClient::report_usage_run`].
+    pub fn report_usage_run(&self, run_id: &str, report: &Value) -> Value {
+        self.rt.run(self.inner.report_usage_run(run_id, report))
+    }
+}

@@ -80,6 +80,18 @@ pub enum ArmorIqError {
         /// HTTP status, when one caused it.
         status: Option<u16>,
     },
+    /// `IntentReanchorException`: the backend refused to re-anchor a
+    /// changed plan (a blocked step: `reason`).
+    IntentReanchor {
+        /// Message.
+        message: String,
+        /// HTTP status, when one caused it.
+        status: Option<u16>,
+        /// The backend's `reason`.
+        reason: Option<String>,
+        /// The plan.
+        plan_id: Option<String>,
+    },
     /// `ValueError` / `TypeError`: an argument the SDK refuses.
     InvalidInput(String),
 }
@@ -99,6 +111,7 @@ impl ArmorIqError {
             Self::PolicyHold { .. } => "PolicyHold",
             Self::Delegation { .. } => "Delegation",
             Self::McpInvocation { .. } => "MCPInvocation",
+            Self::IntentReanchor { .. } => "IntentReanchor",
             Self::InvalidInput(_) => "InvalidInput",
         }
     }
@@ -114,6 +127,7 @@ impl ArmorIqError {
             Self::PolicyHold { .. } => "PolicyHoldException",
             Self::Delegation { .. } => "DelegationException",
             Self::McpInvocation { .. } => "MCPInvocationException",
+            Self::IntentReanchor { .. } => "IntentReanchorException",
             Self::InvalidInput(_) => "ValueError",
         }
     }
@@ -127,6 +141,7 @@ impl ArmorIqError {
             | Self::PolicyBlocked { message, .. }
             | Self::PolicyHold { message, .. }
             | Self::Delegation { message, .. }
+            | Self::IntentReanchor { message, .. }
             | Self::McpInvocation { message, .. } => message,
         }
     }
@@ -134,7 +149,9 @@ impl ArmorIqError {
     /// The HTTP status behind the error, if any.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Self::Delegation { status, .. } | Self::McpInvocation { status, .. } => *status,
+            Self::Delegation { status, .. }
+            | Self::McpInvocation { status, .. }
+            | Self::IntentReanchor { status, .. } => *status,
             _ => None,
         }
     }
@@ -161,6 +178,9 @@ impl ArmorIqError {
             Self::Delegation { .. } => "see `armoriq delegations` for the delegation's state",
             Self::McpInvocation { .. } => {
                 "check that the proxy and the MCP server are reachable and the tool's arguments"
+            }
+            Self::IntentReanchor { .. } => {
+                "the changed plan holds a step the policy blocks; remove it or change the policy"
             }
             Self::InvalidInput(_) => "fix the argument",
         }

@@ -25,6 +25,7 @@
 mod approval;
 #[cfg(feature = "blocking")]
 pub mod blocking;
+mod catalogue;
 mod client;
 pub mod config;
 pub mod credentials;
@@ -40,6 +41,8 @@ mod plans;
 mod resolve;
 pub mod session;
 mod token;
+mod trust;
+mod usage;
 mod util;
 mod verify;
 
@@ -58,6 +61,7 @@ pub use session::{
     ArmorIQSession, ArmorIQUserScope, EnforceResult, ReportOptions, SessionMode, SessionOptions,
 };
 pub use token::{IntentToken, PlanCapture, RawToken, Seconds};
+pub use trust::DelegationResult;
 pub use util::py_repr;
 pub(crate) use util::{py_str, truthy};
 

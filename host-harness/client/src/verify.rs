@@ -51,6 +51,15 @@ impl ArmorIQClient {
     /// `InvalidToken` naming what does not hold; `TokenExpired`.
     pub async fn verify_locally(&self, token: &IntentToken) -> Result<()> {
         let key = self.iap_public_key().await?;
+        if token.jwt_token.is_none()
+            && token
+                .raw_token
+                .token
+                .pointer("/resource_scope/delegation_id")
+                .is_some()
+        {
+            return check_delegated(token, &key);
+        }
         let signed = self.verify_jwt(token, &key)?;
         let (_, hashes) = armoriq_common::proofs::plan_hashes(
             token.raw_token.plan.as_json().as_bytes(),
@@ -175,6 +184,29 @@ fn check_csrg(
                 csrg.plan_hash, hashes.plan_hash
             )));
         }
+    }
+    Ok(())
+}
+
+/// A delegated token (no JWT): its CSRG token signed by the IAP key, not
+/// expired (RFC 7519 §4.1.4: expired at `expires_at`), over the plan it
+/// carries.
+fn check_delegated(token: &IntentToken, key: &[u8; 32]) -> Result<()> {
+    let text = serde_json::to_vec(&token.raw_token.token).map_err(|e| bad(e.to_string()))?;
+    let mut scratch = vec![0u8; text.len() * 2 + 64];
+    let csrg = armoriq_core::csrg::verify::<HostBackend>(&text, Some(key), &mut scratch)
+        .map_err(|e| bad(format!("delegated CSRG token: {}: {e}", e.name())))?;
+    if now_f64() >= csrg.expires_at {
+        return Err(ArmorIqError::TokenExpired {
+            message: format!("delegated token expired at {}", csrg.expires_at),
+            token_id: token.token_id.clone(),
+            expired_at: csrg.expires_at,
+        });
+    }
+    if csrg.plan_hash != token.plan_hash {
+        return Err(bad(
+            "the delegated token's plan_hash is not the one it states".into(),
+        ));
     }
     Ok(())
 }

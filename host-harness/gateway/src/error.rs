@@ -202,6 +202,7 @@ impl GatewayError {
                 reasons,
             } => json!({"success": false, "error": name,
                        "message": format!("Policy denied: {}", reasons.join("; ")),
+                       "reason": format!("policy blocked: {}", reasons.join("; ")),
                        "policy_validation": {"allowed_tools": allowed, "denied_tools": denied,
                            "denied_reasons": reasons, "default_enforcement_action": "block"}}),
             Self::PolicyHold {

@@ -86,6 +86,10 @@ struct CsrgSigned<'a> {
     identity: &'a Identity<'a>,
     public_key: &'a str,
     version: &'a str,
+    /// `{"plan_id": …}`: names the stored plan the token was issued for
+    /// (signed: the official SDK signs a non-empty `resource_scope`); the
+    /// proxy reads it when the CSRG token comes alone ([`crate::csrg`]).
+    resource_scope: Value,
 }
 
 fn empty_object() -> Box<RawValue> {
@@ -256,6 +260,7 @@ async fn mint_inner(
         identity: &identity,
         public_key: &public_key,
         version: "1",
+        resource_scope: json!({"plan_id": ids.plan_id}),
     };
     let token = sign_csrg(st, signed)?;
     let record = plan_record(&ids, plan_text, &hashes, digest.step_count, email, agent);
@@ -318,7 +323,7 @@ struct Ids {
 
 /// Policy over every step: the allowed tools, or the refusal naming the
 /// denied ones (also named in the audit row's `tool`).
-fn policy_over_steps(
+pub(crate) fn policy_over_steps(
     st: &AppState,
     plan_text: &str,
     email: Option<&str>,

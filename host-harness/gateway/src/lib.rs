@@ -9,6 +9,12 @@
 //! * [`policy`]: allow / hold / block.
 //! * [`mcp`]: forwarding `tools/call` with `rmcp`.
 //! * [`iap`], [`proxy`], [`sdk`]: the routes.
+//! * [`catalogue`]: the MCP servers and their tool schemas.
+//! * [`preflight`]: a plan's tool calls against policy before any token.
+//! * [`trust`], [`reanchor`], [`subtree`]: delegate, delegate_subtree,
+//!   reanchor, revoke (signed records).
+//! * [`usage`]: LLM token usage (`/dashboard/token-usage*`).
+//! * [`csrg`]: invocations with the CSRG token alone (TypeScript SDK).
 //! * [`auth`]: the API key as an extractor ([`auth::ApiKey`], [`auth::AdminKey`]).
 //! * [`audit`]: one way to audit a decision or a refusal.
 //! * [`error`]: one error type, one status/body mapping.
@@ -17,18 +23,25 @@
 pub mod audit;
 pub mod auth;
 pub mod builder;
-pub mod device;
+pub mod catalogue;
 pub mod console;
+pub mod csrg;
+pub mod device;
 pub mod error;
 pub mod iap;
 pub mod mcp;
 pub mod plans;
 pub mod policy;
+pub mod preflight;
 pub mod proxy;
+pub mod reanchor;
 pub mod sdk;
 pub mod settings;
 pub mod store;
+pub mod subtree;
 pub mod tokens;
+pub mod trust;
+pub mod usage;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -63,6 +76,8 @@ pub struct Gateway {
     /// The verifier device every call is checked on (`serve --device`), once
     /// connected; empty: host check only.
     pub device: std::sync::OnceLock<device::DeviceLink>,
+    /// Their tool schemas (short-lived cache).
+    pub tools: catalogue::ToolCache,
     key_cache: RwLock<HashMap<String, (KeyInfo, Instant)>>,
 }
 
@@ -90,6 +105,7 @@ impl Gateway {
             .unwrap_or_default();
         Ok(Self {
             mcp: mcp::McpPool::new(&servers, settings.mcp_timeout),
+            tools: catalogue::ToolCache::new(),
             token_cache: tokens::TokenCache::new(settings.token_cache_entries),
             plans: plans::PlanCache::new(4096),
             policy: RwLock::new(Arc::new(policy)),
@@ -251,12 +267,29 @@ pub fn app(state: AppState) -> Router {
         .route("/iap/sdk/bootstrap", post(sdk::bootstrap))
         .route("/iap/sdk/resolve-user", post(sdk::resolve_user))
         .route("/iap/sdk/enforce", post(proxy::enforce))
+        .route("/iap/sdk/preflight", post(preflight::preflight))
         .route("/iap/audit", post(sdk::report))
         .route("/iap/plans/{id}/status", post(sdk::plan_status))
-        .route("/iap/trust/revoke", post(sdk::revoke))
+        .route("/iap/trust/revoke", post(trust::revoke))
+        .route("/iap/trust/delegate", post(trust::delegate))
+        .route("/iap/trust/reanchor", post(reanchor::reanchor))
         .route("/mcp/tool-metadata/{mcp}", get(sdk::tool_metadata))
+        .route("/mcp/my-servers", get(catalogue::my_servers))
+        .route("/mcp/tools/{mcp}", get(catalogue::tools))
         .route("/invoke", post(proxy::invoke))
+        .route("/dashboard/token-usage", post(usage::record))
+        .route("/dashboard/token-usage/stream", post(usage::stream))
+        .route(
+            "/dashboard/token-usage/stream/reset",
+            post(usage::stream_reset),
+        )
+        .route("/dashboard/token-usage/batch", post(usage::batch))
+        .route(
+            "/dashboard/token-usage/runs/{run_id}",
+            axum::routing::put(usage::run),
+        )
         .route("/delegation/request", post(sdk::delegation_request))
+        .route("/delegation/create", post(trust::delegate))
         .route("/delegation/check-approved", get(sdk::check_approved))
         .route("/delegation/my-role", get(sdk::my_role))
         .route("/delegation/mark-executed", post(sdk::mark_executed))

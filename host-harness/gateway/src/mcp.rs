@@ -5,7 +5,7 @@
 use crate::error::GatewayError;
 use armoriq_common::yaml::McpServer;
 use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
 use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -88,6 +88,36 @@ impl McpPool {
     }
 }
 
+impl McpPool {
+    /// The server's tools (`tools/list`, every page).
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown server, `McpTimeout`, `McpUnavailable`.
+    pub async fn list_tools(&self, mcp: &str) -> Result<Vec<Tool>, GatewayError> {
+        let server = self
+            .servers
+            .get(mcp)
+            .ok_or_else(|| GatewayError::NotFound(format!("unknown MCP server {mcp:?}")))?;
+        match tokio::time::timeout(self.timeout, server.list_tools()).await {
+            Ok(r) => r,
+            Err(_) => {
+                server.session.lock().await.take();
+                Err(GatewayError::McpTimeout(format!(
+                    "MCP server {mcp:?} did not list its tools within {} ms",
+                    self.timeout.as_millis()
+                )))
+            }
+        }
+    }
+
+    /// The configured servers, sorted by id.
+    pub fn servers(&self) -> Vec<McpServer> {
+        let mut v: Vec<_> = self.servers.values().map(|s| s.cfg.clone()).collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    }
+}
+
 impl Server {
     async fn connect(&self) -> Result<Session, GatewayError> {
         let mut cfg = StreamableHttpClientTransportConfig::with_uri(self.cfg.url.clone());
@@ -127,30 +157,41 @@ impl Server {
         Ok(Arc::new(running))
     }
 
-    async fn call(&self, params: CallToolRequestParams) -> Result<CallToolResult, GatewayError> {
-        let session = {
-            let mut slot = self.session.lock().await;
-            match slot.as_ref() {
-                Some(s) if !s.is_closed() => s.clone(),
-                _ => {
-                    let s = self.connect().await?;
-                    *slot = Some(s.clone());
-                    s
-                }
+    /// The open session, or a new one.
+    async fn session(&self) -> Result<Session, GatewayError> {
+        let mut slot = self.session.lock().await;
+        match slot.as_ref() {
+            Some(s) if !s.is_closed() => Ok(s.clone()),
+            _ => {
+                let s = self.connect().await?;
+                *slot = Some(s.clone());
+                Ok(s)
             }
-        };
+        }
+    }
+
+    /// A transport failure on `session`: forget it (the next use reconnects).
+    async fn failed(&self, session: &Session, e: impl std::fmt::Display) -> GatewayError {
+        let mut slot = self.session.lock().await;
+        if slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, session)) {
+            slot.take();
+        }
+        GatewayError::McpUnavailable(format!("MCP server {:?} failed: {e}", self.cfg.id))
+    }
+
+    async fn call(&self, params: CallToolRequestParams) -> Result<CallToolResult, GatewayError> {
+        let session = self.session().await?;
         match session.call_tool(params).await {
             Ok(r) => Ok(r),
-            Err(e) => {
-                let mut slot = self.session.lock().await;
-                if slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, &session)) {
-                    slot.take();
-                }
-                Err(GatewayError::McpUnavailable(format!(
-                    "MCP server {:?} failed: {e}",
-                    self.cfg.id
-                )))
-            }
+            Err(e) => Err(self.failed(&session, e).await),
+        }
+    }
+
+    async fn list_tools(&self) -> Result<Vec<Tool>, GatewayError> {
+        let session = self.session().await?;
+        match session.list_all_tools().await {
+            Ok(r) => Ok(r),
+            Err(e) => Err(self.failed(&session, e).await),
         }
     }
 }

@@ -29,6 +29,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -42,6 +43,12 @@ pub struct TokenRef {
     jwt_token: Option<String>,
     #[serde(default)]
     plan_id: Option<String>,
+    /// The CSRG token object (the TypeScript SDK's `rawToken.token`).
+    #[serde(default)]
+    token: Option<Box<RawValue>>,
+    /// The plan hash the client holds (the TypeScript SDK's `rawToken`).
+    #[serde(default)]
+    plan_hash: Option<String>,
 }
 
 /// The `/invoke` body.
@@ -66,6 +73,12 @@ pub struct InvokeRequest {
     iam_context: Option<Value>,
     #[serde(default)]
     enforce_only: Option<bool>,
+    /// The CSRG token object (TypeScript SDK).
+    #[serde(default)]
+    token: Option<Box<RawValue>>,
+    /// The same, again (TypeScript SDK).
+    #[serde(default)]
+    csrg_token: Option<Box<RawValue>>,
 }
 
 /// Params with the SDK's control members taken out.
@@ -77,10 +90,23 @@ pub struct CleanParams {
     pub map: Map<String, Value>,
     /// `_delegation_id`, if sent.
     pub delegation_id: Option<String>,
+    /// `_iam_context.email` (or `.user_email`), if sent (TypeScript SDK).
+    pub iam_email: Option<String>,
 }
 
-/// Members the official SDK adds to params for the proxy, never for the tool.
-pub const CONTROL_MEMBERS: [&str; 3] = ["_policy_context", "_delegation_id", "_approvals"];
+/// Members the official SDKs add to params for the proxy, never for the
+/// tool (`_iam_context`: the TypeScript SDK's).
+pub const CONTROL_MEMBERS: [&str; 4] = [
+    "_policy_context",
+    "_delegation_id",
+    "_approvals",
+    "_iam_context",
+];
+
+/// The TypeScript SDK's `user_email` param, a control member only when it
+/// repeats `_iam_context.user_email` (the SDK sets both from one argument;
+/// a tool's own `user_email` param is kept).
+const TS_USER_EMAIL: &str = "user_email";
 
 /// Takes the control members out of a params object, keeping every other
 /// member's bytes as sent.
@@ -103,12 +129,31 @@ pub fn clean_params(raw: Option<&RawValue>) -> GwResult<CleanParams> {
     }
     let mut text = String::from("{");
     let mut delegation_id = None;
+    let iam = v
+        .members()
+        .find(|(k, _)| k.eq_str("_iam_context"))
+        .map(|(_, c)| c);
+    let iam_field = |name: &str| -> Option<String> {
+        iam.as_ref()?
+            .members()
+            .find(|(k, _)| k.eq_str(name))
+            .and_then(|(_, x)| x.as_str())
+            .map(|s| s.chars().collect())
+    };
+    let iam_user_email = iam_field("user_email");
+    let iam_email = iam_field("email").or_else(|| iam_user_email.clone());
     for (k, val) in v.members() {
         let key: String = k.chars().collect();
         if CONTROL_MEMBERS.contains(&key.as_str()) {
             if key == "_delegation_id" {
                 delegation_id = val.as_str().map(|s| s.chars().collect());
             }
+            continue;
+        }
+        if key == TS_USER_EMAIL
+            && iam_user_email.is_some()
+            && val.as_str().map(|s| s.chars().collect::<String>()) == iam_user_email
+        {
             continue;
         }
         if text.len() > 1 {
@@ -125,6 +170,7 @@ pub fn clean_params(raw: Option<&RawValue>) -> GwResult<CleanParams> {
         text,
         map,
         delegation_id,
+        iam_email,
     })
 }
 
@@ -163,6 +209,16 @@ pub async fn signed_plan(
     plan_id: &str,
     signed: &SignedIntent,
 ) -> GwResult<Arc<ReadyPlan>> {
+    let plan = load_plan(st, plan_id).await?;
+    crate::trust::anchored(st, &plan, &hex::encode(signed.plan_hash)).await?;
+    Ok(plan)
+}
+
+/// A stored, unrevoked plan, through the plan cache.
+///
+/// # Errors
+/// `InvalidToken` when the plan is unknown or revoked.
+pub async fn load_plan(st: &AppState, plan_id: &str) -> GwResult<Arc<ReadyPlan>> {
     let plan = match st.plans.get(plan_id) {
         Some(p) => p,
         None => {
@@ -180,11 +236,6 @@ pub async fn signed_plan(
         return Err(GatewayError::InvalidToken(format!(
             "plan {plan_id:?} was revoked"
         )));
-    }
-    if plan.record.plan_hash != hex::encode(signed.plan_hash) {
-        return Err(GatewayError::InvalidToken(
-            "the token was not issued for this plan_id (plan_hash differs)".into(),
-        ));
     }
     Ok(plan)
 }
@@ -215,11 +266,12 @@ async fn respond(st: &AppState, mut audit: Audit, result: GwResult<Outcome>) -> 
 pub async fn invoke(
     State(st): State<AppState>,
     key: Result<ApiKey, GatewayError>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let mut audit = Audit::new("invoke");
     let result = match key {
-        Ok(_) => invoke_inner(&st, body, &mut audit).await,
+        Ok(_) => invoke_inner(&st, &headers, body, &mut audit).await,
         Err(e) => Err(e),
     };
     respond(&st, audit, result).await
@@ -232,7 +284,49 @@ struct Call {
     email: Option<String>,
     params: CleanParams,
     token: TokenRef,
+    /// The CSRG token object, when one came (`token`, `csrg_token` or
+    /// `intent_token.token`: the same text wherever it came).
+    csrg: Option<Box<RawValue>>,
+    /// The calling agent, if named.
+    agent_id: Option<String>,
     enforce_only: bool,
+}
+
+impl Call {
+    /// What the request says about its token(s).
+    fn token_parts(&self) -> crate::csrg::TokenParts<'_> {
+        crate::csrg::TokenParts {
+            jwt: self.token.jwt_token.as_deref(),
+            plan_id: self.token.plan_id.as_deref(),
+            plan_hash: self.token.plan_hash.as_deref(),
+            csrg: self.csrg.as_deref(),
+        }
+    }
+}
+
+/// The one CSRG token of a request: absent when none (or only `{}`) came;
+/// every copy sent must be the same text.
+///
+/// # Errors
+/// `InvalidToken` when copies differ.
+fn one_csrg(copies: [Option<Box<RawValue>>; 3]) -> GwResult<Option<Box<RawValue>>> {
+    let mut found: Option<Box<RawValue>> = None;
+    for c in copies.into_iter().flatten() {
+        let t = c.get().trim();
+        if t == "{}" || t == "null" {
+            continue;
+        }
+        match &found {
+            Some(f) if f.get() != c.get() => {
+                return Err(GatewayError::InvalidToken(
+                    "the CSRG token copies (token, csrg_token, intent_token.token) differ".into(),
+                ));
+            }
+            Some(_) => {}
+            None => found = Some(c),
+        }
+    }
+    Ok(found)
 }
 
 /// Parses the body and fills in the audit row.
@@ -246,19 +340,23 @@ fn parse_call(
         .action
         .or(req.tool)
         .ok_or_else(|| GatewayError::BadRequest("missing `action`".into()))?;
-    let email = req.user_email.or_else(|| {
-        req.iam_context
-            .as_ref()
-            .and_then(|c| c.get("email"))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    });
+    let params = clean_params(req.params.as_deref().or(req.arguments.as_deref()))?;
+    let email = req
+        .user_email
+        .or_else(|| {
+            req.iam_context
+                .as_ref()
+                .and_then(|c| c.get("email"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .or_else(|| params.iam_email.clone());
     audit.row.mcp = Some(req.mcp.clone());
     audit.row.tool = Some(action.clone());
     audit.row.user_email = email.clone();
-    audit.row.agent_id = req.agent_id;
-    let params = clean_params(req.params.as_deref().or(req.arguments.as_deref()))?;
-    let token = req.intent_token.unwrap_or_default();
+    audit.row.agent_id = req.agent_id.clone();
+    let mut token = req.intent_token.unwrap_or_default();
+    let csrg = one_csrg([req.token, req.csrg_token, token.token.take()])?;
     audit.row.plan_id = token.plan_id.clone();
     Ok(Call {
         mcp: req.mcp,
@@ -266,12 +364,15 @@ fn parse_call(
         email,
         params,
         token,
+        csrg,
+        agent_id: req.agent_id,
         enforce_only: req.enforce_only == Some(true),
     })
 }
 
 async fn invoke_inner(
     st: &AppState,
+    headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     audit: &mut Audit,
 ) -> GwResult<Outcome> {
@@ -290,7 +391,8 @@ async fn invoke_inner(
         .await?;
         return Ok(enforce_outcome(d));
     }
-    let (plan, step) = verify_call(st, &call).await?;
+    let (plan, step) = verify_call(st, &call, headers).await?;
+    audit.row.plan_id = Some(plan.record.plan_id.clone());
     audit.row.step = i64::try_from(step).ok();
     let (outcome, reason) = decide_call(st, &call, &plan).await?;
     if !st.mcp.knows(&call.mcp) {
@@ -331,26 +433,26 @@ async fn invoke_inner(
 
 /// Token, signed plan and step: the call must be a step of the plan the
 /// token signed. Returns the plan and the step's index.
-async fn verify_call(st: &AppState, call: &Call) -> GwResult<(Arc<ReadyPlan>, u64)> {
-    let jwt = call
-        .token
-        .jwt_token
-        .as_deref()
-        .ok_or_else(|| GatewayError::InvalidToken("missing intent_token.jwt_token".into()))?;
-    let signed = check_token(st, jwt)?;
-    let plan_id = call
-        .token
-        .plan_id
-        .as_deref()
-        .ok_or_else(|| GatewayError::InvalidToken("missing intent_token.plan_id".into()))?;
-    let plan = signed_plan(st, plan_id, &signed).await?;
+async fn verify_call(
+    st: &AppState,
+    call: &Call,
+    headers: &HeaderMap,
+) -> GwResult<(Arc<ReadyPlan>, u64)> {
+    let (plan, signed, restriction) = crate::csrg::signed_intent(st, call.token_parts()).await?;
+    let plan_id = &plan.record.plan_id;
     match plan.find_step(
         &signed,
         &call.mcp,
         &call.action,
         call.params.text.as_bytes(),
     ) {
-        StepMatch::Verified(i) => Ok((plan, i)),
+        StepMatch::Verified(i) => {
+            crate::csrg::check_proof_headers(headers, &plan, &signed, &call.action)?;
+            if let Some(r) = &restriction {
+                r.check(&call.action, i, call.agent_id.as_deref())?;
+            }
+            Ok((plan, i))
+        }
         StepMatch::Mismatch(Some(r)) => Err(rejection_error(r)),
         StepMatch::Mismatch(None) => Err(GatewayError::IntentMismatch(format!(
             "{}.{} is not a step of plan {plan_id}",
@@ -651,5 +753,32 @@ mod tests {
             Err(GatewayError::BadRequest(_))
         ));
         assert_eq!(clean_params(None).unwrap().text, "{}");
+    }
+
+    #[test]
+    fn typescript_control_members_are_taken_out() {
+        // The TypeScript SDK adds `_iam_context` and repeats its user_email.
+        let raw = RawValue::from_string(
+            r#"{"city":"Boston","_iam_context":{"email":"a@x.io","user_email":"a@x.io","user_id":"u"},"user_email":"a@x.io"}"#
+                .into(),
+        )
+        .unwrap();
+        let c = clean_params(Some(&raw)).unwrap();
+        assert_eq!(c.text, r#"{"city":"Boston"}"#);
+        assert_eq!(c.iam_email.as_deref(), Some("a@x.io"));
+        // A tool's own user_email (not the SDK's repeat) is kept.
+        let raw = RawValue::from_string(
+            r#"{"user_email":"b@x.io","_iam_context":{"user_email":"a@x.io"}}"#.into(),
+        )
+        .unwrap();
+        assert_eq!(
+            clean_params(Some(&raw)).unwrap().text,
+            r#"{"user_email":"b@x.io"}"#
+        );
+        let raw = RawValue::from_string(r#"{"user_email":"b@x.io"}"#.into()).unwrap();
+        assert_eq!(
+            clean_params(Some(&raw)).unwrap().text,
+            r#"{"user_email":"b@x.io"}"#
+        );
     }
 }

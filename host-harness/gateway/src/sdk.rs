@@ -139,42 +139,6 @@ pub async fn plan_status(
     ))
 }
 
-#[derive(Deserialize)]
-struct Revoke {
-    #[serde(default, rename = "planId")]
-    plan_id: Option<String>,
-    #[serde(default)]
-    reason: Option<String>,
-}
-
-/// `POST /iap/trust/revoke`: the plan's tokens stop working at the proxy.
-pub async fn revoke(
-    State(st): State<AppState>,
-    _: ApiKey,
-    body: Result<Bytes, BytesRejection>,
-) -> JsonResult {
-    let (r, _) = parse_body::<Revoke>(body, st.settings.body_limit)?;
-    let id = r
-        .plan_id
-        .ok_or_else(|| GatewayError::BadRequest("missing planId".into()))?;
-    if !st.store.set_plan_status(&id, PlanStatus::Revoked).await? {
-        return Err(GatewayError::NotFound(format!("no plan {id:?}")));
-    }
-    st.plans.forget(&id);
-    st.audit(AuditRow {
-        at_ms: now_ms(),
-        route: "revoke".into(),
-        outcome: "revoked".into(),
-        plan_id: Some(id.clone()),
-        reason: r.reason,
-        ..Default::default()
-    })
-    .await?;
-    Ok(Json(
-        json!({"success": true, "trustId": format!("revoke_{id}"), "cascadedRevocations": 0}),
-    ))
-}
-
 /// `GET /mcp/tool-metadata/{mcp}`.
 pub async fn tool_metadata(
     State(st): State<AppState>,

@@ -14,6 +14,7 @@ pub mod init;
 pub mod plan;
 pub mod policy;
 pub mod token;
+pub mod usage;
 
 use armoriq_core::Error;
 use std::process::ExitCode;

@@ -23,9 +23,13 @@ mod sqlite;
 mod sqlite_console;
 #[cfg(any(test, feature = "store-suite"))]
 mod sqlite_harness;
+mod sqlite_trust;
+mod sqlite_usage;
 mod status;
 #[cfg(any(test, feature = "store-suite"))]
 pub mod suite;
+pub mod trust;
+pub mod usage;
 mod writer;
 
 pub use console::{ApiKeyRecord, AuditFilter, ConsoleStore, NewApiKey, SessionRecord};
@@ -35,6 +39,8 @@ pub use sqlite::{SqliteStore, create_private_file};
 #[cfg(any(test, feature = "store-suite"))]
 pub use sqlite_harness::SqliteHarness;
 pub use status::{DelegationStatus, PlanStatus, Role};
+pub use trust::{TrustKind, TrustRecord, TrustStore};
+pub use usage::{SnapshotStatus, UsageRow, UsageStore};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -389,7 +395,14 @@ pub trait AuditStore: Send + Sync {
 
 /// The gateway's durable state: every area, plus the schema version.
 pub trait Store:
-    KeyStore + PlanStore + IdempotencyStore + DelegationStore + AuditStore + ConsoleStore
+    KeyStore
+    + PlanStore
+    + IdempotencyStore
+    + DelegationStore
+    + AuditStore
+    + ConsoleStore
+    + TrustStore
+    + UsageStore
 {
     /// The schema version in force (the last applied migration).
     fn schema_version(&self) -> StoreFuture<'_, u32>;

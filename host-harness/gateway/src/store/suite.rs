@@ -50,7 +50,9 @@ macro_rules! store_suite {
         $crate::store_suite!(@each $harness;
             keys plans idempotency delegation_lifecycle audit_paging
             audit_durable_across_reopen migrations_adopt_old_schema
-            race_claim_approved race_idempotency_key race_get_or_create_pending);
+            race_claim_approved race_idempotency_key race_get_or_create_pending
+            trust_records race_reanchor_plan usage_rows race_put_usage
+            race_usage_snapshots);
     };
     (@each $harness:expr; $($t:ident)*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -645,4 +647,300 @@ pub async fn race_get_or_create_pending(h: &impl Harness) {
         .await
         .unwrap();
     assert_eq!(pending.len(), 1);
+}
+
+fn trust(
+    id: &str,
+    kind: super::TrustKind,
+    plan_id: &str,
+    from: Option<&str>,
+    to: &str,
+) -> super::TrustRecord {
+    super::TrustRecord {
+        id: id.into(),
+        kind,
+        plan_id: plan_id.into(),
+        record_json: format!(r#"{{"id":"{id}"}}"#),
+        signature: "00".repeat(64),
+        previous_plan_hash: from.map(str::to_owned),
+        plan_hash: to.into(),
+        created_ms: 1000,
+        expires_at: Some(1_900_000_000),
+        revoked_ms: None,
+    }
+}
+
+pub async fn trust_records(h: &impl Harness) {
+    use super::TrustKind::{Delegate, DelegateSubtree, Reanchor};
+    let s = fresh(h).await;
+    s.put_plan(&plan("p1")).await.unwrap();
+    s.put_plan(&plan("p2")).await.unwrap();
+    let d1 = trust("t1", Delegate, "p1", None, &"ab".repeat(32));
+    s.put_trust_record(&d1).await.unwrap();
+    assert!(matches!(
+        s.put_trust_record(&d1).await,
+        Err(StoreError::Conflict(_))
+    ));
+    s.put_trust_record(&trust("t2", DelegateSubtree, "p1", None, &"ab".repeat(32)))
+        .await
+        .unwrap();
+    s.put_trust_record(&trust("t3", Delegate, "p2", None, &"ab".repeat(32)))
+        .await
+        .unwrap();
+    assert_eq!(s.get_trust_record("t1").await.unwrap(), Some(d1));
+    assert_eq!(s.get_trust_record("nope").await.unwrap(), None);
+    // Re-anchor p1: only from the hash it has.
+    let mut new = plan("p1");
+    new.plan_hash = "ef".repeat(32);
+    new.step_count = 2;
+    let r = trust(
+        "t4",
+        Reanchor,
+        "p1",
+        Some(&"ab".repeat(32)),
+        &"ef".repeat(32),
+    );
+    assert!(!s.reanchor_plan(&"00".repeat(32), &new, &r).await.unwrap());
+    assert!(s.reanchor_plan(&"ab".repeat(32), &new, &r).await.unwrap());
+    assert_eq!(
+        s.get_plan("p1").await.unwrap().unwrap().plan_hash,
+        "ef".repeat(32)
+    );
+    let ids: Vec<_> = s
+        .plan_trust_records("p1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, ["t1", "t2", "t4"]);
+    // One delegation alone: once.
+    assert!(s.revoke_trust_record("t3", 4000).await.unwrap());
+    assert!(!s.revoke_trust_record("t3", 4001).await.unwrap());
+    assert!(
+        !s.revoke_trust_record("t4", 4001).await.unwrap(),
+        "not a delegation"
+    );
+    assert_eq!(
+        s.get_trust_record("t3").await.unwrap().unwrap().revoked_ms,
+        Some(4000)
+    );
+    // Revoking p1 revokes its two delegations, not p2's; twice counts 0.
+    assert_eq!(s.revoke_plan_cascade("p1", 5000).await.unwrap(), Some(2));
+    assert_eq!(
+        s.get_plan("p1").await.unwrap().unwrap().status,
+        PlanStatus::Revoked
+    );
+    assert_eq!(
+        s.get_trust_record("t1").await.unwrap().unwrap().revoked_ms,
+        Some(5000)
+    );
+    assert_eq!(
+        s.get_trust_record("t4").await.unwrap().unwrap().revoked_ms,
+        None
+    );
+    // p2's delegation keeps the time it was revoked alone.
+    assert_eq!(
+        s.get_trust_record("t3").await.unwrap().unwrap().revoked_ms,
+        Some(4000)
+    );
+    assert_eq!(s.revoke_plan_cascade("p1", 6000).await.unwrap(), Some(0));
+    assert_eq!(s.revoke_plan_cascade("nope", 6000).await.unwrap(), None);
+    // A revoked plan is not re-anchored.
+    let mut again = new.clone();
+    again.plan_hash = "11".repeat(32);
+    let r2 = trust(
+        "t5",
+        Reanchor,
+        "p1",
+        Some(&"ef".repeat(32)),
+        &"11".repeat(32),
+    );
+    assert!(
+        !s.reanchor_plan(&"ef".repeat(32), &again, &r2)
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.get_trust_record("t5").await.unwrap(), None);
+}
+
+pub async fn race_reanchor_plan(h: &impl Harness) {
+    let s = fresh(h).await;
+    s.put_plan(&plan("p1")).await.unwrap();
+    let s2 = s.clone();
+    let got = race(move |i| {
+        let s = s2.clone();
+        async move {
+            let mut new = plan("p1");
+            new.plan_hash = format!("{i:02}").repeat(32);
+            let r = trust(
+                &format!("t{i}"),
+                super::TrustKind::Reanchor,
+                "p1",
+                Some(&"ab".repeat(32)),
+                &new.plan_hash,
+            );
+            s.reanchor_plan(&"ab".repeat(32), &new, &r).await.unwrap()
+        }
+    })
+    .await;
+    let winners: Vec<usize> = (0..RACERS).filter(|i| got[*i]).collect();
+    assert_eq!(winners.len(), 1, "{got:?}");
+    let w = winners[0];
+    assert_eq!(
+        s.get_plan("p1").await.unwrap().unwrap().plan_hash,
+        format!("{w:02}").repeat(32)
+    );
+    let records = s.plan_trust_records("p1").await.unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].id, format!("t{w}"));
+}
+
+fn usage_row(model: &str, input: i64, revision: i64) -> super::UsageRow {
+    super::UsageRow {
+        org: 1,
+        product: "claude-code".into(),
+        session_id: "s1".into(),
+        model: model.into(),
+        usage_date: "2026-12-02".into(),
+        usage_hour: 21,
+        device: "dev1".into(),
+        input_tokens: input,
+        output_tokens: 2 * input,
+        revision,
+        updated_ms: 1,
+        ..Default::default()
+    }
+}
+
+pub async fn usage_rows(h: &impl Harness) {
+    use super::SnapshotStatus::{Applied, Present, Superseded};
+    let s = fresh(h).await;
+    assert_eq!(
+        s.put_usage(&[usage_row("a", 10, 0), usage_row("b", 5, 0)])
+            .await
+            .unwrap(),
+        2
+    );
+    // The same hour again replaces (idempotent); zero counts zero the row.
+    s.put_usage(&[usage_row("a", 10, 0), usage_row("b", 0, 0)])
+        .await
+        .unwrap();
+    let rows = s.list_usage(100).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    let a = rows.iter().find(|r| r.model == "a").unwrap();
+    assert_eq!((a.input_tokens, a.output_tokens), (10, 20));
+    assert_eq!(
+        rows.iter().find(|r| r.model == "b").unwrap().input_tokens,
+        0
+    );
+    // Another device or hour is another row.
+    let mut other = usage_row("a", 1, 0);
+    other.device = String::new();
+    s.put_usage(&[other]).await.unwrap();
+    assert_eq!(s.list_usage(100).await.unwrap().len(), 3);
+    // Snapshots of another session: newer applies, same is present, older superseded.
+    let snap = |rev: i64, models: &[&str]| -> Vec<super::UsageRow> {
+        models
+            .iter()
+            .map(|m| {
+                let mut r = usage_row(m, rev * 100, rev);
+                r.session_id = "s2".into();
+                r
+            })
+            .collect()
+    };
+    assert_eq!(
+        s.apply_usage_snapshot(&snap(2, &["a", "b"])).await.unwrap(),
+        Applied
+    );
+    assert_eq!(
+        s.apply_usage_snapshot(&snap(2, &["a", "b"])).await.unwrap(),
+        Present
+    );
+    assert_eq!(
+        s.apply_usage_snapshot(&snap(1, &["a"])).await.unwrap(),
+        Superseded
+    );
+    assert_eq!(
+        s.apply_usage_snapshot(&snap(3, &["a"])).await.unwrap(),
+        Applied
+    );
+    let s2: Vec<_> = s
+        .list_usage(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.session_id == "s2")
+        .collect();
+    assert_eq!(s2.len(), 1, "the snapshot is the session-hour: b is gone");
+    assert_eq!((s2[0].input_tokens, s2[0].revision), (300, 3));
+    // Streams: one generation per org; a reset from a stale one changes nothing.
+    assert_eq!(s.open_usage_stream(1, "g1").await.unwrap(), "g1");
+    assert_eq!(s.open_usage_stream(1, "g2").await.unwrap(), "g1");
+    assert_eq!(s.reset_usage_stream(1, "g1", "g3").await.unwrap(), "g3");
+    assert_eq!(s.reset_usage_stream(1, "g1", "g4").await.unwrap(), "g3");
+    assert!(s.put_usage_run(1, "r1", "{}", 1).await.unwrap());
+    assert!(!s.put_usage_run(1, "r1", "{}", 2).await.unwrap());
+    assert!(s.put_usage_run(1, "r1", r#"{"x":1}"#, 3).await.unwrap());
+}
+
+pub async fn race_put_usage(h: &impl Harness) {
+    let s = fresh(h).await;
+    let s2 = s.clone();
+    let got = race(move |_| {
+        let s = s2.clone();
+        async move {
+            s.put_usage(&[usage_row("a", 7, 0), usage_row("b", 9, 0)])
+                .await
+                .unwrap()
+        }
+    })
+    .await;
+    assert!(got.iter().all(|n| *n == 2), "{got:?}");
+    let rows = s.list_usage(100).await.unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows.iter().map(|r| r.input_tokens).sum::<i64>(), 16);
+}
+
+pub async fn race_usage_snapshots(h: &impl Harness) {
+    use super::SnapshotStatus::{Applied, Present};
+    let s = fresh(h).await;
+    let s2 = s.clone();
+    // Revisions 1..=8 of one session-hour, and the same revision 8 twice
+    // more (racers 0 and 1 send revision 8 as well).
+    let got = race(move |i| {
+        let s = s2.clone();
+        let rev = if i < 2 { 8 } else { i as i64 };
+        async move {
+            (
+                rev,
+                s.apply_usage_snapshot(&[usage_row("a", rev, rev)])
+                    .await
+                    .unwrap(),
+            )
+        }
+    })
+    .await;
+    let rows = s.list_usage(100).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        rows[0].revision, 8,
+        "the newest revision is stored: {got:?}"
+    );
+    let eights: Vec<_> = got
+        .iter()
+        .filter(|(r, _)| *r == 8)
+        .map(|(_, st)| *st)
+        .collect();
+    assert_eq!(
+        eights.iter().filter(|st| **st == Applied).count(),
+        1,
+        "{got:?}"
+    );
+    assert_eq!(
+        eights.iter().filter(|st| **st == Present).count(),
+        1,
+        "{got:?}"
+    );
 }

@@ -342,12 +342,13 @@ fn check_invocations_on(img: &Image, key: &SigningKey, kid: Option<&str>) {
     let foreign = fixture(&stranger, kid).token;
     let r = verify(&mut dev, o.request(&foreign, NOW)).unwrap_err();
     assert_eq!(r.0, RejectKind::InvalidToken, "{r:?}");
-    // Expired (beyond the leeway), and not yet valid.
+    // Expired from `exp` + leeway on (RFC 7519 §4.1.4: at `exp` it is
+    // already expired), and not yet valid.
     assert_eq!(
-        verify(&mut dev, o.request(&f.token, EXP + LEEWAY + 1)),
+        verify(&mut dev, o.request(&f.token, EXP + LEEWAY)),
         rejected(RejectKind::TokenExpired, "Expired")
     );
-    assert!(verify(&mut dev, o.request(&f.token, EXP + LEEWAY)).is_ok());
+    assert!(verify(&mut dev, o.request(&f.token, EXP + LEEWAY - 1)).is_ok());
     assert_eq!(
         verify(&mut dev, o.request(&f.token, NOW - 10 - LEEWAY - 1)),
         rejected(RejectKind::InvalidToken, "NotYetValid")

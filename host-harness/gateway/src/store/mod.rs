@@ -6,7 +6,11 @@
 //! so several gateways sharing one database keep the rules:
 //! * [`DelegationStore::claim_approved`]: one approval lets one call through;
 //! * [`IdempotencyStore::reserve_idempotency_key`]: one mint per key;
-//! * [`DelegationStore::get_or_create_pending`]: one delegation per held call.
+//! * [`DelegationStore::get_or_create_pending`]: one delegation per held call;
+//! * [`SigningKeyStore::add_signing_key`]: one key per generation.
+//!
+//! What one node changes that others cache (a revoked plan, delegation or
+//! API key, a new signing key or policy) is announced on the [`ChangeFeed`].
 //!
 //! [`SqliteStore`] is the backend today (WAL, `synchronous=FULL`, blocking
 //! work on tokio's blocking pool). The trait is object-safe (methods return
@@ -14,15 +18,21 @@
 //! backend runs the same test suite, races included: [`suite`] and the
 //! [`store_suite!`](crate::store_suite) macro.
 
+mod changes;
 mod console;
 #[cfg(any(test, feature = "store-suite"))]
 pub mod console_suite;
 mod error;
 mod migrations;
+mod policy_docs;
+#[cfg(any(test, feature = "store-suite"))]
+pub mod shared_suite;
+mod signing;
 mod sqlite;
 mod sqlite_console;
 #[cfg(any(test, feature = "store-suite"))]
 mod sqlite_harness;
+mod sqlite_shared;
 mod sqlite_trust;
 mod sqlite_usage;
 mod status;
@@ -32,9 +42,12 @@ pub mod trust;
 pub mod usage;
 mod writer;
 
+pub use changes::{Change, ChangeFeed};
 pub use console::{ApiKeyRecord, AuditFilter, ConsoleStore, NewApiKey, SessionRecord};
 pub use error::{StoreError, StoreResult};
 pub use migrations::{MIGRATIONS, Migration};
+pub use policy_docs::{PolicyDocument, PolicyStore};
+pub use signing::{SealedSigningKey, SigningKeyStore};
 pub use sqlite::{SqliteStore, create_private_file};
 #[cfg(any(test, feature = "store-suite"))]
 pub use sqlite_harness::SqliteHarness;
@@ -403,6 +416,9 @@ pub trait Store:
     + ConsoleStore
     + TrustStore
     + UsageStore
+    + SigningKeyStore
+    + PolicyStore
+    + ChangeFeed
 {
     /// The schema version in force (the last applied migration).
     fn schema_version(&self) -> StoreFuture<'_, u32>;

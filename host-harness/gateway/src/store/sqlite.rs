@@ -34,12 +34,23 @@ struct Inner {
     audit_tx: Mutex<mpsc::Sender<Job>>,
     path: PathBuf,
     version: u32,
+    changes: tokio::sync::broadcast::Sender<super::Change>,
 }
 
 fn connect(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // Switching a new file to WAL takes a lock the busy handler does not
+    // wait for: several processes opening one new file at once retry here.
+    let mut tries = 0;
+    while let Err(e) = conn.pragma_update(None, "journal_mode", "WAL") {
+        let busy = e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy);
+        if !busy || tries >= 200 {
+            return Err(e.into());
+        }
+        tries += 1;
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
@@ -102,6 +113,7 @@ impl SqliteStore {
                 audit_tx: Mutex::new(tx),
                 path: path.to_path_buf(),
                 version,
+                changes: tokio::sync::broadcast::channel(256).0,
             }),
         })
     }
@@ -109,6 +121,11 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Where this store announces changes (see [`super::ChangeFeed`]).
+    pub(super) fn changes(&self) -> tokio::sync::broadcast::Sender<super::Change> {
+        self.inner.changes.clone()
     }
 
     /// Runs `f` on a pooled connection on tokio's blocking pool.
@@ -305,11 +322,16 @@ impl PlanStore for SqliteStore {
         status: PlanStatus,
     ) -> StoreFuture<'a, bool> {
         let id = plan_id.to_owned();
+        let changes = self.changes();
         self.run(move |c| {
-            Ok(c.execute(
+            let changed = c.execute(
                 "UPDATE plans SET status = ?2 WHERE plan_id = ?1",
                 params![id, status.as_str()],
-            )? == 1)
+            )? == 1;
+            if changed {
+                let _ = changes.send(super::Change::Plan(id));
+            }
+            Ok(changed)
         })
     }
 }

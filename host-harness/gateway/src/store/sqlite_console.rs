@@ -62,6 +62,7 @@ impl ConsoleStore for SqliteStore {
     }
 
     fn revoke_api_key(&self, id: i64, now: i64) -> StoreFuture<'_, bool> {
+        let changes = self.changes();
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let n = tx.execute(
@@ -73,6 +74,9 @@ impl ConsoleStore for SqliteStore {
                 params![id],
             )?;
             tx.commit()?;
+            if n == 1 {
+                let _ = changes.send(super::Change::ApiKeys);
+            }
             Ok(n == 1)
         })
     }

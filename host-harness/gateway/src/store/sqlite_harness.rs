@@ -58,6 +58,7 @@ mod sqlite {
 
     crate::store_suite!(super::SqliteHarness);
     crate::console_suite!(super::SqliteHarness);
+    crate::shared_suite!(super::SqliteHarness);
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_database_newer_than_this_code_is_refused() {

@@ -115,12 +115,17 @@ impl TrustStore for SqliteStore {
 
     fn revoke_trust_record<'a>(&'a self, id: &'a str, now_ms: i64) -> StoreFuture<'a, bool> {
         let id = id.to_owned();
+        let changes = self.changes();
         self.run(move |c| {
-            Ok(c.execute(
+            let revoked = c.execute(
                 "UPDATE trust_records SET revoked_ms = ?2 WHERE id = ?1 \
                  AND kind IN ('delegate', 'delegate_subtree') AND revoked_ms IS NULL",
                 params![id, now_ms],
-            )? == 1)
+            )? == 1;
+            if revoked {
+                let _ = changes.send(super::Change::Trust(id));
+            }
+            Ok(revoked)
         })
     }
 
@@ -130,6 +135,7 @@ impl TrustStore for SqliteStore {
         now_ms: i64,
     ) -> StoreFuture<'a, Option<u64>> {
         let id = plan_id.to_owned();
+        let changes = self.changes();
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             if tx.execute(
@@ -145,6 +151,7 @@ impl TrustStore for SqliteStore {
                 params![id, now_ms],
             )?;
             tx.commit()?;
+            let _ = changes.send(super::Change::Plan(id));
             Ok(Some(n as u64))
         })
     }

@@ -41,6 +41,12 @@ pub trait Harness: Send + Sync + 'static {
     /// requester `a@x`, arguments `{}`, expiring far in the future; ids
     /// `deleg_old` then `deleg_new`).
     fn create_legacy(&self, loc: &str);
+    /// Whether a change made through one handle is announced to another
+    /// handle's subscribers (several nodes on one database: PostgreSQL), or
+    /// only to its own (one gateway per file: SQLite).
+    fn announces_across_handles(&self) -> bool {
+        false
+    }
 }
 
 /// The suite's functions, for [`store_suite!`](crate::store_suite).

@@ -25,6 +25,7 @@ pub mod console_suite;
 mod error;
 mod migrations;
 mod policy_docs;
+mod select;
 #[cfg(any(test, feature = "store-suite"))]
 pub mod shared_suite;
 mod signing;
@@ -47,6 +48,7 @@ pub use console::{ApiKeyRecord, AuditFilter, ConsoleStore, NewApiKey, SessionRec
 pub use error::{StoreError, StoreResult};
 pub use migrations::{MIGRATIONS, Migration};
 pub use policy_docs::{PolicyDocument, PolicyStore};
+pub use select::{StoreLocation, open_store, redact_password};
 pub use signing::{SealedSigningKey, SigningKeyStore};
 pub use sqlite::{SqliteStore, create_private_file};
 #[cfg(any(test, feature = "store-suite"))]

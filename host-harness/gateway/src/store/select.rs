@@ -1,0 +1,156 @@
+//! Which store a command opens: `--store URL` (env `ARMORIQ_STORE`).
+//! `postgres://…` (or `postgresql://…`) is PostgreSQL, shared by several
+//! gateways; anything else, or nothing, is the embedded default: SQLite in
+//! the state directory (`sqlite:PATH` or a plain path names another file).
+
+use super::{SqliteStore, Store};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where the gateway's state lives.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// A SQLite file (one gateway).
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL (several gateways).
+    Postgres(String),
+}
+
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl StoreLocation {
+    /// The embedded default: `armoriq.db` in `state_dir`.
+    pub fn in_state_dir(state_dir: &Path) -> Self {
+        Self::Sqlite(state_dir.join("armoriq.db"))
+    }
+
+    /// `--store`'s value, or the default in `state_dir` when there is none.
+    ///
+    /// # Errors
+    /// An empty value, or a URL of a database this gateway does not speak.
+    pub fn parse(value: Option<&str>, state_dir: &Path) -> Result<Self, String> {
+        let Some(v) = value.map(str::trim) else {
+            return Ok(Self::in_state_dir(state_dir));
+        };
+        if v.is_empty() {
+            return Err("--store is empty: give postgres://… or a SQLite file".into());
+        }
+        if v.starts_with("postgres://") || v.starts_with("postgresql://") {
+            return Ok(Self::Postgres(v.to_owned()));
+        }
+        if let Some(path) = v.strip_prefix("sqlite:") {
+            return Ok(Self::Sqlite(PathBuf::from(path.trim_start_matches("//"))));
+        }
+        if let Some((scheme, _)) = v.split_once("://") {
+            return Err(format!(
+                "--store {scheme}://…: not a store this gateway speaks \
+                 (postgres://… for PostgreSQL, or a SQLite file path)"
+            ));
+        }
+        Ok(Self::Sqlite(PathBuf::from(v)))
+    }
+
+    /// Whether several gateways may share it (their caches must then follow
+    /// the store's change feed and their signing key must be in the store).
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+
+    /// For messages and logs: the URL without its password.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Sqlite(p) => format!("sqlite:{}", p.display()),
+            Self::Postgres(url) => redact_password(url),
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (auth, host) = match rest.rsplit_once('@') {
+        Some(p) => p,
+        None => return url.to_owned(),
+    };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Opens (creating and migrating) the store at `loc`.
+///
+/// # Errors
+/// The store cannot be reached or migrated; the message names it (without
+/// its password).
+pub async fn open_store(loc: &StoreLocation) -> Result<Arc<dyn Store>, String> {
+    match loc {
+        StoreLocation::Sqlite(path) => {
+            let path = path.clone();
+            let s = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+                .await
+                .map_err(|e| format!("store: {e}"))?
+                .map_err(|e| format!("{}: {e}", loc.redacted()))?;
+            Ok(Arc::new(s))
+        }
+        StoreLocation::Postgres(_) => Err(format!(
+            "{}: PostgreSQL support is not built yet",
+            loc.redacted()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_values_select_the_backend() {
+        let dir = Path::new("/var/lib/armoriq");
+        assert_eq!(
+            StoreLocation::parse(None, dir).unwrap(),
+            StoreLocation::Sqlite(dir.join("armoriq.db"))
+        );
+        for url in [
+            "postgres://u@h/db",
+            "postgresql://u:p@h:5432/db?sslmode=verify-full",
+        ] {
+            assert_eq!(
+                StoreLocation::parse(Some(url), dir).unwrap(),
+                StoreLocation::Postgres(url.into())
+            );
+        }
+        assert_eq!(
+            StoreLocation::parse(Some("sqlite:/tmp/a.db"), dir).unwrap(),
+            StoreLocation::Sqlite("/tmp/a.db".into())
+        );
+        assert_eq!(
+            StoreLocation::parse(Some("./b.db"), dir).unwrap(),
+            StoreLocation::Sqlite("./b.db".into())
+        );
+        assert!(StoreLocation::parse(Some("mysql://h/db"), dir).is_err());
+        assert!(StoreLocation::parse(Some(" "), dir).is_err());
+        assert!(
+            StoreLocation::parse(Some("postgres://h/db"), dir)
+                .unwrap()
+                .is_shared()
+        );
+    }
+
+    #[test]
+    fn passwords_never_show() {
+        let l = StoreLocation::Postgres("postgres://app:s3cret@db.internal:5432/armoriq".into());
+        assert_eq!(l.redacted(), "postgres://app:***@db.internal:5432/armoriq");
+        assert!(!format!("{l:?}").contains("s3cret"));
+        assert_eq!(
+            redact_password("postgres://app@h/db"),
+            "postgres://app@h/db"
+        );
+    }
+}

@@ -137,6 +137,13 @@ CREATE TABLE policy_documents (
   loaded_ms INTEGER NOT NULL);
 ",
     },
+    Migration {
+        version: 9,
+        name: "audit: the node (gateway) that wrote each row",
+        sql: "
+ALTER TABLE audit ADD COLUMN node TEXT;
+",
+    },
 ];
 
 /// The newest version this code knows.

@@ -12,8 +12,9 @@
 //! What one node changes that others cache (a revoked plan, delegation or
 //! API key, a new signing key or policy) is announced on the [`ChangeFeed`].
 //!
-//! [`SqliteStore`] is the backend today (WAL, `synchronous=FULL`, blocking
-//! work on tokio's blocking pool). The trait is object-safe (methods return
+//! [`SqliteStore`] is the embedded backend (WAL, `synchronous=FULL`,
+//! blocking work on tokio's blocking pool) for one gateway; [`PgStore`] is
+//! PostgreSQL, shared by several gateways (`--store postgres://…`). The trait is object-safe (methods return
 //! boxed futures) because the gateway holds an `Arc<dyn Store>`. Every
 //! backend runs the same test suite, races included: [`suite`] and the
 //! [`store_suite!`](crate::store_suite) macro.
@@ -24,7 +25,20 @@ mod console;
 pub mod console_suite;
 mod error;
 mod migrations;
+mod pg_audit;
+mod pg_console;
+mod pg_delegations;
+mod pg_error;
+#[cfg(any(test, feature = "store-suite"))]
+mod pg_harness;
+mod pg_migrations;
+mod pg_notify;
+mod pg_shared;
+mod pg_tls;
+mod pg_trust;
+mod pg_usage;
 mod policy_docs;
+mod postgres;
 mod select;
 #[cfg(any(test, feature = "store-suite"))]
 pub mod shared_suite;
@@ -47,8 +61,12 @@ pub use changes::{Change, ChangeFeed};
 pub use console::{ApiKeyRecord, AuditFilter, ConsoleStore, NewApiKey, SessionRecord};
 pub use error::{StoreError, StoreResult};
 pub use migrations::{MIGRATIONS, Migration};
+#[cfg(any(test, feature = "store-suite"))]
+pub use pg_harness::PgHarness;
+pub use pg_migrations::{PG_MIGRATIONS, pg_latest};
 pub use policy_docs::{PolicyDocument, PolicyStore};
-pub use select::{StoreLocation, open_store, redact_password};
+pub use postgres::PgStore;
+pub use select::{StoreLocation, default_node, open_store, open_store_as, redact_password};
 pub use signing::{SealedSigningKey, SigningKeyStore};
 pub use sqlite::{SqliteStore, create_private_file};
 #[cfg(any(test, feature = "store-suite"))]
@@ -143,6 +161,11 @@ pub struct AuditRow {
     pub device_latency_us: Option<i64>,
     /// `serve --device`: the device's signed receipt (SPEC §7), lowercase hex.
     pub receipt: Option<String>,
+    /// The gateway (node) that wrote the row: set by the store to its own
+    /// node name (see [`open_store_as`]) when the caller leaves it `None`.
+    /// Several gateways share one PostgreSQL log; this tells them apart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// Where a page of the audit log starts: opaque to callers, who get it from

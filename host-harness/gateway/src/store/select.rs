@@ -3,7 +3,7 @@
 //! gateways; anything else, or nothing, is the embedded default: SQLite in
 //! the state directory (`sqlite:PATH` or a plain path names another file).
 
-use super::{SqliteStore, Store};
+use super::{PgStore, SqliteStore, Store};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -84,25 +84,51 @@ pub fn redact_password(url: &str) -> String {
     }
 }
 
-/// Opens (creating and migrating) the store at `loc`.
+/// This process's default node name: `"{hostname}:{pid}"` (audit rows say
+/// which gateway wrote them).
+pub fn default_node() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}:{}", std::process::id())
+}
+
+/// Opens (creating and migrating) the store at `loc`, as node
+/// [`default_node`].
 ///
 /// # Errors
 /// The store cannot be reached or migrated; the message names it (without
 /// its password).
 pub async fn open_store(loc: &StoreLocation) -> Result<Arc<dyn Store>, String> {
+    open_store_as(loc, &default_node()).await
+}
+
+/// Opens (creating and migrating) the store at `loc`; audit rows written
+/// without a node are stamped `node` (e.g. `serve --node NAME`).
+///
+/// # Errors
+/// The store cannot be reached or migrated; the message names it (without
+/// its password).
+pub async fn open_store_as(loc: &StoreLocation, node: &str) -> Result<Arc<dyn Store>, String> {
     match loc {
         StoreLocation::Sqlite(path) => {
-            let path = path.clone();
-            let s = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+            let (path, node) = (path.clone(), node.to_owned());
+            let s = tokio::task::spawn_blocking(move || SqliteStore::open_as(&path, &node))
                 .await
                 .map_err(|e| format!("store: {e}"))?
                 .map_err(|e| format!("{}: {e}", loc.redacted()))?;
             Ok(Arc::new(s))
         }
-        StoreLocation::Postgres(_) => Err(format!(
-            "{}: PostgreSQL support is not built yet",
-            loc.redacted()
-        )),
+        StoreLocation::Postgres(url) => {
+            // PgStore's errors name the server (without its password).
+            let s = PgStore::open_as(url, node)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(Arc::new(s))
+        }
     }
 }
 

@@ -34,6 +34,7 @@ struct Inner {
     audit_tx: Mutex<mpsc::Sender<Job>>,
     path: PathBuf,
     version: u32,
+    node: String,
     changes: tokio::sync::broadcast::Sender<super::Change>,
 }
 
@@ -79,12 +80,21 @@ pub fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
 
 impl SqliteStore {
     /// Opens (creating if needed, file mode 0600) `path` and migrates it to
-    /// the newest schema. Blocking: call it at start, or off the runtime.
+    /// the newest schema, as node `"{hostname}:{pid}"`. Blocking: call it at
+    /// start, or off the runtime.
     ///
     /// # Errors
     /// `Unavailable` when the file cannot be opened or a migration fails;
     /// `Corrupt` when it is not a database or is newer than this code.
     pub fn open(path: &Path) -> StoreResult<Self> {
+        Self::open_as(path, &super::select::default_node())
+    }
+
+    /// As [`SqliteStore::open`]; audit rows without a node are stamped `node`.
+    ///
+    /// # Errors
+    /// As [`SqliteStore::open`].
+    pub fn open_as(path: &Path, node: &str) -> StoreResult<Self> {
         if !path.exists() {
             match create_private_file(path) {
                 Ok(_) => {}
@@ -113,6 +123,7 @@ impl SqliteStore {
                 audit_tx: Mutex::new(tx),
                 path: path.to_path_buf(),
                 version,
+                node: node.to_owned(),
                 changes: tokio::sync::broadcast::channel(256).0,
             }),
         })
@@ -121,6 +132,11 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// The node name stamped on audit rows that carry none.
+    pub fn node(&self) -> &str {
+        &self.inner.node
     }
 
     /// Where this store announces changes (see [`super::ChangeFeed`]).
@@ -230,6 +246,7 @@ pub(super) fn audit_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow
         device_verdict: r.get("device_verdict")?,
         device_latency_us: r.get("device_latency_us")?,
         receipt: r.get("receipt")?,
+        node: r.get("node")?,
     })
 }
 
@@ -601,8 +618,11 @@ impl DelegationStore for SqliteStore {
 }
 
 impl AuditStore for SqliteStore {
-    fn audit(&self, row: AuditRow) -> StoreFuture<'_, i64> {
+    fn audit(&self, mut row: AuditRow) -> StoreFuture<'_, i64> {
         let inner = self.inner.clone();
+        if row.node.is_none() {
+            row.node = Some(inner.node.clone());
+        }
         Box::pin(async move {
             let (ack, done) = tokio::sync::oneshot::channel();
             inner

@@ -49,8 +49,8 @@ fn write(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<i64>> {
     {
         let mut st = tx.prepare_cached(
             "INSERT INTO audit (seq, at_ms, route, outcome, user_email, agent_id, plan_id, step, \
-             mcp, tool, reason, latency_us, device_verdict, device_latency_us, receipt) \
-             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+             mcp, tool, reason, latency_us, device_verdict, device_latency_us, receipt, node) \
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
         )?;
         for (r, _) in batch {
             seq = seq.saturating_add(1);
@@ -69,7 +69,8 @@ fn write(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<i64>> {
                 r.latency_us,
                 r.device_verdict,
                 r.device_latency_us,
-                r.receipt
+                r.receipt,
+                r.node
             ])?;
             ids.push(tx.last_insert_rowid());
         }

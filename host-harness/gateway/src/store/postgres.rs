@@ -1,0 +1,438 @@
+//! [`PgStore`]: PostgreSQL, shared by several gateways (issue 15).
+//!
+//! Async all the way (tokio-postgres over a deadpool pool): no blocking
+//! pool, no thread per connection. The once-only rules hold across
+//! processes because each is one conditional statement or one transaction
+//! in the database (`INSERT … ON CONFLICT DO NOTHING` under a unique index,
+//! `UPDATE … RETURNING` on a row chosen `FOR UPDATE SKIP LOCKED`, advisory
+//! transaction locks where SQLite used `BEGIN IMMEDIATE`), never a lock in
+//! this process. Changes other nodes cache are announced with `pg_notify`
+//! inside the transaction that makes them (`pg_notify.rs`); audit rows go
+//! through one group-commit task per store (`pg_audit.rs`).
+//!
+//! When PostgreSQL is down every method fails within the pool's timeouts
+//! (~2 s) with `Unavailable` naming the server (never its password); the
+//! pool drops broken connections, so the store recovers by itself once the
+//! server is back.
+
+use super::pg_audit::{self, Job};
+use super::pg_notify::{self, Listener};
+use super::pg_tls;
+use super::{
+    Change, IdemKey, IdempotencyStore, KeyInfo, KeyStore, PlanRecord, PlanStatus, PlanStore,
+    Reservation, Role, Store, StoreError, StoreFuture, StoreResult, StoredAnswer, key_hash,
+    pg_migrations,
+};
+use armoriq_common::time::now_ms;
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc};
+use tokio_postgres::Row;
+use tokio_postgres::types::FromSql;
+
+/// Pooled connections per store (the listener and nothing else is apart).
+const POOL: usize = 16;
+/// How long a method waits for a connection (or to make one) before it
+/// says `Unavailable`.
+pub(super) const TIMEOUT: Duration = Duration::from_secs(2);
+
+/// PostgreSQL, shared by several gateways.
+#[derive(Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    server: String,
+    version: u32,
+    node: String,
+    audit_tx: mpsc::UnboundedSender<Job>,
+    changes: broadcast::Sender<Change>,
+    /// Stops the listening task when the last handle goes.
+    _listener: Listener,
+}
+
+impl PgStore {
+    /// Opens the database at `url` (`postgres://…`, with `sslmode` and
+    /// `sslrootcert` as libpq reads them) and migrates it, as node
+    /// `"{hostname}:{pid}"`.
+    ///
+    /// # Errors
+    /// As [`PgStore::open_as`].
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        Self::open_as(url, &super::select::default_node()).await
+    }
+
+    /// Opens the database at `url` and migrates it; audit rows without a
+    /// node are stamped `node`.
+    ///
+    /// # Errors
+    /// `Unavailable` when the server cannot be reached, TLS fails or a
+    /// migration fails; `Corrupt` when the database is newer than this code.
+    pub async fn open_as(url: &str, node: &str) -> StoreResult<Self> {
+        let mut target = pg_tls::target(url)?;
+        target.config.connect_timeout(TIMEOUT);
+        target.config.keepalives(true);
+        target.config.keepalives_idle(Duration::from_secs(30));
+        if target.config.get_application_name().is_none() {
+            target.config.application_name("armoriq-gateway");
+        }
+        let server = target.redacted.clone();
+        let manager = Manager::from_config(
+            target.config.clone(),
+            target.tls.clone(),
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(TIMEOUT))
+            .create_timeout(Some(TIMEOUT))
+            .recycle_timeout(Some(TIMEOUT))
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("PostgreSQL at {server}: {e}")))?;
+        let version = {
+            let mut client = pool
+                .get()
+                .await
+                .map_err(|e| super::pg_error::pool_error(&server, e))?;
+            pg_migrations::migrate(&mut client, now_ms())
+                .await
+                .map_err(|e| with_server(&server, e))?
+        };
+        let changes = broadcast::channel(256).0;
+        let listener = pg_notify::listen(&target, changes.clone())
+            .await
+            .map_err(|e| with_server(&server, e))?;
+        let (audit_tx, audit_rx) = mpsc::unbounded_channel();
+        tokio::spawn(pg_audit::run(pool.clone(), server.clone(), audit_rx));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool,
+                server,
+                version,
+                node: node.to_owned(),
+                audit_tx,
+                changes,
+                _listener: listener,
+            }),
+        })
+    }
+
+    /// The node name stamped on audit rows that carry none.
+    pub fn node(&self) -> &str {
+        &self.inner.node
+    }
+
+    /// A pooled connection, or `Unavailable` within [`TIMEOUT`].
+    pub(super) async fn client(&self) -> StoreResult<Object> {
+        self.inner
+            .pool
+            .get()
+            .await
+            .map_err(|e| super::pg_error::pool_error(&self.inner.server, e))
+    }
+
+    /// Maps a statement's error, naming the server when it is an outage.
+    pub(super) fn err(&self, e: impl Into<StoreError>) -> StoreError {
+        with_server(&self.inner.server, e.into())
+    }
+
+    /// Where this node's subscribers hear changes.
+    pub(super) fn changes(&self) -> &broadcast::Sender<Change> {
+        &self.inner.changes
+    }
+
+    /// The audit writer's queue.
+    pub(super) fn audit_queue(&self) -> &mpsc::UnboundedSender<Job> {
+        &self.inner.audit_tx
+    }
+}
+
+/// Adds the server to an outage's message (conflicts and corrupt rows are
+/// about the data, not where it lives).
+pub(super) fn with_server(server: &str, e: StoreError) -> StoreError {
+    match e {
+        StoreError::Unavailable(m) if !m.starts_with("PostgreSQL at ") => {
+            StoreError::Unavailable(format!("PostgreSQL at {server}: {m}"))
+        }
+        other => other,
+    }
+}
+
+/// A column, or `Corrupt` when it is not what this code wrote.
+pub(super) fn col<'r, T: FromSql<'r>>(r: &'r Row, name: &str) -> StoreResult<T> {
+    r.try_get(name)
+        .map_err(|e| StoreError::Corrupt(format!("column {name}: {e}")))
+}
+
+/// A text column read as a typed status (an unknown value is `Corrupt`).
+pub(super) fn typed<T>(r: &Row, name: &str, parse: fn(&str) -> StoreResult<T>) -> StoreResult<T> {
+    let s: String = col(r, name)?;
+    parse(&s)
+}
+
+fn plan_from_row(r: &Row) -> StoreResult<PlanRecord> {
+    let steps: i64 = col(r, "step_count")?;
+    Ok(PlanRecord {
+        plan_id: col(r, "plan_id")?,
+        plan_hash: col(r, "plan_hash")?,
+        merkle_root: col(r, "merkle_root")?,
+        plan_json: col(r, "plan_json")?,
+        step_count: u64::try_from(steps)
+            .map_err(|_| StoreError::Corrupt(format!("step_count {steps}")))?,
+        intent_reference: col(r, "intent_reference")?,
+        user_email: col(r, "user_email")?,
+        agent_id: col(r, "agent_id")?,
+        expires_at: col(r, "expires_at")?,
+        status: typed(r, "status", PlanStatus::read)?,
+    })
+}
+
+/// `step_count` as stored (saturating, as SQLite's).
+pub(super) fn steps(p: &PlanRecord) -> i64 {
+    i64::try_from(p.step_count).unwrap_or(i64::MAX)
+}
+
+impl KeyStore for PgStore {
+    fn add_api_key<'a>(&'a self, key: &'a str, role: Role, label: &'a str) -> StoreFuture<'a, i64> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let r = c
+                .query_one(
+                    "INSERT INTO api_keys (key_hash, role, label, created_ms) \
+                     VALUES ($1,$2,$3,$4) RETURNING id",
+                    &[&key_hash(key), &role.as_str(), &label, &now_ms()],
+                )
+                .await
+                .map_err(|e| self.err(e))?;
+            col(&r, "id")
+        })
+    }
+
+    fn check_api_key<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<KeyInfo>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let r = c
+                .query_opt(
+                    "SELECT id, role FROM api_keys WHERE key_hash = $1 AND revoked_ms IS NULL",
+                    &[&key_hash(key)],
+                )
+                .await
+                .map_err(|e| self.err(e))?;
+            r.map(|r| {
+                Ok(KeyInfo {
+                    id: col(&r, "id")?,
+                    role: typed(&r, "role", Role::read)?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn count_api_keys(&self) -> StoreFuture<'_, i64> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let r = c
+                .query_one(
+                    "SELECT COUNT(*) FROM api_keys WHERE revoked_ms IS NULL",
+                    &[],
+                )
+                .await
+                .map_err(|e| self.err(e))?;
+            r.try_get(0).map_err(|e| self.err(e))
+        })
+    }
+}
+
+impl PlanStore for PgStore {
+    fn put_plan<'a>(&'a self, p: &'a PlanRecord) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            c.execute(
+                "INSERT INTO plans (plan_id, plan_hash, merkle_root, plan_json, step_count, \
+                 intent_reference, user_email, agent_id, expires_at, status, created_ms) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+                &[
+                    &p.plan_id,
+                    &p.plan_hash,
+                    &p.merkle_root,
+                    &p.plan_json,
+                    &steps(p),
+                    &p.intent_reference,
+                    &p.user_email,
+                    &p.agent_id,
+                    &p.expires_at,
+                    &p.status.as_str(),
+                    &now_ms(),
+                ],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+            Ok(())
+        })
+    }
+
+    fn get_plan<'a>(&'a self, plan_id: &'a str) -> StoreFuture<'a, Option<PlanRecord>> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            c.query_opt("SELECT * FROM plans WHERE plan_id = $1", &[&plan_id])
+                .await
+                .map_err(|e| self.err(e))?
+                .as_ref()
+                .map(plan_from_row)
+                .transpose()
+        })
+    }
+
+    fn set_plan_status<'a>(
+        &'a self,
+        plan_id: &'a str,
+        status: PlanStatus,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let mut c = self.client().await?;
+            let tx = c.transaction().await.map_err(|e| self.err(e))?;
+            let changed = tx
+                .execute(
+                    "UPDATE plans SET status = $2 WHERE plan_id = $1",
+                    &[&plan_id, &status.as_str()],
+                )
+                .await
+                .map_err(|e| self.err(e))?
+                == 1;
+            if changed {
+                pg_notify::notify(&tx, &Change::Plan(plan_id.to_owned()))
+                    .await
+                    .map_err(|e| self.err(e))?;
+            }
+            tx.commit().await.map_err(|e| self.err(e))?;
+            Ok(changed)
+        })
+    }
+}
+
+impl IdempotencyStore for PgStore {
+    fn reserve_idempotency_key<'a>(
+        &'a self,
+        k: &'a IdemKey,
+        now: i64,
+        stale_after_ms: i64,
+    ) -> StoreFuture<'a, Reservation> {
+        Box::pin(async move {
+            let mut c = self.client().await?;
+            // The row can vanish between our insert and our read (its holder
+            // released it): then the key is free again; try once more.
+            for _ in 0..8 {
+                let tx = c.transaction().await.map_err(|e| self.err(e))?;
+                let inserted = tx
+                    .execute(
+                        "INSERT INTO idempotency (key_id, route, idem, status, body, created_ms, \
+                         state) VALUES ($1, $2, $3, 0, '', $4, 'in_flight') ON CONFLICT DO NOTHING",
+                        &[&k.key_id, &k.route, &k.idem, &now],
+                    )
+                    .await
+                    .map_err(|e| self.err(e))?;
+                // A concurrent taker-over waits on the row lock, then sees
+                // the fresh created_ms and takes nothing.
+                let taken_over = inserted == 0
+                    && tx
+                        .execute(
+                            "UPDATE idempotency SET created_ms = $4 WHERE key_id = $1 \
+                             AND route = $2 AND idem = $3 AND state = 'in_flight' \
+                             AND created_ms < $5",
+                            &[
+                                &k.key_id,
+                                &k.route,
+                                &k.idem,
+                                &now,
+                                &now.saturating_sub(stale_after_ms),
+                            ],
+                        )
+                        .await
+                        .map_err(|e| self.err(e))?
+                        == 1;
+                let r = if inserted == 1 || taken_over {
+                    Reservation::Won
+                } else {
+                    let Some(row) = tx
+                        .query_opt(
+                            "SELECT state, status, body FROM idempotency \
+                             WHERE key_id = $1 AND route = $2 AND idem = $3",
+                            &[&k.key_id, &k.route, &k.idem],
+                        )
+                        .await
+                        .map_err(|e| self.err(e))?
+                    else {
+                        tx.rollback().await.map_err(|e| self.err(e))?;
+                        continue;
+                    };
+                    let state: String = col(&row, "state")?;
+                    let status: i64 = col(&row, "status")?;
+                    match state.as_str() {
+                        "in_flight" => Reservation::InFlight,
+                        "done" => Reservation::Replay(StoredAnswer {
+                            status: u16::try_from(status).map_err(|_| {
+                                StoreError::Corrupt(format!("stored HTTP status {status}"))
+                            })?,
+                            body: col(&row, "body")?,
+                        }),
+                        other => {
+                            return Err(StoreError::Corrupt(format!(
+                                "unknown idempotency state {other:?}"
+                            )));
+                        }
+                    }
+                };
+                tx.commit().await.map_err(|e| self.err(e))?;
+                return Ok(r);
+            }
+            Err(StoreError::Unavailable(
+                "idempotency key kept changing under this request".into(),
+            ))
+        })
+    }
+
+    fn complete_idempotency_key<'a>(
+        &'a self,
+        k: &'a IdemKey,
+        a: &'a StoredAnswer,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            Ok(c.execute(
+                "UPDATE idempotency SET state = 'done', status = $4, body = $5 \
+                 WHERE key_id = $1 AND route = $2 AND idem = $3 AND state = 'in_flight'",
+                &[&k.key_id, &k.route, &k.idem, &i64::from(a.status), &a.body],
+            )
+            .await
+            .map_err(|e| self.err(e))?
+                == 1)
+        })
+    }
+
+    fn release_idempotency_key<'a>(&'a self, k: &'a IdemKey) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            c.execute(
+                "DELETE FROM idempotency WHERE key_id = $1 AND route = $2 AND idem = $3 \
+                 AND state = 'in_flight'",
+                &[&k.key_id, &k.route, &k.idem],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+            Ok(())
+        })
+    }
+}
+
+impl Store for PgStore {
+    fn schema_version(&self) -> StoreFuture<'_, u32> {
+        let v = self.inner.version;
+        Box::pin(async move { Ok(v) })
+    }
+}

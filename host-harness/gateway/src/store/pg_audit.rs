@@ -63,10 +63,7 @@ async fn write(pool: &Pool, server: &str, batch: &[Job]) -> StoreResult<Vec<i64>
     let tx = c.transaction().await?;
     let n = i64::try_from(batch.len()).unwrap_or(i64::MAX);
     let last: i64 = tx
-        .query_one(
-            "UPDATE audit_seq SET seq = seq + $1 RETURNING seq",
-            &[&n],
-        )
+        .query_one("UPDATE audit_seq SET seq = seq + $1 RETURNING seq", &[&n])
         .await?
         .try_get(0)?;
     let first = last - n + 1;

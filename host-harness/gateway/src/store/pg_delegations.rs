@@ -107,7 +107,9 @@ impl DelegationStore for PgStore {
             .map_err(|e| self.err(e))?;
             let r = tx
                 .query_one(
-                    &format!("SELECT * FROM delegations WHERE status = 'pending' AND {SAME_REQUEST}"),
+                    &format!(
+                        "SELECT * FROM delegations WHERE status = 'pending' AND {SAME_REQUEST}"
+                    ),
                     &[&d.tool, &d.plan_id, &d.requester_email, &d.arguments],
                 )
                 .await

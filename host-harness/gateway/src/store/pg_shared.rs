@@ -27,7 +27,13 @@ impl SigningKeyStore for PgStore {
                 .execute(
                     "INSERT INTO signing_keys (generation, kid, public_raw, sealed, created_ms) \
                      VALUES ($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING",
-                    &[&k.generation, &k.kid, &k.public_raw, &k.sealed, &k.created_ms],
+                    &[
+                        &k.generation,
+                        &k.kid,
+                        &k.public_raw,
+                        &k.sealed,
+                        &k.created_ms,
+                    ],
                 )
                 .await
                 .map_err(|e| self.err(e))?

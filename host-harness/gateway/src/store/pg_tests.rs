@@ -282,13 +282,21 @@ async fn tls_verify_full_checks_the_chain_and_the_host_name() {
     assert!(ok.is_ok(), "{:?}", ok.err());
     let c = connect(&url("localhost", "", "verify-full", "ca.crt")).await;
     let ssl: bool = c
-        .query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
     assert!(ssl, "the connection is encrypted");
     // The right server under a name its certificate does not have.
-    let wrong = url("wrong.invalid", "hostaddr=127.0.0.1&", "verify-full", "ca.crt");
+    let wrong = url(
+        "wrong.invalid",
+        "hostaddr=127.0.0.1&",
+        "verify-full",
+        "ca.crt",
+    );
     match PgStore::open(&wrong).await {
         Err(StoreError::Unavailable(m)) => assert!(
             m.to_lowercase().contains("certificate") || m.contains("name"),
@@ -298,7 +306,12 @@ async fn tls_verify_full_checks_the_chain_and_the_host_name() {
         Ok(_) => panic!("verify-full accepted a certificate for another name"),
     }
     // verify-ca does not check the name.
-    let ca_only = url("wrong.invalid", "hostaddr=127.0.0.1&", "verify-ca", "ca.crt");
+    let ca_only = url(
+        "wrong.invalid",
+        "hostaddr=127.0.0.1&",
+        "verify-ca",
+        "ca.crt",
+    );
     assert!(PgStore::open(&ca_only).await.is_ok());
     // A CA that did not sign the server's certificate.
     for mode in ["verify-full", "verify-ca"] {
@@ -312,9 +325,14 @@ async fn tls_verify_full_checks_the_chain_and_the_host_name() {
     }
     // require: encrypted, unchecked (as libpq).
     assert!(
-        PgStore::open(&url("wrong.invalid", "hostaddr=127.0.0.1&", "require", "other-ca.crt"))
-            .await
-            .is_ok()
+        PgStore::open(&url(
+            "wrong.invalid",
+            "hostaddr=127.0.0.1&",
+            "require",
+            "other-ca.crt"
+        ))
+        .await
+        .is_ok()
     );
     let _ = block_on(async { 0 });
 }

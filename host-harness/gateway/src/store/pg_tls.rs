@@ -136,7 +136,7 @@ pub(super) fn target(url: &str) -> StoreResult<Target> {
         Mode::Prefer => SslMode::Prefer,
         Mode::Require | Mode::VerifyCa | Mode::VerifyFull => SslMode::Require,
     });
-    let tls = MakeRustls::new(mode, root.as_deref()).map_err(|e| bad(e))?;
+    let tls = MakeRustls::new(mode, root.as_deref()).map_err(bad)?;
     Ok(Target {
         config,
         tls,
@@ -410,7 +410,10 @@ mod tests {
         let t = target("postgres://u:pw@h:5433/db?sslmode=require&application_name=x").unwrap();
         assert_eq!(t.config.get_ssl_mode(), SslMode::Require);
         assert_eq!(t.config.get_application_name(), Some("x"));
-        assert_eq!(t.redacted, "postgres://u:***@h:5433/db?sslmode=require&application_name=x");
+        assert_eq!(
+            t.redacted,
+            "postgres://u:***@h:5433/db?sslmode=require&application_name=x"
+        );
         let e = target("postgres://u:pw@h/db?sslmode=bogus").err().unwrap();
         assert!(!e.to_string().contains("pw@"), "{e}");
         let e = target("postgres://u@h/db?sslmode=verify-full&sslrootcert=/nonexistent.pem")

@@ -336,3 +336,80 @@ async fn tls_verify_full_checks_the_chain_and_the_host_name() {
     );
     let _ = block_on(async { 0 });
 }
+
+/// The once-only rules across nodes: three stores (three gateways) on one
+/// database race for one approval, one idempotency key and one pending
+/// delegation; each is won once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn once_only_rules_hold_across_nodes() {
+    use crate::store::{
+        ApprovedCall, DelegationStore, IdemKey, IdempotencyStore, NewDelegation, Reservation,
+    };
+    let h = pg_or_skip!();
+    let loc = h.fresh();
+    let mut nodes = Vec::new();
+    for i in 0..3 {
+        nodes.push(PgStore::open_as(&loc, &format!("n{i}")).await.unwrap());
+    }
+    for round in 0..5 {
+        let held = NewDelegation {
+            tool: "pay".into(),
+            plan_id: Some("p1".into()),
+            requester_email: Some("a@x".into()),
+            arguments: format!("{{\"round\":{round}}}"),
+            ttl_ms: 60_000,
+            ..Default::default()
+        };
+        let gate = std::sync::Arc::new(tokio::sync::Barrier::new(12));
+        let pend: Vec<_> = (0..12)
+            .map(|i| {
+                let (s, d, gate) = (nodes[i % 3].clone(), held.clone(), gate.clone());
+                tokio::spawn(async move {
+                    gate.wait().await;
+                    s.get_or_create_pending(&d, 1000).await.unwrap().id
+                })
+            })
+            .collect();
+        let mut ids = std::collections::BTreeSet::new();
+        for p in pend {
+            ids.insert(p.await.unwrap());
+        }
+        assert_eq!(ids.len(), 1, "one pending delegation: {ids:?}");
+        let id = ids.into_iter().next().unwrap();
+        nodes[1]
+            .decide_delegation(&id, true, "boss", 1001)
+            .await
+            .unwrap();
+        let key = IdemKey {
+            key_id: 1,
+            route: "token".into(),
+            idem: format!("k{round}"),
+        };
+        let gate = std::sync::Arc::new(tokio::sync::Barrier::new(12));
+        let races: Vec<_> = (0..12)
+            .map(|i| {
+                let (s, gate, key) = (nodes[i % 3].clone(), gate.clone(), key.clone());
+                tokio::spawn(async move {
+                    gate.wait().await;
+                    let call = ApprovedCall {
+                        tool: "pay".into(),
+                        plan_id: "p1".into(),
+                        requester_email: Some("a@x".into()),
+                        delegation_id: None,
+                    };
+                    let claimed = s.claim_approved(&call, 1002).await.unwrap().is_some();
+                    let won = s.reserve_idempotency_key(&key, 5, 60_000).await.unwrap()
+                        == Reservation::Won;
+                    (claimed, won)
+                })
+            })
+            .collect();
+        let (mut claims, mut wins) = (0, 0);
+        for r in races {
+            let (c, w) = r.await.unwrap();
+            claims += usize::from(c);
+            wins += usize::from(w);
+        }
+        assert_eq!((claims, wins), (1, 1), "round {round}");
+    }
+}

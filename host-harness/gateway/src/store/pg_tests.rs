@@ -73,9 +73,17 @@ async fn audit_rows_carry_the_node_that_wrote_them() {
     })
     .await
     .unwrap();
+    // open_store_as (what `serve` calls) opens PostgreSQL for a postgres:// URL.
+    let c = crate::store::open_store_as(
+        &crate::store::StoreLocation::Postgres(loc.clone()),
+        "node-c",
+    )
+    .await
+    .unwrap();
+    c.audit(row("d")).await.unwrap();
     let page = a.audit_page(AuditCursor::START, 10).await.unwrap();
     let nodes: Vec<_> = page.rows.iter().map(|r| r.node.clone().unwrap()).collect();
-    assert_eq!(nodes, ["node-a", "node-b", "explicit"]);
+    assert_eq!(nodes, ["node-a", "node-b", "explicit", "node-c"]);
 }
 
 /// Seq is handed out in commit order: many writers on several nodes, and

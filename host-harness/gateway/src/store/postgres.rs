@@ -74,8 +74,12 @@ impl PgStore {
     pub async fn open_as(url: &str, node: &str) -> StoreResult<Self> {
         let mut target = pg_tls::target(url)?;
         target.config.connect_timeout(TIMEOUT);
+        // A server that vanished without closing (a host gone, a cut
+        // network) is noticed within ~30 s, by the listener too.
         target.config.keepalives(true);
-        target.config.keepalives_idle(Duration::from_secs(30));
+        target.config.keepalives_idle(Duration::from_secs(15));
+        target.config.keepalives_interval(Duration::from_secs(5));
+        target.config.keepalives_retries(3);
         if target.config.get_application_name().is_none() {
             target.config.application_name("armoriq-gateway");
         }

@@ -76,6 +76,28 @@ mod sqlite {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn audit_rows_carry_the_node_that_wrote_them() {
+        use crate::store::{AuditCursor, AuditRow, AuditStore};
+        let loc = PathBuf::from(SqliteHarness.fresh());
+        let s = SqliteStore::open_as(&loc, "node-a").unwrap();
+        let row = |o: &str, node: Option<&str>| AuditRow {
+            route: "invoke".into(),
+            outcome: o.into(),
+            node: node.map(str::to_owned),
+            ..Default::default()
+        };
+        s.audit(row("a", None)).await.unwrap();
+        s.audit(row("b", Some("explicit"))).await.unwrap();
+        let page = s.audit_page(AuditCursor::START, 10).await.unwrap();
+        let nodes: Vec<_> = page.rows.iter().map(|r| r.node.clone()).collect();
+        assert_eq!(nodes, [Some("node-a".into()), Some("explicit".into())]);
+        assert_eq!(
+            SqliteStore::open(&loc).unwrap().node(),
+            crate::store::default_node()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_opens_migrate_once() {
         let h = SqliteHarness;
         let loc = h.fresh();

@@ -2,7 +2,7 @@
 //! advisory lock, the change feed's resync, TLS. (Stopping the server under
 //! load is `tests/pg_outage.rs`: it must not run beside these.)
 
-use super::{PgHarness, block_on, connect};
+use super::{PgHarness, connect};
 use crate::store::pg_migrations::pg_latest;
 use crate::store::suite::Harness;
 use crate::store::{Change, PgStore, PlanRecord, PlanStatus, StoreError};
@@ -342,7 +342,6 @@ async fn tls_verify_full_checks_the_chain_and_the_host_name() {
         .await
         .is_ok()
     );
-    let _ = block_on(async { 0 });
 }
 
 /// The once-only rules across nodes: three stores (three gateways) on one

@@ -33,7 +33,15 @@ if [ -z "$(bindir)" ] || [ ! -x "$(bindir)/initdb" ]; then
   apt-get install -y -qq postgresql >&2
 fi
 BIN="$(bindir)"
-command -v openssl >/dev/null || { say "openssl is needed for the TLS certificates"; exit 1; }
+if ! command -v openssl >/dev/null; then
+  if [ "$(id -u)" -ne 0 ]; then
+    say "openssl is needed for the TLS certificates: apt-get install openssl"
+    exit 1
+  fi
+  say "installing openssl (apt-get)"
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >&2
+fi
 
 DIR="$(mktemp -d /tmp/armoriq-pg.XXXXXX)"
 chmod 755 "$DIR"
@@ -132,8 +140,9 @@ case "${1:-}" in
   restart) "${AS[@]}" "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -m fast -w -t 30 restart >/dev/null ;;
   kill)
     pid="$(head -1 "$DATA/postmaster.pid")"
-    kids="$(pgrep -P "$pid" || true)"
-    kill -9 "$pid" $kids 2>/dev/null || true
+    # pg_ctl starts the postmaster in a session of its own: its process
+    # group is the server (postmaster and every backend).
+    kill -9 -- "-$pid" 2>/dev/null || kill -9 "$pid" 2>/dev/null || true
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done ;;
   *) echo "usage: $0 stop|start|restart|kill" >&2; exit 2 ;;
 esac

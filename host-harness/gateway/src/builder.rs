@@ -469,13 +469,12 @@ async fn ensure_first_key(store: &dyn Store, first: &FirstKey) -> Result<Option<
                 .map_err(|e| e.to_string())?;
             Ok(Some(k))
         }
-        FirstKey::Given(k, role) => {
-            store
-                .add_api_key(k, *role, "first start")
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(None)
-        }
+        // Several gateways starting together on one store: the others
+        // installed the same key first, which is what was asked.
+        FirstKey::Given(k, role) => match store.add_api_key(k, *role, "first start").await {
+            Ok(_) | Err(crate::store::StoreError::Conflict(_)) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        },
     }
 }
 

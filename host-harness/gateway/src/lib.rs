@@ -52,6 +52,9 @@ pub mod tokens;
 pub mod trust;
 pub mod usage;
 
+#[cfg(test)]
+mod multi_node_tests;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;

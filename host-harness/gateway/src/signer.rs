@@ -96,6 +96,20 @@ impl KeyRing {
         matches!(self.source, Source::Store(_))
     }
 
+    /// Whether the store holds a newer generation than the one signing (a
+    /// cheap check: no key is opened).
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn newer_in(&self, store: &dyn Store) -> Result<bool, String> {
+        if !self.is_stored() {
+            return Ok(false);
+        }
+        let keys = store.signing_keys().await.map_err(|e| e.to_string())?;
+        let newest = keys.iter().map(|k| k.generation).max();
+        Ok(newest > self.current().generation)
+    }
+
     /// Reads the store's keys again and puts them in force; true when the
     /// signing key changed. A fixed key never changes.
     ///

@@ -20,7 +20,12 @@
 //! commit and its reconnect; the backend then sends `Resync`). As a
 //! backstop on a shared store, cached plans and API keys expire after
 //! [`crate::SHARED_PLAN_CACHE_TTL`] and [`crate::SHARED_KEY_CACHE_TTL`],
-//! and the policy version is polled every [`POLICY_POLL`].
+//! the policy version is polled every [`POLICY_POLL`] (when policy comes
+//! from the store) and the newest signing-key generation every
+//! [`KEYS_POLL`] (when the keys live in the store). The polls are also what
+//! carries a change made by another process on a SQLite file (`armoriq
+//! policy load --store`, `armoriq keys rotate-signing`), whose feed reaches
+//! only its own process.
 
 use crate::AppState;
 use crate::policy::Policy;
@@ -33,6 +38,10 @@ use tokio::sync::watch;
 /// the store (the change feed usually tells first).
 pub const POLICY_POLL: Duration = Duration::from_secs(1);
 
+/// How often the store's newest signing-key generation is checked when the
+/// keys live in the store.
+pub const KEYS_POLL: Duration = Duration::from_secs(5);
+
 /// Follows the change feed until `stopped`. `policy_version` is the stored
 /// policy document in force (`None`: none yet, or policy from a file).
 pub async fn follow(
@@ -44,6 +53,9 @@ pub async fn follow(
     let from_store = gw.settings.policy_from_store();
     let mut poll = tokio::time::interval(POLICY_POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let keys_stored = gw.signer.is_stored();
+    let mut keys_poll = tokio::time::interval(KEYS_POLL);
+    keys_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             got = rx.recv() => match got {
@@ -61,6 +73,13 @@ pub async fn follow(
             },
             _ = poll.tick(), if from_store => {
                 reload_policy(&gw, &mut policy_version).await;
+            }
+            _ = keys_poll.tick(), if keys_stored => {
+                match gw.signer.newer_in(gw.store.as_ref()).await {
+                    Ok(true) => reload_keys(&gw).await,
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!("signing keys not checked: {e}"),
+                }
             }
             () = until_stopped(&mut stopped) => return,
         }

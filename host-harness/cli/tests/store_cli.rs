@@ -102,16 +102,19 @@ impl Setup {
     }
 }
 
-/// One HTTP/1.1 request on loopback; (status, body).
+/// One HTTP/1.1 request on loopback; (status, body). A connection the
+/// server drops (a TLS port answering plain HTTP) is status 0.
 fn http(port: u16, method: &str, path: &str, key: Option<&str>) -> (u16, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let auth = key.map_or(String::new(), |k| format!("X-API-Key: {k}\r\n"));
-    write!(
+    let sent = write!(
         s,
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{auth}Content-Length: 0\r\n\r\n"
-    )
-    .unwrap();
+    );
+    if sent.is_err() {
+        return (0, String::new());
+    }
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
     parse_response(&out)
@@ -317,7 +320,8 @@ fn test_ca() -> (String, String, String) {
     (issuer.pem(), cert.pem(), leaf_key.serialize_pem())
 }
 
-/// GET `path` over TLS, trusting only `ca_pem`: (status, body).
+/// GET `path` over TLS, trusting only `ca_pem`: (status, the whole
+/// response: head and body).
 fn https_get(port: u16, ca_pem: &str, path: &str) -> Result<(u16, String), String> {
     use tokio_rustls::rustls;
     use tokio_rustls::rustls::pki_types::pem::PemObject;
@@ -353,7 +357,10 @@ fn https_get(port: u16, ca_pem: &str, path: &str) -> Result<(u16, String), Strin
         .map_err(|e| e.to_string())?;
         let mut out = Vec::new();
         let _ = tls.read_to_end(&mut out).await;
-        Ok(parse_response(&out))
+        Ok((
+            parse_response(&out).0,
+            String::from_utf8_lossy(&out).into_owned(),
+        ))
     })
 }
 
@@ -387,6 +394,15 @@ fn serve_over_tls_on_both_listeners() {
         let (st, _) = http(port, "GET", "/health", None);
         assert_ne!(st, 200);
     }
+    // The console's cookies are `Secure` over HTTPS.
+    let (st, raw) = https_get(backend, &ca, "/console/login").unwrap();
+    assert_eq!(st, 200, "{raw}");
+    let head = raw.split("\r\n\r\n").next().unwrap().to_lowercase();
+    assert!(
+        head.lines()
+            .any(|l| l.starts_with("set-cookie: armoriq_login=") && l.contains("; secure")),
+        "{head}"
+    );
     // A client that does not trust the CA is refused in the handshake.
     let (other_ca, _, _) = test_ca();
     let e = https_get(backend, &other_ca, "/health").unwrap_err();

@@ -80,6 +80,9 @@ pub struct Built {
     pub watched_policy: Option<PathBuf>,
     /// The stored policy document in force, if policy came from the store.
     pub policy_version: Option<i64>,
+    /// `--tls-cert/--tls-key`, read and checked at build (before any
+    /// listener binds).
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// A gateway serving on its listeners, stopped by [`Running::shutdown`] or
@@ -245,6 +248,12 @@ impl GatewayBuilder {
         self.settings.config_path.clone_from(&config_path);
         // A session cookie sent over HTTPS only.
         self.settings.secure_cookies |= self.settings.tls.is_some();
+        let tls = self
+            .settings
+            .tls
+            .as_ref()
+            .map(crate::tls::acceptor)
+            .transpose()?;
         let keys = load_keys(&self.settings, store.as_ref(), self.secret.clone()).await?;
         let watched_policy = (!self.settings.policy_from_store()).then_some(watched_policy);
         let gateway = Arc::new(Gateway::with_keys(self.settings, store, policy, keys));
@@ -261,6 +270,7 @@ impl GatewayBuilder {
             policy_path,
             watched_policy,
             policy_version,
+            tls,
         })
     }
 }
@@ -325,12 +335,7 @@ impl Built {
         };
         let (stop, stopped) = watch::channel(false);
         let mut tasks = Vec::new();
-        let tls = gw
-            .settings
-            .tls
-            .as_ref()
-            .map(crate::tls::acceptor)
-            .transpose()?;
+        let tls = self.tls;
         let routers = [crate::backend_app(gw.clone()), crate::app(gw.clone())];
         for (listener, router) in std::iter::once(backend).chain(proxy).zip(routers) {
             let mut stopped = stopped.clone();

@@ -8,7 +8,7 @@
 
 use crate::builder::{GatewayBuilder, Running};
 use crate::sealed::OperatorSecret;
-use crate::store::{Role, SqliteStore, Store, StoreLocation};
+use crate::store::{Role, SqliteStore, Store, StoreLocation, TrustStore};
 use crate::{AppState, csrg, proxy, signer};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -281,6 +281,68 @@ async fn a_policy_load_reaches_every_node_and_a_bad_one_changes_nothing() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(Arc::ptr_eq(&a.gateway.policy(), &now[0]));
     assert!(Arc::ptr_eq(&b.gateway.policy(), &now[1]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_shared_store_a_lost_notification_keeps_a_revoked_plan_usable_two_seconds_at_most() {
+    let c = Cluster::new();
+    // A node that believes its store is shared (the location decides the
+    // backstop), over the cluster's SQLite file.
+    let node = c
+        .builder(1)
+        .store(StoreLocation::Postgres("postgres://gw@db/armoriq".into()))
+        .build_with_store(c.store.clone())
+        .await
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let g = node.gateway.clone();
+    let minted = mint(&node).await;
+    let plan_id = minted["plan_id"].as_str().unwrap().to_owned();
+    proxy::load_plan(&g, &plan_id).await.unwrap();
+    // Revoked through another handle on the file: its feed never reaches
+    // this node, as when a notification is lost.
+    let other = SqliteStore::open(&c.dir.join("armoriq.db")).unwrap();
+    other
+        .revoke_plan_cascade(&plan_id, crate::now_ms())
+        .await
+        .unwrap()
+        .unwrap();
+    let t0 = Instant::now();
+    loop {
+        match proxy::load_plan(&g, &plan_id).await {
+            Err(e) => {
+                assert!(e.reason().contains("revoked"), "{}", e.reason());
+                break;
+            }
+            Ok(_) => {
+                assert!(
+                    t0.elapsed() < crate::SHARED_PLAN_CACHE_TTL + Duration::from_millis(500),
+                    "a revoked plan stayed usable past the backstop"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resync_drops_every_cache() {
+    let c = Cluster::new();
+    let node = c.node(1).await;
+    let g = node.gateway.clone();
+    let minted = mint(&node).await;
+    let plan_id = minted["plan_id"].as_str().unwrap();
+    proxy::load_plan(&g, plan_id).await.unwrap();
+    proxy::check_token(&g, minted["jwt_token"].as_str().unwrap()).unwrap();
+    assert!(!g.plans.is_empty() && !g.token_cache.is_empty() && g.cached_api_keys() > 0);
+    let mut version = None;
+    crate::sync::apply(&g, &crate::store::Change::Resync, &mut version).await;
+    assert!(g.plans.is_empty() && g.token_cache.is_empty());
+    assert_eq!(g.cached_api_keys(), 0);
+    // And the node still serves (keys reloaded, not lost).
+    mint(&node).await;
 }
 
 #[tokio::test]

@@ -333,6 +333,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn many_rotations_keep_the_newest_generations_trusted() {
+        let (_d, s) = store();
+        let sec = secret("the operator secret, 32 bytes...");
+        let mut kids = Vec::new();
+        for _ in 0..(crate::tokens::MAX_TRUSTED_KEYS + 4) {
+            kids.push(rotate(s.as_ref(), &sec).await.unwrap().kid);
+        }
+        // Still starts (the key set does not overflow), signs with the
+        // newest, trusts the newest MAX_TRUSTED_KEYS.
+        let ring = KeyRing::from_store(s.as_ref(), sec).await.unwrap();
+        let cur = ring.current();
+        assert_eq!(cur.kid, *kids.last().unwrap());
+        assert_eq!(cur.trusted_count(), crate::tokens::MAX_TRUSTED_KEYS);
+        let trusted: Vec<String> = cur
+            .keys()
+            .iter()
+            .map(|k| String::from_utf8(k.kid().unwrap().to_vec()).unwrap())
+            .collect();
+        assert_eq!(trusted, kids[4..].to_vec());
+    }
+
+    #[tokio::test]
     async fn a_row_moved_to_another_generation_does_not_open() {
         let (_d, s) = store();
         let sec = secret("the operator secret, 32 bytes...");

@@ -33,7 +33,10 @@ enum Command {
     Serve(cmd::gateway::ServeArgs),
     /// Manage the gateway's API keys.
     #[command(subcommand)]
-    Keys(cmd::gateway::KeysCommand),
+    Keys(cmd::keys::KeysCommand),
+    /// Show the gateway's store: location, backend, schema, signing keys.
+    #[command(subcommand)]
+    Store(cmd::store::StoreCommand),
     /// Approve a held call (a pending delegation).
     Approve(cmd::gateway::DecideArgs),
     /// Reject a held call (a pending delegation).
@@ -74,7 +77,8 @@ fn main() -> ExitCode {
         Command::Device(c) => cmd::device::run(c),
         Command::Policy(c) => cmd::policy::run(c),
         Command::Serve(a) => cmd::gateway::serve(&a),
-        Command::Keys(c) => cmd::gateway::keys(&c),
+        Command::Keys(c) => cmd::keys::keys(&c),
+        Command::Store(c) => cmd::store::run(&c),
         Command::Approve(a) => cmd::gateway::decide(&a, true),
         Command::Reject(a) => cmd::gateway::decide(&a, false),
         Command::Delegations(a) => cmd::gateway::delegations(&a),

@@ -3,12 +3,18 @@
 //!
 //! It does what a first start needs, in order: find `armoriq.yaml` and the
 //! Armor Policy v2 file, create the state directory (mode 0700), open the
-//! store, create the first API key when there is none (shown once), load the
-//! signing key, then bind the listeners and watch the policy file for
-//! changes.
+//! store (`--store`, else `armoriq.db` in the state directory), create the
+//! first API key when there is none (shown once), load the signing keys
+//! (from the store when an operator secret is given or the store is shared,
+//! see [`crate::signer`]), then bind the listeners (HTTPS with
+//! `--tls-cert/--tls-key`), follow the store's change feed
+//! ([`crate::sync`]) and watch the policy file for changes (or, with
+//! `--store`, the store's policy documents).
 
+use crate::sealed::OperatorSecret;
 use crate::settings::Settings;
-use crate::store::{Role, SqliteStore, Store};
+use crate::signer::KeyRing;
+use crate::store::{Role, SqliteStore, Store, StoreLocation, open_store};
 use crate::{AppState, Gateway, policy::Policy};
 use armoriq_common::yaml::{ArmorIqYaml, PolicyLists};
 use std::net::SocketAddr;
@@ -50,6 +56,7 @@ pub struct GatewayBuilder {
     config: ConfigSource,
     policy_path: Option<PathBuf>,
     first_key: FirstKey,
+    secret: Option<Arc<OperatorSecret>>,
 }
 
 impl Default for GatewayBuilder {
@@ -68,8 +75,14 @@ pub struct Built {
     pub config_path: Option<PathBuf>,
     /// The Armor Policy v2 file in force, if any.
     pub policy_path: Option<PathBuf>,
-    /// The file watched for policy reloads (it may not exist yet).
-    pub watched_policy: PathBuf,
+    /// The file watched for policy reloads (it may not exist yet); `None`
+    /// when policy comes from the store (`--store`).
+    pub watched_policy: Option<PathBuf>,
+    /// The stored policy document in force, if policy came from the store.
+    pub policy_version: Option<i64>,
+    /// `--tls-cert/--tls-key`, read and checked at build (before any
+    /// listener binds).
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// A gateway serving on its listeners, stopped by [`Running::shutdown`] or
@@ -95,7 +108,23 @@ impl GatewayBuilder {
             config: ConfigSource::Discover,
             policy_path: None,
             first_key: FirstKey::Generate,
+            secret: None,
         }
+    }
+
+    /// Opens the store at `loc` (`--store`) instead of `armoriq.db` in the
+    /// state directory. Policy documents then come from the store.
+    pub fn store(mut self, loc: StoreLocation) -> Self {
+        self.settings.store = Some(loc);
+        self
+    }
+
+    /// The operator secret (`ARMORIQ_SECRET` / `--secret-file`): the
+    /// signing keys then live in the store, sealed under it. Required on a
+    /// shared store.
+    pub fn secret(mut self, secret: Option<Arc<OperatorSecret>>) -> Self {
+        self.secret = secret;
+        self
     }
 
     /// Starts from these settings (addresses, limits, state directory).
@@ -148,14 +177,22 @@ impl GatewayBuilder {
         self
     }
 
-    /// Reads the files, opens the SQLite store in the state directory and
-    /// builds the gateway.
+    /// Reads the files, opens the store (`--store`, else the SQLite file in
+    /// the state directory) and builds the gateway.
     ///
     /// # Errors
     /// A message naming the file or setting at fault (a configuration error).
     pub async fn build(self) -> Result<Built, String> {
-        let store = open_state_store(&self.settings.state_dir)?;
-        self.build_with_store(Arc::new(store)).await
+        let store: Arc<dyn Store> = match &self.settings.store {
+            None => Arc::new(open_state_store(&self.settings.state_dir)?),
+            Some(loc) => {
+                // The state directory still holds the device enrolment and
+                // (without a secret) the signing key.
+                create_state_dir(&self.settings.state_dir)?;
+                open_store(loc).await?
+            }
+        };
+        self.build_with_store(store).await
     }
 
     /// As [`GatewayBuilder::build`], over a store the caller opened.
@@ -183,7 +220,24 @@ impl GatewayBuilder {
         let watched_policy = policy_path
             .clone()
             .unwrap_or_else(|| dir.join("policy.json"));
-        let bound = policy_path.as_deref().map(load_policy_bound).transpose()?;
+        let (stored, policy_version) = if self.settings.policy_from_store() {
+            match store.current_policy().await.map_err(|e| e.to_string())? {
+                Some(doc) => {
+                    let v: serde_json::Value = serde_json::from_str(&doc.json)
+                        .map_err(|e| format!("stored policy version {}: {e}", doc.version))?;
+                    (Some(v), Some(doc.version))
+                }
+                None => (None, None),
+            }
+        } else {
+            (None, None)
+        };
+        // A stored document wins; without one, the file (as with one gateway).
+        let bound = match stored {
+            Some(b) => Some(b),
+            None => policy_path.as_deref().map(load_policy_bound).transpose()?,
+        };
+        let policy_path = policy_path.filter(|_| policy_version.is_none());
         let lists = config
             .as_ref()
             .map(|c| c.policy.clone())
@@ -192,7 +246,17 @@ impl GatewayBuilder {
         let first_key = ensure_first_key(store.as_ref(), &self.first_key).await?;
         self.settings.config = config;
         self.settings.config_path.clone_from(&config_path);
-        let gateway = Arc::new(Gateway::new(self.settings, store, policy)?);
+        // A session cookie sent over HTTPS only.
+        self.settings.secure_cookies |= self.settings.tls.is_some();
+        let tls = self
+            .settings
+            .tls
+            .as_ref()
+            .map(crate::tls::acceptor)
+            .transpose()?;
+        let keys = load_keys(&self.settings, store.as_ref(), self.secret.clone()).await?;
+        let watched_policy = (!self.settings.policy_from_store()).then_some(watched_policy);
+        let gateway = Arc::new(Gateway::with_keys(self.settings, store, policy, keys));
         if let Some(d) = gateway.settings.device.clone() {
             let link = tokio::task::spawn_blocking(move || crate::device::connect(&d, &dir))
                 .await
@@ -205,7 +269,44 @@ impl GatewayBuilder {
             config_path,
             policy_path,
             watched_policy,
+            policy_version,
+            tls,
         })
+    }
+}
+
+/// The signing keys: from the store when a secret is given (required on a
+/// shared store), else the state directory's file.
+///
+/// # Errors
+/// A shared store without a secret, sealed keys in the store without a
+/// secret, a secret that does not open them, or the file or store failed.
+async fn load_keys(
+    settings: &Settings,
+    store: &dyn Store,
+    secret: Option<Arc<OperatorSecret>>,
+) -> Result<KeyRing, String> {
+    let loc = settings.store_location();
+    match secret {
+        Some(s) => KeyRing::from_store(store, s).await,
+        None if loc.is_shared() => Err(format!(
+            "{} is shared by several gateways, so the IAP signing key lives in it, sealed \
+             under the operator secret: set ARMORIQ_SECRET or pass --secret-file FILE \
+             (the same secret on every gateway)",
+            loc.redacted()
+        )),
+        None => {
+            let stored = store.signing_keys().await.map_err(|e| e.to_string())?;
+            if !stored.is_empty() {
+                return Err(format!(
+                    "{} holds sealed signing keys ({} generations): set ARMORIQ_SECRET or \
+                     pass --secret-file FILE to use them",
+                    loc.redacted(),
+                    stored.len()
+                ));
+            }
+            KeyRing::from_state_dir(&settings.state_dir)
+        }
     }
 }
 
@@ -234,9 +335,16 @@ impl Built {
         };
         let (stop, stopped) = watch::channel(false);
         let mut tasks = Vec::new();
+        let tls = self.tls;
         let routers = [crate::backend_app(gw.clone()), crate::app(gw.clone())];
         for (listener, router) in std::iter::once(backend).chain(proxy).zip(routers) {
             let mut stopped = stopped.clone();
+            if let Some(acceptor) = tls.clone() {
+                tasks.push(tokio::spawn(crate::tls::serve(
+                    listener, acceptor, router, stopped,
+                )));
+                continue;
+            }
             let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
                 let _ = stopped.wait_for(|s| *s).await;
             });
@@ -244,22 +352,28 @@ impl Built {
                 serve.await.map_err(|e| e.to_string())
             }));
         }
-        let lists = gw
-            .settings
-            .config
-            .as_ref()
-            .map(|c| c.policy.clone())
-            .unwrap_or_default();
-        let watcher = tokio::spawn(watch_policy(
+        let sync = tokio::spawn(crate::sync::follow(
             gw.clone(),
-            self.watched_policy,
-            lists,
-            stopped,
+            self.policy_version,
+            stopped.clone(),
         ));
         tasks.push(tokio::spawn(async move {
-            let _ = watcher.await;
+            let _ = sync.await;
             Ok(())
         }));
+        if let Some(path) = self.watched_policy {
+            let lists = gw
+                .settings
+                .config
+                .as_ref()
+                .map(|c| c.policy.clone())
+                .unwrap_or_default();
+            let watcher = tokio::spawn(watch_policy(gw.clone(), path, lists, stopped));
+            tasks.push(tokio::spawn(async move {
+                let _ = watcher.await;
+                Ok(())
+            }));
+        }
         Ok(Running {
             gateway: gw,
             backend_addr,
@@ -271,14 +385,22 @@ impl Built {
 }
 
 impl Running {
-    /// The backend's base URL, `http://ADDR`.
+    /// The backend's base URL, `http://ADDR` (`https://` with TLS).
     pub fn backend_url(&self) -> String {
-        format!("http://{}", self.backend_addr)
+        format!("{}://{}", self.scheme(), self.backend_addr)
     }
 
-    /// The proxy's base URL, `http://ADDR`.
+    /// The proxy's base URL, `http://ADDR` (`https://` with TLS).
     pub fn proxy_url(&self) -> String {
-        format!("http://{}", self.proxy_addr)
+        format!("{}://{}", self.scheme(), self.proxy_addr)
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.gateway.settings.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
     }
 
     /// Serves until Ctrl-C or SIGTERM, then stops gracefully.
@@ -352,13 +474,12 @@ async fn ensure_first_key(store: &dyn Store, first: &FirstKey) -> Result<Option<
                 .map_err(|e| e.to_string())?;
             Ok(Some(k))
         }
-        FirstKey::Given(k, role) => {
-            store
-                .add_api_key(k, *role, "first start")
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(None)
-        }
+        // Several gateways starting together on one store: the others
+        // installed the same key first, which is what was asked.
+        FirstKey::Given(k, role) => match store.add_api_key(k, *role, "first start").await {
+            Ok(_) | Err(crate::store::StoreError::Conflict(_)) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        },
     }
 }
 

@@ -39,6 +39,13 @@ impl ToolCache {
         (at.elapsed() < TOOLS_TTL).then(|| v.clone())
     }
 
+    /// Drops every cached tool list.
+    pub fn clear(&self) {
+        if let Ok(mut m) = self.map.write() {
+            m.clear();
+        }
+    }
+
     fn put(&self, mcp: &str, tools: Value) {
         if let Ok(mut m) = self.map.write() {
             m.insert(mcp.to_owned(), (Instant::now(), tools));

@@ -6,8 +6,10 @@
 //! token it mints (a signed field when non-empty, in the official SDK's
 //! `verify_token` as in the core), so a token names the one stored plan it
 //! was issued for. Checked, with the strictness of the JWT path:
-//! 1. the signature, by the core's `csrg::verify`, with the IAP's key as the
-//!    only trusted key (the embedded `public_key` must be it);
+//! 1. the signature, by the core's `csrg::verify`; the embedded
+//!    `public_key` must be one of the IAP's trusted keys (any stored
+//!    generation: a token signed before a rotation verifies until it
+//!    expires);
 //! 2. the expiry: expired at `expires_at` (+ leeway), RFC 7519 §4.1.4;
 //! 3. the plan: `resource_scope.plan_id` names a stored, unrevoked plan
 //!    whose `plan_hash` is the signed one and whose expiry is the token's.
@@ -94,12 +96,14 @@ pub fn verify(st: &AppState, raw: &RawValue) -> GwResult<CsrgIntent> {
             "CSRG token over {MAX_TOKEN_BYTES} bytes"
         )));
     }
-    let trusted: [u8; 32] = st
-        .signer
-        .public_raw
-        .as_slice()
-        .try_into()
-        .map_err(|_| GatewayError::Internal("IAP key is not 32 bytes".into()))?;
+    // The key the token states, when the IAP trusts it (any generation);
+    // otherwise the signing key, which the core then refuses the stated
+    // key against (`UnknownKid`) exactly as with one key.
+    let signer = st.signer.current();
+    let trusted: [u8; 32] = stated_key(text)
+        .filter(|k| signer.trusts(k))
+        .or_else(|| signer.public_raw.as_slice().try_into().ok())
+        .ok_or_else(|| GatewayError::Internal("IAP key is not 32 bytes".into()))?;
     let mut scratch = vec![0u8; text.len().saturating_mul(2).saturating_add(512)];
     let tok = armoriq_core::csrg::verify::<HostBackend>(text, Some(&trusted), &mut scratch)
         .map_err(|e| GatewayError::InvalidToken(format!("CSRG token: {}: {e}", e.name())))?;
@@ -128,6 +132,17 @@ pub fn verify(st: &AppState, raw: &RawValue) -> GwResult<CsrgIntent> {
             .identity
             .map_or_else(|| "null".to_owned(), |i| i.get().to_owned()),
     })
+}
+
+/// The token's stated `public_key`, if it is 64 hex digits (the core checks
+/// the member strictly; this only picks which trusted key to hold it to).
+fn stated_key(text: &[u8]) -> Option<[u8; 32]> {
+    #[derive(Deserialize)]
+    struct Stated {
+        public_key: String,
+    }
+    let s: Stated = serde_json::from_slice(text).ok()?;
+    hex::decode(s.public_key.trim()).ok()?.try_into().ok()
 }
 
 /// RFC 7519 §4.1.4 for the CSRG token's `expires_at`: expired on or after

@@ -276,4 +276,32 @@ mod tests {
         let (_, body) = GatewayError::from(StoreError::Unavailable("/var/db: EIO".into())).parts();
         assert_eq!(body["message"], "store unavailable");
     }
+
+    /// A database that is down (PostgreSQL unreachable, SQLite I/O) fails
+    /// closed with 503 and a clear body on every kind of route: the JSON
+    /// routes (invoke, token, SDK, admin — and the API-key check in front
+    /// of them, which must not turn an outage into a 401) answer through
+    /// `GatewayError`; the console through `ConsoleError`. The detail (which
+    /// may name a host) stays in the log.
+    #[tokio::test]
+    async fn a_store_outage_is_503_with_a_clear_body_on_every_route() {
+        use axum::response::IntoResponse;
+        let outage = || StoreError::Unavailable("db.internal:5432: connection refused".into());
+        let e = GatewayError::from(outage());
+        assert_eq!(e.outcome(), "store_unavailable");
+        let r = e.into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            v,
+            json!({"success": false, "error": "Unavailable", "message": "store unavailable"})
+        );
+        let r = crate::console::ConsoleError::from(outage()).into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let page = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+        let page = String::from_utf8_lossy(&page);
+        assert!(page.contains("store unavailable"), "{page}");
+        assert!(!page.contains("db.internal"), "{page}");
+    }
 }

@@ -15,6 +15,7 @@ use crate::error::{GatewayError, GwResult};
 use crate::plans::ReadyPlan;
 use crate::policy::{PolicyCall, Verdict};
 use crate::store::{IdemKey, PlanRecord, PlanStatus, Reservation, StoredAnswer};
+use crate::tokens::Signer;
 use crate::{AppState, now_ms, now_secs, parse_body};
 use armoriq_common::proofs::plan_hashes;
 use armoriq_core::Profile;
@@ -31,13 +32,17 @@ use std::sync::Arc;
 
 /// `GET /iap/public-key`: the IAP's Ed25519 key (hex first: the SDK takes
 /// `public_key` before the other members).
+///
+/// The official SDK trusts the one key this returns, so it is the key that
+/// signs now (the newest generation when keys live in the store).
 pub async fn public_key(State(st): State<AppState>) -> Json<Value> {
+    let signer = st.signer.current();
     Json(json!({
-        "public_key": st.signer.public_hex(),
+        "public_key": signer.public_hex(),
         "alg": "EdDSA",
-        "kid": st.signer.kid,
-        "jwk": st.signer.public_jwk(),
-        "pem": st.signer.public_pem(),
+        "kid": signer.kid,
+        "jwk": signer.public_jwk(),
+        "pem": signer.public_pem(),
     }))
 }
 
@@ -239,7 +244,10 @@ async fn mint_inner(
         exp,
     };
     let agent = req.agent_id.as_deref().filter(|a| !a.is_empty());
-    let jwt = sign_jwt(st, &ids, &hashes, digest.step_count, email, agent)?;
+    // One snapshot of the keys: the JWT, the CSRG token and its stated
+    // public key agree even if a rotation lands meanwhile.
+    let signer = st.signer.current();
+    let jwt = sign_jwt(st, &signer, &ids, &hashes, digest.step_count, email, agent)?;
     let identity = Identity {
         user_id: req.user_id.as_deref(),
         agent_id: agent,
@@ -251,7 +259,7 @@ async fn mint_inner(
         Some(p) if p.get() != "null" => p,
         _ => &null_policy,
     };
-    let public_key = st.signer.public_hex();
+    let public_key = signer.public_hex();
     let signed = CsrgSigned {
         plan_hash: &hashes.plan_hash,
         issued_at: now,
@@ -262,7 +270,7 @@ async fn mint_inner(
         version: "1",
         resource_scope: json!({"plan_id": ids.plan_id}),
     };
-    let token = sign_csrg(st, signed)?;
+    let token = sign_csrg(&signer, signed)?;
     let record = plan_record(&ids, plan_text, &hashes, digest.step_count, email, agent);
     store_plan(st, record, &hashes).await?;
     let resp = MintResponse {
@@ -396,6 +404,7 @@ fn token_ttl(st: &AppState, expires_in: Option<f64>) -> GwResult<i64> {
 /// The EdDSA JWT (SPEC §4 claims).
 fn sign_jwt(
     st: &AppState,
+    signer: &Signer,
     ids: &Ids,
     hashes: &armoriq_common::proofs::PlanHashes,
     step_count: usize,
@@ -421,17 +430,16 @@ fn sign_jwt(
         Value::Object(m) => Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).collect()),
         other => other,
     };
-    st.signer.sign_jwt(&claims).map_err(GatewayError::Internal)
+    signer.sign_jwt(&claims).map_err(GatewayError::Internal)
 }
 
 /// The CSRG token: Ed25519 over the canonical JSON of the signed fields.
-fn sign_csrg<'a>(st: &AppState, signed: CsrgSigned<'a>) -> GwResult<CsrgToken<'a>> {
+fn sign_csrg<'a>(signer: &Signer, signed: CsrgSigned<'a>) -> GwResult<CsrgToken<'a>> {
     let signed_text =
         serde_json::to_vec(&signed).map_err(|e| GatewayError::Internal(e.to_string()))?;
     let canonical = armoriq_common::canonical::canonical_bytes(&signed_text, Profile::ArmorIq)
         .map_err(|e| GatewayError::BadRequest(format!("policy cannot be signed: {e}")))?;
-    let signature = st
-        .signer
+    let signature = signer
         .sign_hex(&canonical)
         .map_err(GatewayError::Internal)?;
     Ok(CsrgToken { signed, signature })

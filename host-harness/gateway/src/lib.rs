@@ -5,6 +5,11 @@
 //! * [`settings`]: what `armoriq serve` runs with.
 //! * [`store`]: durable state behind the async [`store::Store`] trait (SQLite).
 //! * [`tokens`]: the IAP key, minting, the verified-token cache.
+//! * [`signer`]: where the IAP keys come from (state dir or store), swapped
+//!   at runtime; [`sealed`]: the operator secret that seals them.
+//! * [`sync`]: following the store's change feed (revocations, rotations,
+//!   policy loads by other gateways).
+//! * [`tls`]: HTTPS listeners (`serve --tls-cert/--tls-key`).
 //! * [`plans`]: minted plans with their step proofs.
 //! * [`policy`]: allow / hold / block.
 //! * [`mcp`]: forwarding `tools/call` with `rmcp`.
@@ -36,12 +41,19 @@ pub mod preflight;
 pub mod proxy;
 pub mod reanchor;
 pub mod sdk;
+pub mod sealed;
 pub mod settings;
+pub mod signer;
 pub mod store;
 pub mod subtree;
+pub mod sync;
+pub mod tls;
 pub mod tokens;
 pub mod trust;
 pub mod usage;
+
+#[cfg(test)]
+mod multi_node_tests;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -63,8 +75,8 @@ pub struct Gateway {
     pub settings: Settings,
     /// Durable state.
     pub store: Arc<dyn Store>,
-    /// The IAP key.
-    pub signer: tokens::Signer,
+    /// The IAP keys (swapped when another gateway rotates).
+    pub signer: signer::KeyRing,
     /// Verified tokens.
     pub token_cache: tokens::TokenCache,
     /// Ready plans.
@@ -79,13 +91,26 @@ pub struct Gateway {
     /// Their tool schemas (short-lived cache).
     pub tools: catalogue::ToolCache,
     key_cache: RwLock<HashMap<String, (KeyInfo, Instant)>>,
+    key_cache_ttl: Duration,
 }
 
 /// The state handle routes get.
 pub type AppState = Arc<Gateway>;
 
-/// How long a verified API key is trusted without asking the store again.
+/// How long a verified API key is trusted without asking the store again
+/// (one gateway: revocations through this gateway drop it at once, and
+/// `armoriq keys revoke` in another process is seen within this).
 const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// The same on a shared store: the change feed drops a revoked key at once;
+/// this bounds how long a lost notification could keep one usable.
+pub const SHARED_KEY_CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// How long a ready plan is served from the cache on a shared store
+/// without asking the store for its status again (the change feed drops a
+/// revoked plan at once; this is the backstop). One gateway keeps plans
+/// until they are revoked through it.
+pub const SHARED_PLAN_CACHE_TTL: Duration = Duration::from_secs(2);
 
 impl Gateway {
     /// Builds the gateway over `store` with the signing key in the state dir.
@@ -97,24 +122,53 @@ impl Gateway {
         store: Arc<dyn Store>,
         policy: policy::Policy,
     ) -> Result<Self, String> {
-        let signer = tokens::Signer::load_or_create(&settings.state_dir)?;
+        let signer = signer::KeyRing::from_state_dir(&settings.state_dir)?;
+        Ok(Self::with_keys(settings, store, policy, signer))
+    }
+
+    /// Builds the gateway over `store` with these keys.
+    pub fn with_keys(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        policy: policy::Policy,
+        signer: signer::KeyRing,
+    ) -> Self {
+        let shared = settings.store_location().is_shared();
         let servers = settings
             .config
             .as_ref()
             .map(|c| c.mcp_servers.clone())
             .unwrap_or_default();
-        Ok(Self {
+        Self {
             mcp: mcp::McpPool::new(&servers, settings.mcp_timeout),
             tools: catalogue::ToolCache::new(),
             token_cache: tokens::TokenCache::new(settings.token_cache_entries),
-            plans: plans::PlanCache::new(4096),
+            plans: plans::PlanCache::new(4096).with_ttl(shared.then_some(SHARED_PLAN_CACHE_TTL)),
             policy: RwLock::new(Arc::new(policy)),
             key_cache: RwLock::new(HashMap::new()),
+            key_cache_ttl: if shared {
+                SHARED_KEY_CACHE_TTL
+            } else {
+                KEY_CACHE_TTL
+            },
             device: std::sync::OnceLock::new(),
             signer,
             store,
             settings,
-        })
+        }
+    }
+
+    /// Forgets every verified API key (one was revoked somewhere).
+    pub fn forget_api_keys(&self) {
+        match self.key_cache.write() {
+            Ok(mut m) => m.clear(),
+            Err(e) => e.into_inner().clear(),
+        }
+    }
+
+    /// Number of API keys verified and cached.
+    pub fn cached_api_keys(&self) -> usize {
+        self.key_cache.read().map(|m| m.len()).unwrap_or(0)
     }
 
     /// Puts `policy` in force for every request that starts from now on.
@@ -161,7 +215,7 @@ impl Gateway {
             .read()
             .ok()
             .and_then(|m| m.get(&key).cloned())
-            && at.elapsed() < KEY_CACHE_TTL
+            && at.elapsed() < self.key_cache_ttl
         {
             return Ok(info);
         }

@@ -8,6 +8,7 @@ use armoriq_core::json::{Kind, Value};
 use armoriq_core::{Call, Canonicalizer, Error, Profile, SignedIntent, StepProof};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 /// One step.
 #[derive(Clone, Debug)]
@@ -142,24 +143,39 @@ impl ReadyPlan {
     }
 }
 
-/// Ready plans by id (bounded).
+/// Ready plans by id (bounded), each with when it was cached.
 pub struct PlanCache {
-    map: RwLock<HashMap<String, Arc<ReadyPlan>>>,
+    map: RwLock<HashMap<String, (Arc<ReadyPlan>, Instant)>>,
     capacity: usize,
+    ttl: Option<Duration>,
 }
 
 impl PlanCache {
-    /// At most `capacity` plans.
+    /// At most `capacity` plans, kept until forgotten.
     pub fn new(capacity: usize) -> Self {
         Self {
             map: RwLock::new(HashMap::new()),
             capacity,
+            ttl: None,
         }
     }
 
-    /// A cached plan.
+    /// Entries older than `ttl` are not served (the caller reads the store
+    /// again): the backstop when other gateways may revoke a plan.
+    #[must_use]
+    pub fn with_ttl(mut self, ttl: Option<Duration>) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// A cached plan (not past the time to live).
     pub fn get(&self, id: &str) -> Option<Arc<ReadyPlan>> {
-        self.map.read().ok()?.get(id).cloned()
+        let m = self.map.read().ok()?;
+        let (p, at) = m.get(id)?;
+        match self.ttl {
+            Some(ttl) if at.elapsed() >= ttl => None,
+            _ => Some(p.clone()),
+        }
     }
 
     /// Caches a plan.
@@ -168,7 +184,7 @@ impl PlanCache {
             if m.len() >= self.capacity {
                 m.clear();
             }
-            m.insert(p.record.plan_id.clone(), p);
+            m.insert(p.record.plan_id.clone(), (p, Instant::now()));
         }
     }
 
@@ -177,6 +193,23 @@ impl PlanCache {
         if let Ok(mut m) = self.map.write() {
             m.remove(id);
         }
+    }
+
+    /// Drops every plan (changes may have been missed).
+    pub fn clear(&self) {
+        if let Ok(mut m) = self.map.write() {
+            m.clear();
+        }
+    }
+
+    /// Number of cached plans.
+    pub fn len(&self) -> usize {
+        self.map.read().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Whether no plan is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

@@ -196,7 +196,7 @@ pub fn check_token(st: &AppState, jwt: &str) -> GwResult<SignedIntent> {
         issuer: Some(&st.settings.issuer),
     };
     st.token_cache
-        .verify(jwt, &st.signer, &expect)
+        .verify(jwt, &st.signer.current(), &expect)
         .map_err(rejection_error)
 }
 

@@ -90,15 +90,16 @@ async fn reanchor_inner(
         );
     }
     let id = format!("trust_{}", uuid::Uuid::new_v4().simple());
+    let signer = st.signer.current();
     let record = json!({
         "type": "armoriq.trust.reanchor", "version": "1", "trust_id": id,
         "plan_id": r.plan_id, "previous_plan_hash": previous,
         "previous_merkle_root": plan.record.merkle_root,
         "plan_hash": hashes.plan_hash, "merkle_root": hashes.merkle_root,
         "step_count": digest.step_count, "issued_at": now, "reason": r.reason,
-        "public_key": st.signer.public_hex(),
+        "public_key": signer.public_hex(),
     });
-    let (record_json, signature) = sign_record(st, &record)?;
+    let (record_json, signature) = sign_record(&signer, &record)?;
     let new = PlanRecord {
         plan_hash: hashes.plan_hash.clone(),
         merkle_root: hashes.merkle_root.clone(),

@@ -1,6 +1,7 @@
 //! Everything `armoriq serve` runs with: flags and their environment
 //! variables, with `armoriq.yaml` (read by [`armoriq_common::yaml`]).
 
+use crate::store::StoreLocation;
 use armoriq_common::yaml::ArmorIqYaml;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,6 +40,11 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// How long a console sign-in lasts.
     pub console_session_ttl: Duration,
+    /// `--store`: where the state lives (`None`: `armoriq.db` in
+    /// [`Settings::state_dir`]).
+    pub store: Option<StoreLocation>,
+    /// `--tls-cert` / `--tls-key`: serve both listeners over HTTPS.
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 impl Settings {
@@ -61,7 +67,24 @@ impl Settings {
             device: None,
             secure_cookies: false,
             console_session_ttl: Duration::from_secs(8 * 3600),
+            store: None,
+            tls: None,
         }
+    }
+
+    /// Where the state lives: `--store`, else `armoriq.db` in the state
+    /// directory.
+    pub fn store_location(&self) -> StoreLocation {
+        self.store
+            .clone()
+            .unwrap_or_else(|| StoreLocation::in_state_dir(&self.state_dir))
+    }
+
+    /// Whether the store was named explicitly (`--store`): then policy
+    /// documents come from the store (`armoriq policy load --store`), not
+    /// from the state directory's `policy.json`.
+    pub fn policy_from_store(&self) -> bool {
+        self.store.is_some()
     }
 }
 

@@ -1,4 +1,10 @@
 //! The IAP's signing key, token minting, and the proxy's verified-token cache.
+//!
+//! A [`Signer`] is one snapshot of the IAP's keys: the key that signs (the
+//! newest generation) and every key that verifies (all stored generations,
+//! so a token signed before a rotation verifies until it expires). Where the
+//! snapshot comes from, and how it is swapped when another gateway rotates,
+//! is [`crate::signer`].
 
 use armoriq_common::backend::HostBackend;
 use armoriq_common::keys::SigningKey;
@@ -10,21 +16,43 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::RwLock;
 
+/// The most key generations trusted at once (the newest ones; an older
+/// generation's tokens expired long ago: tokens live at most a day).
+pub const MAX_TRUSTED_KEYS: usize = 16;
+
+/// The trusted key set: every generation's public key, by `kid`.
+pub type TrustedKeys = KeySet<HostBackend, MAX_TRUSTED_KEYS>;
+
 /// The IAP's Ed25519 key (what the official SDK's `local` mode checks
 /// `jwt_token` and the CSRG token against) and its trusted key set.
 pub struct Signer {
     key: SigningKey,
-    /// Raw 32-byte public key.
+    /// Raw 32-byte public key of the signing key.
     pub public_raw: Vec<u8>,
     /// `kid` in token headers.
     pub kid: String,
-    keys: KeySet<HostBackend, 1>,
+    /// The signing key's generation in the store (`None`: the state
+    /// directory's `iap-ed25519.pem`).
+    pub generation: Option<i64>,
+    keys: TrustedKeys,
+    trusted_raw: Vec<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Signer(kid={})", self.kid)
+        write!(
+            f,
+            "Signer(kid={}, generation={:?}, trusted={})",
+            self.kid,
+            self.generation,
+            self.trusted_raw.len()
+        )
     }
+}
+
+/// The `kid` of an Ed25519 public key: the first 8 bytes of its SHA-256, hex.
+pub fn kid_of(public_raw: &[u8]) -> String {
+    hex::encode(&Sha256::digest(public_raw)[..8])
 }
 
 impl Signer {
@@ -56,21 +84,58 @@ impl Signer {
                 path.display()
             ));
         }
+        Self::with_trusted(key, None, &[])
+    }
+
+    /// `key` signs (it is generation `generation`); it and every key in
+    /// `older` (raw Ed25519 public keys) verify. Only the newest
+    /// [`MAX_TRUSTED_KEYS`] are kept.
+    ///
+    /// # Errors
+    /// `key` is not Ed25519, or a public key is not 32 bytes.
+    pub fn with_trusted(
+        key: SigningKey,
+        generation: Option<i64>,
+        older: &[Vec<u8>],
+    ) -> Result<Self, String> {
+        if key.alg() != Alg::EdDsa {
+            return Err(
+                "the IAP key must be Ed25519 (the official SDK checks EdDSA tokens)".into(),
+            );
+        }
         let public_raw = key.public().raw;
-        let kid = hex::encode(&Sha256::digest(&public_raw)[..8]);
-        let raw: [u8; 32] = public_raw
-            .as_slice()
-            .try_into()
-            .map_err(|_| "Ed25519 public key is not 32 bytes".to_owned())?;
+        let kid = kid_of(&public_raw);
+        let mut all: Vec<&[u8]> = older.iter().map(Vec::as_slice).collect();
+        all.retain(|k| *k != public_raw.as_slice());
+        let skip = all.len().saturating_sub(MAX_TRUSTED_KEYS - 1);
         let mut keys = KeySet::new();
-        keys.add_ed25519(Some(kid.as_bytes()), &raw)
-            .map_err(|e| format!("public key: {e}"))?;
+        let mut trusted_raw = Vec::new();
+        for pk in all.into_iter().skip(skip).chain([public_raw.as_slice()]) {
+            let raw: [u8; 32] = pk
+                .try_into()
+                .map_err(|_| "Ed25519 public key is not 32 bytes".to_owned())?;
+            keys.add_ed25519(Some(kid_of(&raw).as_bytes()), &raw)
+                .map_err(|e| format!("public key: {e}"))?;
+            trusted_raw.push(raw);
+        }
         Ok(Self {
             key,
             public_raw,
             kid,
+            generation,
             keys,
+            trusted_raw,
         })
+    }
+
+    /// Whether `raw` is one of the trusted public keys (any generation).
+    pub fn trusts(&self, raw: &[u8; 32]) -> bool {
+        self.trusted_raw.contains(raw)
+    }
+
+    /// Number of trusted keys.
+    pub fn trusted_count(&self) -> usize {
+        self.trusted_raw.len()
     }
 
     /// Lowercase hex of the public key.
@@ -108,7 +173,7 @@ impl Signer {
     }
 
     /// The trusted key set for verification.
-    pub fn keys(&self) -> &KeySet<HostBackend, 1> {
+    pub fn keys(&self) -> &TrustedKeys {
         &self.keys
     }
 }
@@ -171,6 +236,13 @@ impl TokenCache {
             m.insert(digest, signed);
         }
         Ok(signed)
+    }
+
+    /// Drops every cached token (the trusted keys changed, or a resync).
+    pub fn clear(&self) {
+        if let Ok(mut m) = self.map.write() {
+            m.clear();
+        }
     }
 
     /// Number of cached tokens.

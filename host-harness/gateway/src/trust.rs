@@ -26,6 +26,7 @@ use crate::error::{GatewayError, GwResult};
 use crate::plans::ReadyPlan;
 use crate::store::{TrustKind, TrustRecord};
 use crate::subtree::{parse_subtree_path, subtree_node};
+use crate::tokens::Signer;
 use crate::{AppState, now_ms, now_secs, parse_body};
 use armoriq_common::proofs::{hex32, plan_hashes};
 use armoriq_core::{Profile, SignedIntent};
@@ -222,10 +223,9 @@ pub struct DelegateRequest {
 }
 
 /// The IAP's signature (hex) over the canonical JSON of `v`, with that JSON.
-pub(crate) fn sign_record(st: &AppState, v: &Value) -> GwResult<(String, String)> {
+pub(crate) fn sign_record(signer: &Signer, v: &Value) -> GwResult<(String, String)> {
     let canonical = crate::tokens::canonical(v).map_err(GatewayError::BadRequest)?;
-    let sig = st
-        .signer
+    let sig = signer
         .sign_hex(&canonical)
         .map_err(GatewayError::Internal)?;
     Ok((String::from_utf8_lossy(&canonical).into_owned(), sig))
@@ -376,13 +376,14 @@ async fn delegate_inner(
         "delegate_public_key": key, "target_agent": r.target_agent,
         "parent_token": parent.signature, "subtask": r.subtask,
     });
-    let public_key = st.signer.public_hex();
+    let signer = st.signer.current();
+    let public_key = signer.public_hex();
     let signed = json!({
         "plan_hash": parent.plan_hash, "issued_at": now, "expires_at": exp,
         "policy": {}, "identity": identity, "public_key": public_key, "version": "1",
         "allowed_operations": allowed, "resource_scope": scope,
     });
-    let (record_json, signature) = sign_record(st, &signed)?;
+    let (record_json, signature) = sign_record(&signer, &signed)?;
     st.store
         .put_trust_record(&TrustRecord {
             id: id.clone(),

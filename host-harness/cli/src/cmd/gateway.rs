@@ -1,18 +1,18 @@
-//! `armoriq serve`, `keys`, `approve`, `reject`, `delegations`, `logs`.
+//! `armoriq serve`, `approve`, `reject`, `delegations`, `logs`.
 //!
-//! Every command works on the gateway's state directory (`--state-dir`,
-//! `$ARMORIQ_STATE_DIR`, default `~/.armoriq/gateway`), so `approve` and
-//! `logs` work while `serve` runs (SQLite WAL allows a reader and writers
-//! side by side).
+//! Every command works on the gateway's store: `--store URL` (env
+//! `ARMORIQ_STORE`; see [`crate::cmd::store`]), else `armoriq.db` in the
+//! state directory (`--state-dir`, `$ARMORIQ_STATE_DIR`, default
+//! `~/.armoriq/gateway`), so `approve` and `logs` work while `serve` runs
+//! (SQLite WAL allows a reader and writers side by side; PostgreSQL is
+//! shared by design).
 
+use crate::cmd::store::{SecretArgs, block};
 use crate::cmd::{EXIT_BAD_INPUT, EXIT_REJECTED, fail};
-use armoriq_gateway::builder::{GatewayBuilder, new_api_key, open_state_store};
+use armoriq_gateway::builder::GatewayBuilder;
 use armoriq_gateway::now_ms;
 use armoriq_gateway::settings::{Settings, default_state_dir};
-use armoriq_gateway::store::{
-    AuditCursor, AuditRow, AuditStore, ConsoleStore, DelegationStatus, DelegationStore, NewApiKey,
-    Role, StoreResult,
-};
+use armoriq_gateway::store::{AuditCursor, AuditRow, DelegationStatus, StoreResult};
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,13 +25,19 @@ pub struct StateArgs {
     /// State directory (database, signing key). Default: $ARMORIQ_STATE_DIR or ~/.armoriq/gateway.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// The store: postgres://USER:PASSWORD@HOST/DB (shared by several
+    /// gateways) or a SQLite file. Default: armoriq.db in the state directory.
+    /// Given, policy documents live in the store too (`policy load --store`).
+    #[arg(long, value_name = "URL", env = "ARMORIQ_STORE")]
+    pub store: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
 }
 
 impl StateArgs {
-    fn dir(&self) -> PathBuf {
+    /// The state directory.
+    pub fn dir(&self) -> PathBuf {
         self.state_dir.clone().unwrap_or_else(default_state_dir)
     }
 }
@@ -80,24 +86,31 @@ pub struct ServeArgs {
     /// How long a console sign-in lasts, seconds.
     #[arg(long, default_value_t = 8 * 3600, env = "ARMORIQ_CONSOLE_SESSION_TTL")]
     console_session_ttl: u64,
+    #[command(flatten)]
+    secret: SecretArgs,
+    /// Serve both listeners over HTTPS with this PEM certificate chain
+    /// (leaf first); the console's cookie is then `Secure`.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        env = "ARMORIQ_TLS_CERT"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_cert",
+        env = "ARMORIQ_TLS_KEY"
+    )]
+    tls_key: Option<PathBuf>,
 }
 
 /// Runs one store call to completion (the store's methods are async; these
-/// commands are not) on one current-thread runtime built at the first call
-/// and kept for the command's life: `logs --follow` polls every 250 ms.
-fn run<T>(f: impl Future<Output = StoreResult<T>>) -> Result<T, String> {
-    static RUNTIME: std::sync::OnceLock<Result<tokio::runtime::Runtime, String>> =
-        std::sync::OnceLock::new();
-    let rt = RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| format!("cannot start a runtime: {e}"))
-        })
-        .as_ref()
-        .map_err(Clone::clone)?;
-    rt.block_on(f).map_err(|e| e.to_string())
+/// commands are not) on the command's one runtime ([`block`]).
+pub fn run<T>(f: impl Future<Output = StoreResult<T>>) -> Result<T, String> {
+    block(async { f.await.map_err(|e| e.to_string()) })
 }
 
 /// `armoriq serve`: a [`GatewayBuilder`] from the flags, started until
@@ -120,6 +133,22 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
             queue: a.device_queue,
         });
     settings.console_session_ttl = Duration::from_secs(a.console_session_ttl.max(1));
+    if a.state.store.is_some() {
+        match a.state.location() {
+            Ok(loc) => settings.store = Some(loc),
+            Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
+        }
+    }
+    if let (Some(cert), Some(key)) = (&a.tls_cert, &a.tls_key) {
+        settings.tls = Some(armoriq_gateway::tls::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        });
+    }
+    let secret = match a.secret.load() {
+        Ok(s) => s,
+        Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -132,6 +161,7 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
             .settings(settings)
             .config(a.config.clone())
             .policy(a.policy.clone())
+            .secret(secret)
             .build(),
     );
     let built = match built {
@@ -150,10 +180,17 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
         .with_writer(std::io::stderr)
         .try_init();
     let gw = &built.gateway;
+    let scheme = if gw.settings.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let signer = gw.signer.current();
     eprintln!(
-        "armoriq serve: backend http://{} · proxy http://{} · state {} · config {} · MCP servers: {}",
+        "armoriq serve: backend {scheme}://{} · proxy {scheme}://{} · store {} · state {} · config {} · MCP servers: {}",
         gw.settings.backend_addr,
         gw.settings.proxy_addr,
+        gw.settings.store_location().redacted(),
         gw.settings.state_dir.display(),
         built
             .config_path
@@ -168,87 +205,21 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
     if let Some(p) = &built.policy_path {
         eprintln!("armoriq serve: Armor Policy v2 from {}", p.display());
     }
+    if let Some(v) = built.policy_version {
+        eprintln!("armoriq serve: Armor Policy v2 version {v} from the store");
+    }
+    eprintln!(
+        "armoriq serve: signing key kid {}{}",
+        signer.kid,
+        signer
+            .generation
+            .map_or(" (state directory)".to_owned(), |g| format!(
+                " (generation {g} in the store)"
+            ))
+    );
     match rt.block_on(async { built.start().await?.until_signal().await }) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e, EXIT_BAD_INPUT),
-    }
-}
-
-/// `armoriq keys`.
-#[derive(clap::Subcommand, Debug)]
-pub enum KeysCommand {
-    /// Create an API key; prints it once (only its hash is stored).
-    Create {
-        #[command(flatten)]
-        state: StateArgs,
-        /// An admin key (may approve and reject delegations over HTTP).
-        #[arg(long)]
-        admin: bool,
-        /// `ak_live_` instead of `ak_test_`.
-        #[arg(long)]
-        live: bool,
-        /// A label for your records.
-        #[arg(long, default_value = "")]
-        label: String,
-        /// The person's name (shown in the console as who decided).
-        #[arg(long)]
-        name: Option<String>,
-        /// The person's email (matched against a policy's approvers).
-        #[arg(long)]
-        email: Option<String>,
-    },
-}
-
-/// Runs `armoriq keys …`.
-pub fn keys(c: &KeysCommand) -> ExitCode {
-    match c {
-        KeysCommand::Create {
-            state,
-            admin,
-            live,
-            label,
-            name,
-            email,
-        } => {
-            let store = match open_state_store(&state.dir()) {
-                Ok(s) => s,
-                Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
-            };
-            let key = match new_api_key(if *live { "ak_live_" } else { "ak_test_" }) {
-                Ok(k) => k,
-                Err(e) => return fail(e, EXIT_BAD_INPUT),
-            };
-            let role = if *admin { Role::Admin } else { Role::Agent };
-            let email = email.as_deref().map(|e| e.trim().to_lowercase());
-            if email.as_deref().is_some_and(|e| !e.contains('@')) {
-                return fail(
-                    format!("Configuration: --email {email:?} is not an email address"),
-                    EXIT_BAD_INPUT,
-                );
-            }
-            let new = NewApiKey {
-                key: key.clone(),
-                role,
-                label: label.clone(),
-                name: name.clone(),
-                email,
-            };
-            match run(store.add_named_api_key(&new)) {
-                Ok(id) => {
-                    if state.json {
-                        println!(
-                            "{}",
-                            serde_json::json!({"id": id, "api_key": key, "role": role})
-                        );
-                    } else {
-                        println!("{key}");
-                        eprintln!("armoriq: key #{id} ({role:?}) created; it is not shown again.");
-                    }
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(e, EXIT_BAD_INPUT),
-            }
-        }
     }
 }
 
@@ -266,9 +237,9 @@ pub struct DecideArgs {
 
 /// Approves or rejects a pending delegation.
 pub fn decide(a: &DecideArgs, approve: bool) -> ExitCode {
-    let store = match open_state_store(&a.state.dir()) {
+    let store = match a.state.open_or_fail() {
         Ok(s) => s,
-        Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
+        Err(code) => return code,
     };
     let want = if approve {
         DelegationStatus::Approved
@@ -316,9 +287,9 @@ pub struct DelegationsArgs {
 
 /// Lists delegations, newest first.
 pub fn delegations(a: &DelegationsArgs) -> ExitCode {
-    let store = match open_state_store(&a.state.dir()) {
+    let store = match a.state.open_or_fail() {
         Ok(s) => s,
-        Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
+        Err(code) => return code,
     };
     let status = match a.status.as_deref().map(DelegationStatus::parse) {
         None => None,
@@ -472,9 +443,9 @@ fn verify_receipts(
 
 /// Prints the audit log.
 pub fn logs(a: &LogsArgs) -> ExitCode {
-    let store = match open_state_store(&a.state.dir()) {
+    let store = match a.state.open_or_fail() {
         Ok(s) => s,
-        Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
+        Err(code) => return code,
     };
     let page = |after| run(store.audit_page(after, 5000));
     if a.verify_receipts {

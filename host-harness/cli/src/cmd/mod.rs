@@ -11,8 +11,10 @@ pub mod client;
 pub mod device;
 pub mod gateway;
 pub mod init;
+pub mod keys;
 pub mod plan;
 pub mod policy;
+pub mod store;
 pub mod token;
 pub mod usage;
 

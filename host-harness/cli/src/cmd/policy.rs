@@ -30,15 +30,20 @@ pub enum PolicyCommand {
         /// A bound `{floor?, agent?, group?}`, or one document.
         file: PathBuf,
     },
-    /// Install a bound or document as the gateway's policy
-    /// (`<state-dir>/policy.json`); a running `armoriq serve` picks it up
-    /// within two seconds. Refuses a file that does not load.
+    /// Install a bound or document as the gateway's policy; running
+    /// gateways put it in force within two seconds. Refuses a file that
+    /// does not load. Without --store: `<state-dir>/policy.json` (one
+    /// gateway). With --store (or $ARMORIQ_STORE): a new version in the
+    /// store, for every gateway started with that --store.
     Load {
         /// A bound `{floor?, agent?, group?}`, or one document.
         file: PathBuf,
         /// The gateway's state directory.
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,
+        /// The store (postgres://… or a SQLite file) the gateways share.
+        #[arg(long, value_name = "URL", env = "ARMORIQ_STORE")]
+        store: Option<String>,
     },
 }
 
@@ -47,11 +52,15 @@ pub fn run(c: PolicyCommand) -> ExitCode {
     match c {
         PolicyCommand::Eval { policy, call } => eval(&policy, &call),
         PolicyCommand::Check { file } => check(&file),
-        PolicyCommand::Load { file, state_dir } => load(&file, state_dir),
+        PolicyCommand::Load {
+            file,
+            state_dir,
+            store,
+        } => load(&file, state_dir, store.as_deref()),
     }
 }
 
-fn load(file: &Path, state_dir: Option<PathBuf>) -> ExitCode {
+fn load(file: &Path, state_dir: Option<PathBuf>, store: Option<&str>) -> ExitCode {
     let doc = match read_json(file) {
         Ok(v) => v,
         Err(e) => return fail(e, EXIT_BAD_INPUT),
@@ -60,6 +69,9 @@ fn load(file: &Path, state_dir: Option<PathBuf>) -> ExitCode {
         return fail_eval(&e);
     }
     let dir = state_dir.unwrap_or_else(armoriq_gateway::settings::default_state_dir);
+    if let Some(url) = store {
+        return load_into_store(file, &doc, url, &dir);
+    }
     if let Err(e) = std::fs::create_dir_all(&dir) {
         return fail(
             format!("cannot create {}: {e}", dir.display()),
@@ -78,6 +90,36 @@ fn load(file: &Path, state_dir: Option<PathBuf>) -> ExitCode {
     }
     eprintln!("policy: installed {} as {}", file.display(), dest.display());
     ExitCode::SUCCESS
+}
+
+/// `policy load --store`: a new version in the store (the gateways on it
+/// are told at once and poll every second).
+fn load_into_store(file: &Path, doc: &Value, url: &str, dir: &Path) -> ExitCode {
+    use armoriq_gateway::store::{StoreLocation, open_store};
+    let loc = match StoreLocation::parse(Some(url), dir) {
+        Ok(l) => l,
+        Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
+    };
+    let by = std::env::var("USER").map_or_else(|_| "cli".to_owned(), |u| format!("cli:{u}"));
+    let text = doc.to_string();
+    let put = crate::cmd::store::block(async {
+        let store = open_store(&loc).await?;
+        store
+            .put_policy(&text, &by, armoriq_gateway::now_ms())
+            .await
+            .map_err(|e| e.to_string())
+    });
+    match put {
+        Ok(version) => {
+            eprintln!(
+                "policy: loaded {} as version {version} in {}",
+                file.display(),
+                loc.redacted()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("{}: {e}", loc.redacted()), EXIT_BAD_INPUT),
+    }
 }
 
 fn read_json(path: &Path) -> Result<Value, String> {

@@ -5,9 +5,6 @@
 
 use crate::cmd::gateway::StateArgs;
 use crate::cmd::{EXIT_BAD_INPUT, fail};
-use armoriq_gateway::builder::open_state_store;
-use armoriq_gateway::settings::default_state_dir;
-use armoriq_gateway::store::UsageStore;
 use clap::Args;
 use std::process::ExitCode;
 
@@ -23,10 +20,9 @@ pub struct UsageArgs {
 
 /// Prints the stored usage.
 pub fn usage(a: &UsageArgs) -> ExitCode {
-    let dir = a.state.state_dir.clone().unwrap_or_else(default_state_dir);
-    let store = match open_state_store(&dir) {
+    let store = match a.state.open_or_fail() {
         Ok(s) => s,
-        Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
+        Err(code) => return code,
     };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

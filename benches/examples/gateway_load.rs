@@ -50,7 +50,10 @@ fn args() -> Args {
             _ => panic!("unknown flag {flag}"),
         }
     }
-    assert!(!a.key.is_empty() && !a.nodes.is_empty(), "--key and --node are required");
+    assert!(
+        !a.key.is_empty() && !a.nodes.is_empty(),
+        "--key and --node are required"
+    );
     a
 }
 
@@ -113,9 +116,17 @@ async fn main() {
                     Ok(r) => {
                         let s = r.status();
                         let _ = r.bytes().await;
-                        if s.is_success() { None } else { Some(s.as_u16().to_string()) }
+                        if s.is_success() {
+                            None
+                        } else {
+                            Some(s.as_u16().to_string())
+                        }
                     }
-                    Err(e) => Some(if e.is_timeout() { "timeout".into() } else { "io".into() }),
+                    Err(e) => Some(if e.is_timeout() {
+                        "timeout".into()
+                    } else {
+                        "io".into()
+                    }),
                 };
                 if t0 >= measure_from {
                     match outcome {

@@ -51,7 +51,6 @@ struct Cluster {
     dir: PathBuf,
     store: String,
     key: String,
-    admin: String,
     nodes: Vec<Node>,
     _mcp: Proc,
     python: PathBuf,
@@ -99,12 +98,10 @@ impl Cluster {
         let policy = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/policy.json");
         cli_ok(&store, &["policy", "load", policy]);
         let key = cli_ok(&store, &["keys", "create"]).trim().to_owned();
-        let admin = cli_ok(&store, &["keys", "create", "--admin"]).trim().to_owned();
         let mut c = Self {
             dir,
             store,
             key,
-            admin,
             nodes: Vec::new(),
             _mcp: mcp,
             python,
@@ -240,7 +237,9 @@ fn exception(v: &Value) -> &str {
 
 #[test]
 fn three_nodes_share_keys_plans_approvals_revocations_and_policy() {
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let Some(c) = Cluster::start(3) else { return };
     let token_file = c.dir.join("token.json");
 
@@ -254,7 +253,12 @@ fn three_nodes_share_keys_plans_approvals_revocations_and_policy() {
     assert_eq!(v["signature_ok"], true, "{v}");
     assert_eq!(v["token_key_is_node_key"], true, "{v}");
     assert_eq!(v["jwt_verified_with_node_key"], true, "{v}");
-    let kids: BTreeSet<&str> = v["kids"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
+    let kids: BTreeSet<&str> = v["kids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
     assert_eq!(kids.len(), 1, "every node publishes the same key: {v}");
     eprintln!("cross-node: minted on node-0, served by node-1 and node-2, one kid {kids:?}");
 
@@ -270,9 +274,16 @@ fn three_nodes_share_keys_plans_approvals_revocations_and_policy() {
     let race = c.scenario("approved_race", &token_file);
     let results = race["results"].as_array().unwrap();
     let through = results.iter().filter(|r| exception(r) == "none").count();
-    assert_eq!(through, 1, "exactly one of three nodes lets the approved call through: {race}");
+    assert_eq!(
+        through, 1,
+        "exactly one of three nodes lets the approved call through: {race}"
+    );
     for r in results.iter().filter(|r| exception(r) != "none") {
-        assert_eq!(exception(r), "PolicyHoldException", "the others are held again: {race}");
+        assert_eq!(
+            exception(r),
+            "PolicyHoldException",
+            "the others are held again: {race}"
+        );
     }
     eprintln!("approval: 3 nodes at once, {through} went through");
 
@@ -282,15 +293,18 @@ fn three_nodes_share_keys_plans_approvals_revocations_and_policy() {
         assert_eq!(exception(w), "none", "{v}");
     }
     let after = v["refused_after_s"].as_object().unwrap();
-    assert_eq!(after.len(), 2, "every other node refuses the revoked token: {v}");
+    assert_eq!(
+        after.len(),
+        2,
+        "every other node refuses the revoked token: {v}"
+    );
     for (node, secs) in after {
         let secs = secs.as_f64().unwrap();
-        assert!(secs < 1.0, "node {node} refused only after {secs:.3} s: {v}");
-        assert_eq!(
-            exception(&v["last"][node]),
-            "InvalidTokenException",
-            "{v}"
+        assert!(
+            secs < 1.0,
+            "node {node} refused only after {secs:.3} s: {v}"
         );
+        assert_eq!(exception(&v["last"][node]), "InvalidTokenException", "{v}");
     }
     eprintln!("revoke: refused on the other nodes after {after:?} s");
 
@@ -327,9 +341,16 @@ fn three_nodes_share_keys_plans_approvals_revocations_and_policy() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(blocked_after.len(), 3, "every node puts the new policy in force: {blocked_after:?}");
+    assert_eq!(
+        blocked_after.len(),
+        3,
+        "every node puts the new policy in force: {blocked_after:?}"
+    );
     for (node, secs) in &blocked_after {
-        assert!(*secs < 2.0, "{node} took {secs:.3} s to put the policy in force");
+        assert!(
+            *secs < 2.0,
+            "{node} took {secs:.3} s to put the policy in force"
+        );
     }
     eprintln!("policy: in force on every node after {blocked_after:?} s");
 
@@ -349,8 +370,12 @@ fn three_nodes_share_keys_plans_approvals_revocations_and_policy() {
                     // The loser may be told the key is in flight (409); it
                     // retries until the winner's answer is there to replay.
                     for _ in 0..100 {
-                        let r = c.post(c.nodes[i].backend, "/iap/sdk/token",
-                                       &[("Idempotency-Key", idem.as_str())], body);
+                        let r = c.post(
+                            c.nodes[i].backend,
+                            "/iap/sdk/token",
+                            &[("Idempotency-Key", idem.as_str())],
+                            body,
+                        );
                         if r.0 != 409 {
                             return r;
                         }
@@ -363,7 +388,10 @@ fn three_nodes_share_keys_plans_approvals_revocations_and_policy() {
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert_eq!(answers[0].0, 200, "{answers:?}");
-    assert_eq!(answers[0], answers[1], "two nodes, one key: the same answer");
+    assert_eq!(
+        answers[0], answers[1],
+        "two nodes, one key: the same answer"
+    );
     let plans: BTreeSet<_> = c
         .logs()
         .into_iter()
@@ -382,7 +410,10 @@ fn three_nodes_share_keys_plans_approvals_revocations_and_policy() {
         .collect();
     assert_eq!(
         nodes,
-        ["node-0", "node-1", "node-2"].map(String::from).into_iter().collect(),
+        ["node-0", "node-1", "node-2"]
+            .map(String::from)
+            .into_iter()
+            .collect(),
         "armoriq logs shows rows from every node"
     );
 }
@@ -399,7 +430,10 @@ fn load_worker(
     other: Arc<Mutex<Vec<String>>>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        let h = [("Content-Type", "application/json"), ("X-API-Key", key.as_str())];
+        let h = [
+            ("Content-Type", "application/json"),
+            ("X-API-Key", key.as_str()),
+        ];
         while !stop.load(Ordering::Relaxed) {
             match http(port, "POST", "/invoke", &h, call.as_bytes()) {
                 Ok((200, _)) => {
@@ -422,7 +456,10 @@ fn load_worker(
 fn wait_for(what: &str, secs: u64, f: impl Fn() -> bool) {
     let t0 = Instant::now();
     while !f() {
-        assert!(t0.elapsed() < Duration::from_secs(secs), "{what}: not within {secs} s");
+        assert!(
+            t0.elapsed() < Duration::from_secs(secs),
+            "{what}: not within {secs} s"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -496,10 +533,16 @@ fn allowed_rows(c: &Cluster) -> usize {
 
 #[test]
 fn kill_9_one_node_under_load_loses_no_acknowledged_row() {
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let Some(mut c) = Cluster::start(3) else { return };
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(mut c) = Cluster::start(3) else {
+        return;
+    };
     let load = Load::start(&c);
-    wait_for("30 calls on every node", 60, || (0..3).all(|i| load.acked(i) >= 30));
+    wait_for("30 calls on every node", 60, || {
+        (0..3).all(|i| load.acked(i) >= 30)
+    });
     c.kill9(1);
     let (a0, a2) = (load.acked(0), load.acked(2));
     wait_for("the other nodes keep serving", 30, || {
@@ -517,10 +560,14 @@ fn kill_9_one_node_under_load_loses_no_acknowledged_row() {
 
 #[test]
 fn postgres_restart_under_load_503s_then_recovers_with_no_lost_row() {
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let Some(c) = Cluster::start(3) else { return };
     let load = Load::start(&c);
-    wait_for("20 calls on every node", 60, || (0..3).all(|i| load.acked(i) >= 20));
+    wait_for("20 calls on every node", 60, || {
+        (0..3).all(|i| load.acked(i) >= 20)
+    });
     pg::ctl("stop");
     let down_at = load.total();
     wait_for("503s while PostgreSQL is down", 30, || {

@@ -1,6 +1,11 @@
 //! One HTTP/1.1 request over loopback, `Connection: close`, with no client
 //! library between the test and the bytes.
-#![allow(dead_code, clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -46,7 +46,11 @@ pub fn fresh_database(admin: &str) -> String {
 /// `stop`, `start`, `restart` or `kill` the test server.
 pub fn ctl(action: &str) {
     let script = std::env::var("ARMORIQ_TEST_PG_CTL").expect("ARMORIQ_TEST_PG_CTL (scripts/pg.sh)");
-    let out = Command::new("bash").arg(script).arg(action).output().unwrap();
+    let out = Command::new("bash")
+        .arg(script)
+        .arg(action)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "pg ctl {action}: {}{}",

@@ -317,11 +317,22 @@ def main() -> int:
         ("through `armoriq serve`, token cache on", "gateway_cached", ""),
         ("through `armoriq serve`, token cache off", "gateway_uncached", ""),
     ], "direct call", ("direct_mcp_rmcp", ""))
+    # The "Several gateways" section is measured by scripts/bench-nodes.sh,
+    # not by this run: carry it over from the current BENCHMARKS.md.
+    try:
+        current = open("BENCHMARKS.md").read()
+    except OSError:
+        current = ""
+    start, end = "<!-- bench-nodes:start -->", "<!-- bench-nodes:end -->"
+    if start in current and end in current:
+        o(current[current.index(start):current.index(end) + len(end)])
+        o()
     o("## Reproduce")
     o()
     o("```sh")
     o("bash scripts/setup-python.sh      # .venv: the Python SDK and the MCP test server")
     o("bash scripts/benchmarks.sh        # about 8 minutes on 2 cores; --long: criterion defaults")
+    o("bash scripts/bench-nodes.sh       # several gateways: 1 on SQLite, 1 and 3 on PostgreSQL")
     o("```")
     print("\n".join(rep.lines))
     return 0

@@ -73,5 +73,8 @@ PY
 
 cut -d' ' -f1-3 /proc/loadavg >"$out/load-end" 2>/dev/null || true
 python3 scripts/bench_report.py --run-dir "$out" --args "${args:-criterion defaults}" \
-  --elapsed "$(($(date +%s) - start))" >BENCHMARKS.md
+  --elapsed "$(($(date +%s) - start))" >"$out/BENCHMARKS.md"
+# Written beside, then moved: the report carries over BENCHMARKS.md's
+# "Several gateways" section (scripts/bench-nodes.sh), so it must read it first.
+mv "$out/BENCHMARKS.md" BENCHMARKS.md
 echo "== wrote BENCHMARKS.md ($(($(date +%s) - start)) s)" >&2

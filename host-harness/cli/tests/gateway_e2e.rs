@@ -4,6 +4,11 @@
 //! and by raw HTTP for bad input, faults and a SIGKILL under load.
 //!
 //! Every scenario also checks the audit log: the exact rows it added.
+//!
+//! Every test runs twice: on the embedded default (SQLite in the state
+//! directory) and on PostgreSQL (`--store postgres://…`, a fresh database
+//! on the throwaway server of `scripts/pg.sh`; SKIPPED outside it, never
+//! under `CI=true`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -12,11 +17,9 @@
 )]
 
 use armoriq_gateway::store::{
-    AuditCursor, AuditRow, AuditStore, DelegationStatus, DelegationStore, SqliteStore, StoreResult,
+    AuditCursor, AuditRow, DelegationStatus, Store, StoreFuture, StoreLocation, open_store,
 };
 use serde_json::{Value, json};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -24,7 +27,43 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{Proc, create_key, free_port, script, wait_port};
+use common::http::{http, json_of};
+use common::{Proc, free_port, pg, script, wait_port};
+
+/// Where a test's gateway keeps its state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    /// SQLite in the state directory (the embedded default).
+    Sqlite,
+    /// A fresh database on the test PostgreSQL server.
+    Postgres,
+}
+
+/// The secret that seals the signing key in a PostgreSQL store.
+const SECRET: &str = "e2e: the operator's secret";
+
+/// Each test, once per backend: `mod NAME { fn sqlite(), fn postgres() }`.
+macro_rules! on_both_backends {
+    ($($name:ident)*) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(super::Backend::Sqlite);
+            }
+            #[test]
+            fn postgres() {
+                super::$name(super::Backend::Postgres);
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    official_python_sdk_against_the_gateway
+    bad_input_gets_json_4xx_and_the_gateway_stays_up
+    mcp_server_hanging_or_stopped_raises_mcp_invocation
+    sigkill_under_load_loses_no_acknowledged_audit_row
+);
 
 fn python() -> PathBuf {
     common::python().expect("checked at the start of each test")
@@ -33,78 +72,10 @@ fn python() -> PathBuf {
 const BIN: &str = env!("CARGO_BIN_EXE_armoriq");
 const MCP: &str = "weather-mcp";
 
-/// One HTTP/1.1 request with `Connection: close`; returns status and body.
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> std::io::Result<(u16, Vec<u8>)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes())?;
-    s.write_all(body)?;
-    let mut out = Vec::new();
-    s.read_to_end(&mut out)?;
-    let text = String::from_utf8_lossy(&out);
-    let status: u16 = text
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("bad response: {text}")))?;
-    let split = out
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(out.len(), |i| i + 4);
-    let head = String::from_utf8_lossy(&out[..split]).to_lowercase();
-    let mut body = out[split..].to_vec();
-    if head.contains("transfer-encoding: chunked") {
-        body = dechunk(&body);
-    }
-    Ok((status, body))
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
-            return out;
-        };
-        let n = usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
-        if n == 0 {
-            return out;
-        }
-        out.extend_from_slice(&b[eol + 2..eol + 2 + n]);
-        b = &b[eol + 4 + n..];
-    }
-}
-
-/// Runs one (async) store call to completion.
-fn block_on<T>(f: impl std::future::Future<Output = StoreResult<T>>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-        .unwrap()
-}
-
-fn json_of(body: &[u8]) -> Value {
-    serde_json::from_slice(body)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
-}
-
 struct Gateway {
     dir: PathBuf,
+    /// `--store` (PostgreSQL), or `None`: SQLite in the state directory.
+    store: Option<String>,
     backend: u16,
     proxy: u16,
     key: String,
@@ -118,8 +89,14 @@ impl Gateway {
         self.dir.join("state")
     }
 
-    /// A fresh state directory, `armoriq.yaml` naming the MCP server, and keys.
-    fn new(mcp_port: u16, policy: bool, extra: &[&str]) -> Self {
+    /// A fresh state directory (and, on PostgreSQL, a fresh database),
+    /// `armoriq.yaml` naming the MCP server, and keys; `None` when the
+    /// backend is not available here (the test is SKIPPED).
+    fn new(backend: Backend, mcp_port: u16, policy: bool, extra: &[&str]) -> Option<Self> {
+        let store = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(pg::fresh_database(&pg::admin_url()?)),
+        };
         let dir = std::env::temp_dir().join(format!("armoriq-e2e-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let yaml = format!(
@@ -128,32 +105,74 @@ impl Gateway {
              policy:\n  allow: []\n  deny:\n  - {MCP}.delete_records\n"
         );
         std::fs::write(dir.join("armoriq.yaml"), yaml).unwrap();
-        if policy {
-            std::fs::copy(
-                concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/policy.json"),
-                dir.join("policy.json"),
-            )
-            .unwrap();
-        }
-        let key = create_key(&dir.join("state"), false);
-        assert!(key.starts_with("ak_test_") && key.len() == 40, "{key}");
-        let admin = create_key(&dir.join("state"), true);
         let mut g = Self {
             dir,
+            store,
             backend: free_port(),
             proxy: free_port(),
-            key,
-            admin,
+            key: String::new(),
+            admin: String::new(),
             proc: None,
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
         };
+        let policy_file = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/policy.json");
+        if policy {
+            if g.store.is_some() {
+                // Shared by every node: loaded into the store.
+                g.cli(&["policy", "load", policy_file]);
+            } else {
+                std::fs::copy(policy_file, g.dir.join("policy.json")).unwrap();
+            }
+        }
+        g.key = g.cli(&["keys", "create"]);
+        assert!(
+            g.key.starts_with("ak_test_") && g.key.len() == 40,
+            "{}",
+            g.key
+        );
+        g.admin = g.cli(&["keys", "create", "--admin"]);
         g.start();
-        g
+        Some(g)
+    }
+
+    /// `armoriq ARGS` on this gateway's state; its trimmed stdout.
+    fn cli(&self, args: &[&str]) -> String {
+        let mut c = Command::new(BIN);
+        c.args(args).arg("--state-dir").arg(self.state());
+        self.store_args(&mut c);
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "armoriq {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    /// `--store` and the secret, on PostgreSQL.
+    fn store_args(&self, c: &mut Command) {
+        if let Some(url) = &self.store {
+            c.args(["--store", url]).env("ARMORIQ_SECRET", SECRET);
+        }
+    }
+
+    /// Runs one store call on the store, opened beside the running gateway
+    /// (as `armoriq logs` does), in one runtime with the call.
+    fn with_store<T>(&self, f: impl for<'a> FnOnce(&'a dyn Store) -> StoreFuture<'a, T>) -> T {
+        let loc = StoreLocation::parse(self.store.as_deref(), &self.state()).unwrap();
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let store = open_store(&loc).await.unwrap();
+                f(store.as_ref()).await.unwrap()
+            })
     }
 
     fn start(&mut self) {
-        let mut child = Command::new(BIN)
-            .arg("serve")
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve")
             .arg("--state-dir")
             .arg(self.state())
             .arg("--config")
@@ -165,9 +184,9 @@ impl Gateway {
             .args(&self.extra)
             .env("ARMORIQ_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::inherit());
+        self.store_args(&mut cmd);
+        let mut child = cmd.spawn().unwrap();
         wait_port(self.backend, "armoriq serve", &mut child);
         wait_port(self.proxy, "armoriq serve", &mut child);
         self.proc = Some(Proc(child));
@@ -194,6 +213,11 @@ impl Gateway {
             .env("PROXY_ENDPOINT", format!("http://127.0.0.1:{}", self.proxy))
             .env("ARMORIQ_BIN", BIN)
             .env("ARMORIQ_STATE_DIR", self.state())
+            .envs(
+                self.store
+                    .iter()
+                    .flat_map(|u| [("ARMORIQ_STORE", u.as_str()), ("ARMORIQ_SECRET", SECRET)]),
+            )
             .env("OTEL_SDK_DISABLED", "true")
             .env("ARMORIQ_OBSERVABILITY", "off")
             .output()
@@ -217,13 +241,12 @@ impl Gateway {
     /// Audit rows after `after`, read through the store (a second connection
     /// beside the running gateway, as `armoriq logs` does).
     fn audit_after(&self, after: AuditCursor) -> Vec<AuditRow> {
-        let store = SqliteStore::open(&self.state().join("armoriq.db")).unwrap();
-        block_on(store.audit_page(after, 10_000)).rows
+        self.with_store(|s| s.audit_page(after, 10_000)).rows
     }
 
     fn last_audit(&self) -> AuditCursor {
-        let store = SqliteStore::open(&self.state().join("armoriq.db")).unwrap();
-        block_on(store.audit_page(AuditCursor::START, 10_000)).next
+        self.with_store(|s| s.audit_page(AuditCursor::START, 10_000))
+            .next
     }
 
     fn post(&self, port: u16, path: &str, key: Option<&str>, body: &[u8]) -> (u16, Value) {
@@ -256,14 +279,15 @@ fn exception(v: &Value) -> &str {
     v["exception"].as_str().unwrap_or("none")
 }
 
-#[test]
-fn official_python_sdk_against_the_gateway() {
+fn official_python_sdk_against_the_gateway(backend: Backend) {
     if common::python().is_none() {
         return;
     }
     let mcp_port = free_port();
     let _mcp = common::start_mcp(&python(), MCP, mcp_port);
-    let g = Gateway::new(mcp_port, true, &[]);
+    let Some(g) = Gateway::new(backend, mcp_port, true, &[]) else {
+        return;
+    };
 
     // The worked example: capture, mint, verify_token, invoke → the tool's result.
     let (v, audit) = run(&g, "worked_example");
@@ -367,9 +391,9 @@ fn official_python_sdk_against_the_gateway() {
     assert_eq!(v["seen"][2]["approve_exit"], 0, "{v}");
     assert_eq!(audit, ["minted", "held", "allowed_delegated"]);
     // The hold the proxy created and the SDK's own request are one delegation, now executed.
-    let id = v["seen"][1]["hold"].as_str().unwrap();
-    let store = SqliteStore::open(&g.state().join("armoriq.db")).unwrap();
-    let d = block_on(store.get_delegation(id, 0)).unwrap();
+    let id = v["seen"][1]["hold"].as_str().unwrap().to_owned();
+    let d = g.with_store(move |s| Box::pin(async move { s.get_delegation(&id, 0).await }));
+    let d = d.unwrap();
     assert_eq!(d.status, DelegationStatus::Executed);
     assert_eq!(d.decided_by.as_deref(), Some("boss@example.com"));
 
@@ -387,14 +411,15 @@ fn official_python_sdk_against_the_gateway() {
     assert_eq!(audit, ["minted", "enforce_allow"]);
 }
 
-#[test]
-fn bad_input_gets_json_4xx_and_the_gateway_stays_up() {
+fn bad_input_gets_json_4xx_and_the_gateway_stays_up(backend: Backend) {
     if common::python().is_none() {
         return;
     }
     let mcp_port = free_port();
     let _mcp = common::start_mcp(&python(), MCP, mcp_port);
-    let g = Gateway::new(mcp_port, false, &["--body-limit", "4096"]);
+    let Some(g) = Gateway::new(backend, mcp_port, false, &["--body-limit", "4096"]) else {
+        return;
+    };
     let key = g.key.as_str();
     let b = g.backend;
     // No key, a wrong key.
@@ -499,9 +524,10 @@ fn bad_input_gets_json_4xx_and_the_gateway_stays_up() {
     let (s2, c) = http(b, "POST", "/iap/sdk/token", &h, body).unwrap();
     assert_eq!((s1, s2), (200, 200));
     assert_eq!(json_of(&a)["plan_id"], json_of(&c)["plan_id"]);
-    // The state directory is private: 0700, every file in it 0600.
+    // The state directory is private: 0700, every file in it 0600 (on
+    // PostgreSQL the key and the log are in the database, not here).
     #[cfg(unix)]
-    {
+    if backend == Backend::Sqlite {
         use std::os::unix::fs::PermissionsExt;
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&g.state()), 0o700);
@@ -526,14 +552,15 @@ fn bad_input_gets_json_4xx_and_the_gateway_stays_up() {
     assert_eq!(s, 200, "{}", String::from_utf8_lossy(&v));
 }
 
-#[test]
-fn mcp_server_hanging_or_stopped_raises_mcp_invocation() {
+fn mcp_server_hanging_or_stopped_raises_mcp_invocation(backend: Backend) {
     if common::python().is_none() {
         return;
     }
     let mcp_port = free_port();
     let mut mcp = Some(common::start_mcp(&python(), MCP, mcp_port));
-    let g = Gateway::new(mcp_port, false, &["--mcp-timeout-ms", "1500"]);
+    let Some(g) = Gateway::new(backend, mcp_port, false, &["--mcp-timeout-ms", "1500"]) else {
+        return;
+    };
     // Hanging past the timeout.
     let t0 = Instant::now();
     let (v, audit) = run(&g, "slow_tool");
@@ -559,14 +586,15 @@ fn mcp_server_hanging_or_stopped_raises_mcp_invocation() {
     assert_eq!(audit, ["minted", "allowed"]);
 }
 
-#[test]
-fn sigkill_under_load_loses_no_acknowledged_audit_row() {
+fn sigkill_under_load_loses_no_acknowledged_audit_row(backend: Backend) {
     if common::python().is_none() {
         return;
     }
     let mcp_port = free_port();
     let _mcp = common::start_mcp(&python(), MCP, mcp_port);
-    let mut g = Gateway::new(mcp_port, false, &[]);
+    let Some(mut g) = Gateway::new(backend, mcp_port, false, &[]) else {
+        return;
+    };
     let plan = json!({"steps": [{"mcp": MCP, "action": "get_weather",
                                   "params": {"city": "Oslo", "units": "metric"}}]});
     let (s, minted) = g.post(

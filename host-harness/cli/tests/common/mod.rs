@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests that start processes on loopback.
 #![allow(dead_code, clippy::unwrap_used, clippy::panic)]
 
+pub mod http;
+pub mod pg;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::Child;

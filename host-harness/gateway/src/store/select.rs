@@ -101,9 +101,15 @@ pub fn redact_password(url: &str) -> String {
     }
 }
 
-/// This process's default node name: `"{hostname}:{pid}"` (audit rows say
-/// which gateway wrote them).
+/// This process's node name (audit rows say which gateway wrote them):
+/// `ARMORIQ_NODE` when set (give each gateway behind a load balancer its
+/// own), else `"{hostname}:{pid}"`.
 pub fn default_node() -> String {
+    if let Ok(n) = std::env::var("ARMORIQ_NODE")
+        && !n.trim().is_empty()
+    {
+        return n.trim().to_owned();
+    }
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())

@@ -353,6 +353,13 @@ fn three_nodes_share_keys_plans_approvals_revocations_and_policy() {
         );
     }
     eprintln!("policy: in force on every node after {blocked_after:?} s");
+    let policy = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/policy.json");
+    cli_ok(&c.store, &["policy", "load", policy]);
+    wait_for("the weather policy back on every node", 5, || {
+        c.nodes
+            .iter()
+            .all(|n| c.post(n.proxy, "/invoke", &[], &call).0 == 200)
+    });
 
     // One Idempotency-Key, two nodes at once: one plan, the same answer.
     let plan = json!({"steps": [{"mcp": MCP, "action": "get_weather",

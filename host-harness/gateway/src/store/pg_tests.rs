@@ -135,19 +135,9 @@ async fn a_follower_paging_by_seq_never_skips_a_row() {
     assert_eq!(seen, expected, "the follower saw every seq, in order, once");
 }
 
+/// [`crate::store::shared_suite::expect_change`], with room for a reconnect.
 async fn expect(rx: &mut tokio::sync::broadcast::Receiver<Change>, want: &Change) {
-    let wait = async {
-        loop {
-            match rx.recv().await {
-                Ok(c) if &c == want => return,
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(e) => panic!("change feed closed: {e}"),
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(10), wait)
-        .await
-        .unwrap_or_else(|_| panic!("{want:?} was not announced within 10 s"));
+    crate::store::shared_suite::expect_change(rx, want, Duration::from_secs(10)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

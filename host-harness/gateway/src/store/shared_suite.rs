@@ -124,8 +124,12 @@ pub async fn race_policy_versions(h: &impl Harness) {
     assert_eq!((cur.loaded_by.as_str(), cur.loaded_ms), ("t", 5));
 }
 
-/// Waits (at most 5 s) for `want` on `rx`, skipping other changes.
-async fn expect_change(rx: &mut tokio::sync::broadcast::Receiver<Change>, want: &Change) {
+/// Waits (at most `within`) for `want` on `rx`, skipping other changes.
+pub async fn expect_change(
+    rx: &mut tokio::sync::broadcast::Receiver<Change>,
+    want: &Change,
+    within: Duration,
+) {
     let wait = async {
         loop {
             match rx.recv().await {
@@ -135,9 +139,9 @@ async fn expect_change(rx: &mut tokio::sync::broadcast::Receiver<Change>, want: 
             }
         }
     };
-    tokio::time::timeout(Duration::from_secs(5), wait)
+    tokio::time::timeout(within, wait)
         .await
-        .unwrap_or_else(|_| panic!("{want:?} was not announced within 5 s"));
+        .unwrap_or_else(|_| panic!("{want:?} was not announced within {within:?}"));
 }
 
 pub async fn changes_are_announced(h: &impl Harness) {
@@ -171,15 +175,20 @@ pub async fn changes_are_announced(h: &impl Harness) {
             .await
             .unwrap()
     );
-    expect_change(&mut rx, &Change::Plan("plan_feed".into())).await;
+    expect_change(
+        &mut rx,
+        &Change::Plan("plan_feed".into()),
+        Duration::from_secs(5),
+    )
+    .await;
     let id = a
         .add_api_key("ak_test_feed", Role::Agent, "")
         .await
         .unwrap();
     assert!(a.revoke_api_key(id, 7).await.unwrap());
-    expect_change(&mut rx, &Change::ApiKeys).await;
+    expect_change(&mut rx, &Change::ApiKeys, Duration::from_secs(5)).await;
     a.put_policy("{}", "t", 8).await.unwrap();
-    expect_change(&mut rx, &Change::Policy).await;
+    expect_change(&mut rx, &Change::Policy, Duration::from_secs(5)).await;
     assert!(a.add_signing_key(&key(1, 0)).await.unwrap());
-    expect_change(&mut rx, &Change::SigningKeys).await;
+    expect_change(&mut rx, &Change::SigningKeys, Duration::from_secs(5)).await;
 }

@@ -11,7 +11,8 @@
 //! * 1: the schema of SQLite 1–8, without the one-pending index;
 //! * 2: one pending delegation per held call (SQLite 4's rule, with
 //!   `md5(arguments)` in the index: a btree entry is limited to ~2.7 kB);
-//! * 3: `audit.node`, the gateway that wrote the row (SQLite 9).
+//! * 3: `audit.node`, the gateway that wrote the row (SQLite 9);
+//! * 4: delegations bound to the held call, and `audit.actor` (SQLite 10).
 //!
 //! Several gateways may start at once on one database: the migrating
 //! transaction first takes `pg_advisory_xact_lock`, so one migrates and the
@@ -108,6 +109,20 @@ CREATE UNIQUE INDEX delegations_one_pending ON delegations
         name: "audit: the node (gateway) that wrote each row (as SQLite 9)",
         sql: "
 ALTER TABLE audit ADD COLUMN node TEXT;
+",
+    },
+    Migration {
+        version: 4,
+        name: "delegations bound to the held call; audit actor (as SQLite 10)",
+        sql: "
+ALTER TABLE delegations ADD COLUMN step BIGINT, ADD COLUMN leaf_hash TEXT,
+  ADD COLUMN args_hash TEXT;
+DROP INDEX delegations_one_pending;
+CREATE UNIQUE INDEX delegations_one_pending ON delegations
+  (tool, COALESCE(plan_id, ''), COALESCE(requester_email, ''), COALESCE(step, -1),
+   md5(arguments))
+  WHERE status = 'pending';
+ALTER TABLE audit ADD COLUMN actor TEXT;
 ",
     },
 ];

@@ -257,10 +257,10 @@ type Outcome = (Value, String, Option<String>);
 /// Audits `result` (every refusal included), then answers: no response goes
 /// out before its row is durable.
 async fn respond(st: &AppState, mut audit: Audit, result: GwResult<Outcome>) -> Response {
-    match audit.settle(st, result).await {
+    crate::audit::audited(match audit.settle(st, result).await {
         Ok(body) => Json(body).into_response(),
         Err(e) => e.into_response(),
-    }
+    })
 }
 
 /// `POST /invoke`.

@@ -23,6 +23,8 @@ mod changes;
 mod console;
 #[cfg(any(test, feature = "store-suite"))]
 pub mod console_suite;
+#[cfg(any(test, feature = "store-suite"))]
+pub mod delegation_suite;
 mod error;
 mod migrations;
 mod pg_audit;

@@ -73,7 +73,7 @@ pub(crate) async fn decide_call(
                         && context["delegationId"].as_str() != Some(id)
                     {
                         reason.push_str(&format!(
-                            " (the named delegation {id} does not cover this call: \
+                            " (the named delegation {id} is no unspent approval of this call: \
                              held as its own)"
                         ));
                     }

@@ -73,11 +73,18 @@ fn an_approval_covers_exactly_the_approved_call(backend: Backend) {
             "bound_approval",
             &[("APPROVE_VIA", way), ("BOSS_ADMIN_KEY", boss.as_str())],
         );
-        let first = v["first"]["held"].as_str().expect("acme was held").to_owned();
+        let first = v["first"]["held"]
+            .as_str()
+            .expect("acme was held")
+            .to_owned();
         assert_eq!(exception(&v["first"]), "PolicyHoldException", "{way}: {v}");
         // Mallory's call naming acme's approval is held as its own call:
         // nothing is paid to mallory.
-        assert_eq!(exception(&v["mallory"]), "PolicyHoldException", "{way}: {v}");
+        assert_eq!(
+            exception(&v["mallory"]),
+            "PolicyHoldException",
+            "{way}: {v}"
+        );
         let mallory_hold = v["mallory"]["held"].as_str().unwrap().to_owned();
         assert_ne!(mallory_hold, first, "{way}: {v}");
         // The approved call runs, once.

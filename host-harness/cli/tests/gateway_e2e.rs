@@ -24,9 +24,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 mod common;
+use common::free_port;
 use common::gateway::{Backend, Gateway, MCP, exception, python, run};
 use common::http::{http, json_of};
-use common::free_port;
 
 /// Each test, once per backend: `mod NAME { fn sqlite(), fn postgres() }`.
 macro_rules! on_both_backends {

@@ -206,7 +206,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn every_refusal_at_mint_and_invoke_is_audited() {
+    async fn every_refusal_on_every_route_is_audited() {
         let dir = std::env::temp_dir().join(format!(
             "armoriq-audit-test-{}-{}",
             std::process::id(),
@@ -285,6 +285,30 @@ mod tests {
                 "invalid",
             ),
             ("/iap/sdk/enforce", None, "{}", 401, "unauthorized"),
+            // Every other route's refusals, by the one middleware.
+            ("/iap/trust/delegate", None, "{}", 401, "unauthorized"),
+            ("/iap/trust/reanchor", None, "{}", 401, "unauthorized"),
+            (
+                "/iap/trust/revoke",
+                Some("ak_test_nope"),
+                "{}",
+                401,
+                "unauthorized",
+            ),
+            (
+                "/admin/delegations/x/approve",
+                Some(KEY),
+                "",
+                403,
+                "unauthorized",
+            ),
+            (
+                "/delegation/request",
+                Some(KEY),
+                "{\"tool\": 5}",
+                400,
+                "bad_request",
+            ),
         ];
         for (i, (path, key, body, status, outcome)) in cases.iter().enumerate() {
             let before = gw
@@ -300,12 +324,12 @@ mod tests {
             let rows: Vec<AuditRow> = gw.store.audit_page(before.next, 10_000).await.unwrap().rows;
             let outcomes: Vec<&str> = rows.iter().map(|r| r.outcome.as_str()).collect();
             assert_eq!(outcomes, [*outcome], "case {i}: one audit row");
-            let route = if cases[i].0 == "/iap/sdk/token" {
-                "token"
-            } else if cases[i].0 == "/invoke" {
-                "invoke"
-            } else {
-                "enforce"
+            let route = match cases[i].0 {
+                "/iap/sdk/token" => "token",
+                "/invoke" => "invoke",
+                "/iap/sdk/enforce" => "enforce",
+                "/admin/delegations/x/approve" => "/admin/delegations/{id}/approve",
+                other => other,
             };
             assert_eq!(rows[0].route, route, "case {i}");
             if *outcome == "denied" {

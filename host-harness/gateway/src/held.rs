@@ -68,8 +68,12 @@ pub(crate) async fn decide_call(
                 )),
                 None => {
                     let mut refusal = hold(st, &decision, &held).await?;
-                    if let (Some(id), GatewayError::PolicyHold { reason, context, .. }) =
-                        (named, &mut refusal)
+                    if let (
+                        Some(id),
+                        GatewayError::PolicyHold {
+                            reason, context, ..
+                        },
+                    ) = (named, &mut refusal)
                         && context["delegationId"].as_str() != Some(id)
                     {
                         reason.push_str(&format!(
@@ -181,7 +185,11 @@ impl HeldCall {
 
 /// The hold: the pending delegation for exactly this call (created, or the
 /// one already waiting), as the refusal to answer.
-pub(crate) async fn hold(st: &AppState, decision: &Decision, held: &HeldCall) -> GwResult<GatewayError> {
+pub(crate) async fn hold(
+    st: &AppState,
+    decision: &Decision,
+    held: &HeldCall,
+) -> GwResult<GatewayError> {
     let nd = held.request(
         Some(decision.reason.clone()),
         decision.approval.as_ref().map(Value::to_string),
@@ -200,4 +208,3 @@ pub(crate) async fn hold(st: &AppState, decision: &Decision, held: &HeldCall) ->
         }),
     })
 }
-

@@ -18,9 +18,7 @@
 //! the operator sees it on stderr.
 
 use crate::error::{GatewayError, GwResult};
-use crate::store::{
-    AuditRow, Delegation, DelegationDecision, DelegationStatus, NewApiKey, Store,
-};
+use crate::store::{AuditRow, Delegation, DelegationDecision, DelegationStatus, NewApiKey, Store};
 use serde_json::Value;
 
 /// Where a decision was made.
@@ -155,7 +153,10 @@ pub async fn decide(
             actor.name
         )));
     }
-    if approve && (d.args_hash.is_none() || d.step.is_none()) {
+    if approve
+        && d.status == DelegationStatus::Pending
+        && (d.args_hash.is_none() || d.step.is_none())
+    {
         return Err(GatewayError::BadRequest(format!(
             "delegation {id} names no plan step (it was requested for a call that is not a \
              step of a plan this gateway signed, or before approvals were bound to calls): \
@@ -262,7 +263,12 @@ pub async fn create_key(
 ///
 /// # Errors
 /// `NotFound` when there is no active key of that number; the store's error.
-pub async fn revoke_key(store: &dyn Store, actor: &Actor, key_id: i64, now_ms: i64) -> GwResult<()> {
+pub async fn revoke_key(
+    store: &dyn Store,
+    actor: &Actor,
+    key_id: i64,
+    now_ms: i64,
+) -> GwResult<()> {
     if !store.revoke_api_key(key_id, now_ms).await? {
         return Err(GatewayError::NotFound(format!("no active key #{key_id}")));
     }

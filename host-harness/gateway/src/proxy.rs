@@ -19,9 +19,9 @@
 use crate::audit::Audit;
 use crate::auth::ApiKey;
 use crate::error::{GatewayError, GwResult};
+use crate::held::HeldCall;
 use crate::plans::{ReadyPlan, StepMatch};
 use crate::policy::{PolicyCall, Verdict};
-use crate::held::HeldCall;
 use crate::store::PlanStatus;
 use crate::{AppState, now_secs, parse_body};
 use armoriq_core::jws::Expect;

@@ -519,9 +519,14 @@ pub async fn revoke(
         email: None,
         surface: crate::ops::Surface::Agent,
     };
-    let cascaded =
-        crate::ops::revoke_plan(st.store.as_ref(), &actor, &id, r.reason.as_deref(), now_ms())
-            .await?;
+    let cascaded = crate::ops::revoke_plan(
+        st.store.as_ref(),
+        &actor,
+        &id,
+        r.reason.as_deref(),
+        now_ms(),
+    )
+    .await?;
     st.plans.forget(&id);
     Ok(Json(
         json!({"success": true, "trustId": format!("revoke_{id}"), "cascadedRevocations": cascaded}),

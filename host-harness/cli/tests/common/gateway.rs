@@ -5,7 +5,9 @@
 
 use super::http::{http, json_of};
 use super::{Proc, free_port, pg, script, wait_port};
-use armoriq_gateway::store::{AuditCursor, AuditRow, Store, StoreFuture, StoreLocation, open_store};
+use armoriq_gateway::store::{
+    AuditCursor, AuditRow, Store, StoreFuture, StoreLocation, open_store,
+};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -241,4 +243,3 @@ pub fn run(g: &Gateway, name: &str) -> (Value, Vec<String>) {
 pub fn exception(v: &Value) -> &str {
     v["exception"].as_str().unwrap_or("none")
 }
-

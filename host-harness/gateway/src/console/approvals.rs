@@ -137,7 +137,15 @@ async fn decide(
     approve: bool,
     reason: Option<&str>,
 ) -> ConsoleResult<Response> {
-    let d = ops::decide(st.store.as_ref(), &actor(admin), id, approve, reason, now_ms()).await?;
+    let d = ops::decide(
+        st.store.as_ref(),
+        &actor(admin),
+        id,
+        approve,
+        reason,
+        now_ms(),
+    )
+    .await?;
     let word = if approve { "approved" } else { "rejected" };
     Ok(Redirect::to(&format!("/console/approvals?done={word}&id={}", d.id)).into_response())
 }

@@ -350,7 +350,12 @@ pub async fn approval_lifetimes(h: &impl Harness) {
             .unwrap()
             .is_none()
     );
-    assert!(s.find_approved(&query("pay", None), 26).await.unwrap().is_none());
+    assert!(
+        s.find_approved(&query("pay", None), 26)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(!s.mark_executed(&a.id, 26).await.unwrap());
     assert!(
         s.claim_approved(&call("pay", "p1", "{}", Some(&a.id)), 25)

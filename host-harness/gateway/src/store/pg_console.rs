@@ -6,10 +6,7 @@ use super::console::{ApiKeyRecord, AuditFilter, ConsoleStore, NewApiKey, Session
 use super::pg_audit::audit_from_row;
 use super::pg_notify;
 use super::postgres::{col, typed};
-use super::{
-    AuditRow, Change, PgStore, Role, StoreFuture, StoreResult,
-    key_hash,
-};
+use super::{AuditRow, Change, PgStore, Role, StoreFuture, StoreResult, key_hash};
 use tokio_postgres::Row;
 
 fn key_from_row(r: &Row) -> StoreResult<ApiKeyRecord> {

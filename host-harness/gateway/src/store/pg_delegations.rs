@@ -88,7 +88,14 @@ impl DelegationStore for PgStore {
                     "UPDATE delegations SET status = 'expired' \
                      WHERE status = 'pending' AND expires_ms < $6 AND {SAME_REQUEST}"
                 ),
-                &[&d.tool, &d.plan_id, &d.requester_email, &d.arguments, &d.step, &now],
+                &[
+                    &d.tool,
+                    &d.plan_id,
+                    &d.requester_email,
+                    &d.arguments,
+                    &d.step,
+                    &now,
+                ],
             )
             .await
             .map_err(|e| self.err(e))?;
@@ -125,7 +132,13 @@ impl DelegationStore for PgStore {
                     &format!(
                         "SELECT * FROM delegations WHERE status = 'pending' AND {SAME_REQUEST}"
                     ),
-                    &[&d.tool, &d.plan_id, &d.requester_email, &d.arguments, &d.step],
+                    &[
+                        &d.tool,
+                        &d.plan_id,
+                        &d.requester_email,
+                        &d.arguments,
+                        &d.step,
+                    ],
                 )
                 .await
                 .map_err(|e| self.err(e))?;

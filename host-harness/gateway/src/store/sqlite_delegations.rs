@@ -71,7 +71,14 @@ impl DelegationStore for SqliteStore {
                     "UPDATE delegations SET status = 'expired' \
                      WHERE status = 'pending' AND expires_ms < ?6 AND {SAME_REQUEST}"
                 ),
-                params![d.tool, d.plan_id, d.requester_email, d.arguments, d.step, now],
+                params![
+                    d.tool,
+                    d.plan_id,
+                    d.requester_email,
+                    d.arguments,
+                    d.step,
+                    now
+                ],
             )?;
             let id = format!("deleg_{}", uuid::Uuid::new_v4().simple());
             // The unique partial index makes this a no-op when one is pending.

@@ -18,8 +18,8 @@
 
 pub use super::delegation_suite::*;
 use super::{
-    AuditCursor, AuditRow, DelegationStatus, IdemKey, NewDelegation, PlanRecord, PlanStatus, Reservation, Role, Store, StoreError,
-    StoreFuture, StoredAnswer, migrations,
+    AuditCursor, AuditRow, DelegationStatus, IdemKey, NewDelegation, PlanRecord, PlanStatus,
+    Reservation, Role, Store, StoreError, StoreFuture, StoredAnswer, migrations,
 };
 use std::collections::BTreeSet;
 use std::sync::Arc;

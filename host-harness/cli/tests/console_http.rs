@@ -227,7 +227,6 @@ fn pending(gw: &Gw, tool: &str, approvers: &str) -> String {
                 reason: Some("hold:tools.send_payment#1".into()),
                 approval: Some(format!("{{\"approvers\":{approvers}}}")),
                 ttl_ms: 600_000,
-                ..Default::default()
             },
             armoriq_gateway::now_ms(),
         ))

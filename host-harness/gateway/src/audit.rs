@@ -74,7 +74,7 @@ pub async fn audit_refusals(State(st): State<AppState>, req: Request, next: Next
     };
     match st.audit(row).await {
         Ok(_) => response,
-        Err(e) => GatewayError::from(e).into_response(),
+        Err(e) => e.into_response(),
     }
 }
 

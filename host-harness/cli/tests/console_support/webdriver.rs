@@ -283,6 +283,16 @@ impl Browser {
             .and_then(|v| v.as_str().map(str::to_owned))
     }
 
+    /// Sets the window to `width` x `height` CSS pixels (headless: the
+    /// viewport, which is what a screenshot shows).
+    pub fn set_window_size(&self, width: u32, height: u32) {
+        self.ok(
+            "POST",
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        );
+    }
+
     /// A PNG of the viewport, written to `path`.
     pub fn screenshot(&self, path: &Path) {
         let b64 = self.ok("GET", "/screenshot", None);

@@ -6,8 +6,12 @@
 //! Covers: signed-out requests refused (pages redirect to sign-in, data and
 //! POSTs 401), an agent key cannot sign in, the security headers (CSP
 //! without `unsafe-inline`); sign-in; a held payment appears without a
-//! reload; its argument `<img src=x onerror=alert(1)>` stays text (no
-//! element, no alert) on the approvals and plan pages; a non-approver admin
+//! reload, as a card: its exact arguments as a key–value list, its tool,
+//! server, plan step, requester, amount, times and arguments' hash, the
+//! holding statement in words with its JSON inside a closed `<details>`;
+//! titles, labels and buttons on one line at 800 and 1280 px; its argument
+//! `<img src=x onerror=alert(1)>` stays text (no element, no alert) on the
+//! approvals and plan pages; a non-approver admin
 //! sees no buttons and is refused (403) when posting anyway; approval by
 //! keyboard only (Tab order through real buttons, visible focus, Enter);
 //! the SDK's waiting `invoke_with_policy` returns the tool's result; the
@@ -17,7 +21,8 @@
 //! `DelegationException`; a POST without the CSRF token is refused; keys
 //! (create shown once, revoke); policy "try a call"; sign-out.
 //!
-//! Screenshots go to `target/console-screenshots/` (printed).
+//! Screenshots go to `target/console-screenshots/` (printed); the approvals
+//! one at a 1280x800 viewport (`docs/console-approvals.png` is a copy).
 //! Without Chromium/chromedriver/Python: prints `SKIPPED: <reason>`; under
 //! `CI=true` it fails instead.
 #![allow(
@@ -157,6 +162,20 @@ fn audit_rows(b: &Browser) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// Sizes the window so that the page itself (the viewport, what a
+/// screenshot shows) is `width` x `height`.
+fn viewport(b: &Browser, width: u32, height: u32) {
+    b.set_window_size(width, height);
+    let frame = b.js(
+        "return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight];",
+        json!([]),
+    );
+    let extra = |i: usize| u32::try_from(frame[i].as_i64().unwrap_or(0).max(0)).unwrap();
+    b.set_window_size(width + extra(0), height + extra(1));
+    let inner = b.js("return [window.innerWidth, window.innerHeight];", json!([]));
+    assert_eq!(inner, json!([width, height]), "viewport");
 }
 
 fn outcomes(rows: &[(String, String)]) -> Vec<&str> {
@@ -431,7 +450,7 @@ fn console_in_a_real_browser() {
     // buttons and the disclosure each on one line, nothing wider than the
     // window.
     for width in [800, 1280] {
-        chris.set_window_size(width, 800);
+        viewport(&chris, width, 800);
         let v = chris.js(
             "var c = document.querySelector(arguments[0]);\
              function lines(e) { var tops = [];\
@@ -448,6 +467,22 @@ fn console_in_a_real_browser() {
         assert_eq!(v[0], width, "{v}");
         assert_eq!(v[1], json!([]), "wrapped at {width} px: {v}");
         assert_eq!(v[2], 0, "wider than the window at {width} px: {v}");
+        if width == 800 {
+            // The disclosure opens (and closes) by its summary.
+            let summary = chris.wait_for(&format!("{row} details summary"), 5);
+            chris.click(&summary);
+            let open = chris.js(
+                "var d = document.querySelector(arguments[0] + ' details');\
+                 return [d.open, d.querySelector('pre').getBoundingClientRect().height > 0];",
+                json!([row]),
+            );
+            assert_eq!(open, json!([true, true]));
+            chris.screenshot(&shots.join("approvals-800.png"));
+            chris.click(&summary);
+            // A fresh page, so that keyboard navigation below starts at the top.
+            chris.goto(&format!("{base}/console/approvals"));
+            chris.wait_for(&row, 15);
+        }
     }
     let shot = shots.join("approvals.png");
     chris.screenshot(&shot);

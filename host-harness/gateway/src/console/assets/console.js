@@ -163,7 +163,12 @@
       h.id = 'held-' + it.id;
       if (it.mcp) h.appendChild(el('span', 'on', ' on ' + it.mcp));
       head.appendChild(h);
-      if (it.amount !== null && it.amount !== undefined) head.appendChild(el('span', 'amount-badge', it.amount));
+      if (it.amount !== null && it.amount !== undefined) {
+        var amount = el('span', 'amount-badge');
+        amount.appendChild(el('span', 'hint', 'Amount '));
+        amount.appendChild(document.createTextNode(String(it.amount)));
+        head.appendChild(amount);
+      }
       art.appendChild(head);
       var body = el('div', 'held-body');
       var call = el('section', 'held-call');

@@ -552,6 +552,11 @@ fn console_in_a_real_browser() {
     }
     assert!(reached, "Tab never reached Approve: {stops:?}");
     assert!(stops.iter().any(|s| s == "BUTTON:Sign out"), "{stops:?}");
+    // The statement's disclosure is on the way, a stop of its own.
+    assert!(
+        stops.iter().any(|s| s == "SUMMARY:Policy statement (JSON)"),
+        "{stops:?}"
+    );
     chris.keys(&[keys::ENTER]);
     chris.wait_until("approved", 10, |b| b.url().contains("done=approved"));
     assert!(

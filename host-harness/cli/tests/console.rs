@@ -164,20 +164,6 @@ fn audit_rows(b: &Browser) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Sizes the window so that the page itself (the viewport, what a
-/// screenshot shows) is `width` x `height`.
-fn viewport(b: &Browser, width: u32, height: u32) {
-    b.set_window_size(width, height);
-    let frame = b.js(
-        "return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight];",
-        json!([]),
-    );
-    let extra = |i: usize| u32::try_from(frame[i].as_i64().unwrap_or(0).max(0)).unwrap();
-    b.set_window_size(width + extra(0), height + extra(1));
-    let inner = b.js("return [window.innerWidth, window.innerHeight];", json!([]));
-    assert_eq!(inner, json!([width, height]), "viewport");
-}
-
 fn outcomes(rows: &[(String, String)]) -> Vec<&str> {
     rows.iter().map(|(o, _)| o.as_str()).collect()
 }
@@ -450,7 +436,7 @@ fn console_in_a_real_browser() {
     // buttons and the disclosure each on one line, nothing wider than the
     // window.
     for width in [800, 1280] {
-        viewport(&chris, width, 800);
+        chris.viewport(width, 800);
         let v = chris.js(
             "var c = document.querySelector(arguments[0]);\
              function lines(e) { var tops = [];\

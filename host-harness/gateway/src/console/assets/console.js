@@ -87,15 +87,15 @@
     }
     function step(it) {
       var span = el('span', 'step');
-      if (it.step !== null && it.step !== undefined) span.appendChild(document.createTextNode('step ' + it.step + ' of '));
-      if (it.plan_id) {
-        span.appendChild(document.createTextNode('plan '));
-        var link = el('a', null, it.plan_id);
-        link.href = '/console/plans/' + encodeURIComponent(it.plan_id);
-        span.appendChild(link);
-      } else {
-        span.appendChild(document.createTextNode(it.step === null || it.step === undefined ? '\u2014' : 'no plan'));
+      var hasStep = it.step !== null && it.step !== undefined;
+      if (!it.plan_id) {
+        span.textContent = hasStep ? 'step ' + it.step : '\u2014';
+        return span;
       }
+      span.appendChild(document.createTextNode((hasStep ? 'step ' + it.step + ' of ' : '') + 'plan '));
+      var link = el('a', null, it.plan_id);
+      link.href = '/console/plans/' + encodeURIComponent(it.plan_id);
+      span.appendChild(link);
       return span;
     }
     function heldBy(it) {

@@ -6,8 +6,12 @@
 //! Covers: signed-out requests refused (pages redirect to sign-in, data and
 //! POSTs 401), an agent key cannot sign in, the security headers (CSP
 //! without `unsafe-inline`); sign-in; a held payment appears without a
-//! reload; its argument `<img src=x onerror=alert(1)>` stays text (no
-//! element, no alert) on the approvals and plan pages; a non-approver admin
+//! reload, as a card: its exact arguments as a key–value list, its tool,
+//! server, plan step, requester, amount, times and arguments' hash, the
+//! holding statement in words with its JSON inside a closed `<details>`;
+//! titles, labels and buttons on one line at 800 and 1280 px; its argument
+//! `<img src=x onerror=alert(1)>` stays text (no element, no alert) on the
+//! approvals and plan pages; a non-approver admin
 //! sees no buttons and is refused (403) when posting anyway; approval by
 //! keyboard only (Tab order through real buttons, visible focus, Enter);
 //! the SDK's waiting `invoke_with_policy` returns the tool's result; the
@@ -17,7 +21,8 @@
 //! `DelegationException`; a POST without the CSRF token is refused; keys
 //! (create shown once, revoke); policy "try a call"; sign-out.
 //!
-//! Screenshots go to `target/console-screenshots/` (printed).
+//! Screenshots go to `target/console-screenshots/` (printed); the approvals
+//! one at a 1280x800 viewport (`docs/console-approvals.png` is a copy).
 //! Without Chromium/chromedriver/Python: prints `SKIPPED: <reason>`; under
 //! `CI=true` it fails instead.
 #![allow(
@@ -337,32 +342,87 @@ fn console_in_a_real_browser() {
     other.goto(&format!("{base}/console/audit"));
     other.wait_for("#audit-rows", 5);
 
-    // 1. A held payment appears without a reload.
+    // 1. A held payment appears without a reload, as a card: its arguments
+    // as a key–value list, the call (tool, server, plan step, requester,
+    // amount, times, arguments' hash), the statement that held it in words
+    // with its JSON behind a disclosure.
     let pay = Payment::start(&python, &sdk_env, "5000", XSS);
-    let row = format!("#pending tr[data-id=\"{}\"]", pay.held);
+    let row = format!("#pending article[data-id=\"{}\"]", pay.held);
     chris.wait_for(&row, 15);
-    let cells = chris.js(
-        "var tr = document.querySelector(arguments[0]);\
-         return Array.from(tr.children).map(function (td) { return td.textContent; });",
+    let card = chris.js(
+        "var c = document.querySelector(arguments[0]);\
+         function pairs(sel) { return Array.from(c.querySelectorAll(sel + ' > div')).map(function (d) {\
+           return [d.children[0].tagName + ':' + d.children[0].textContent, d.children[1].textContent]; }); }\
+         var pre = c.querySelector('pre.statement'); var det = pre && pre.parentElement;\
+         return {args: pairs('dl.args'), call: pairs('dl.call'), title: c.querySelector('h2').textContent,\
+           words: c.querySelector('.statement-words').textContent, rule: c.querySelector('.rule').textContent,\
+           json: pre ? pre.textContent : null, holder: det ? det.tagName : null, open: !!(det && det.open),\
+           summary: det ? det.querySelector('summary').textContent : null,\
+           approvers: c.querySelector('.approvers').textContent};",
         json!([row]),
     );
-    let cells: Vec<&str> = cells
+    assert_eq!(
+        card["args"],
+        json!([["DT:amount", "5000"], ["DT:recipient", XSS]]),
+        "the held call's exact arguments: {card}"
+    );
+    let call: std::collections::HashMap<&str, &str> = card["call"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| c.as_str().unwrap())
+        .map(|p| {
+            (
+                p[0].as_str().unwrap().trim_start_matches("DT:"),
+                p[1].as_str().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(cells[1], "alice@example.com", "{cells:?}");
-    assert_eq!(cells[2], "weather-agent");
-    assert_eq!(cells[3], "weather-mcp.send_payment");
-    assert!(cells[4].contains(XSS), "the argument as text: {cells:?}");
-    assert_eq!(cells[5], "5000");
+    assert_eq!(card["title"], "send_payment on weather-mcp", "{card}");
+    assert_eq!(call["Tool"], "send_payment", "{card}");
+    assert_eq!(call["MCP server"], "weather-mcp");
+    assert_eq!(call["Plan"], format!("step 0 of plan {}", pay.plan_id));
+    assert_eq!(call["Requester"], "alice@example.com");
+    assert_eq!(call["Agent"], "weather-agent");
+    assert_eq!(call["Amount"], "5000");
+    assert!(call["Waiting"].ends_with(" s"), "waiting time: {card}");
+    // --approval-ttl is 30 min by default.
     assert!(
-        cells[6].contains("pay-large") && cells[6].contains("hold:tools.send_payment#1"),
-        "{cells:?}"
+        call["Expires in"].starts_with("29 min") || call["Expires in"].starts_with("30 min"),
+        "time left: {card}"
     );
-    assert_eq!(cells[7], "cfo@example.com");
-    assert!(cells[0].ends_with(" s"), "waiting time: {cells:?}");
+    // The arguments' hash: SHA-256 of their canonical JSON.
+    let canon = format!(r#"{{"amount":5000,"recipient":"{XSS}"}}"#);
+    let want: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(canon.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    assert_eq!(call["Arguments hash"], want, "{card}");
+    assert_eq!(
+        card["words"],
+        "Hold send_payment when amount ≤ 100000; approvers: cfo@example.com"
+    );
+    assert!(
+        card["rule"].as_str().unwrap().contains("pay-large")
+            && card["rule"]
+                .as_str()
+                .unwrap()
+                .contains("hold:tools.send_payment#1"),
+        "{card}"
+    );
+    // The statement's JSON is behind a closed <details> disclosure.
+    assert_eq!(card["holder"], "DETAILS", "{card}");
+    assert_eq!(card["open"], false);
+    assert_eq!(card["summary"], "Policy statement (JSON)");
+    let statement: Value = serde_json::from_str(card["json"].as_str().unwrap()).unwrap();
+    assert_eq!(statement["id"], "pay-large");
+    assert_eq!(
+        statement["approval"]["approvers"],
+        json!(["cfo@example.com"])
+    );
+    assert_eq!(card["approvers"], "Approvers: cfo@example.com");
     // The XSS argument stays text: no element made of it, no alert.
     assert_eq!(
         chris.js(
@@ -372,6 +432,44 @@ fn console_in_a_real_browser() {
         0
     );
     assert_eq!(chris.alert_text(), None);
+    // Readable at 1280 and 800 px wide: the title, every label and key, the
+    // buttons and the disclosure each on one line, nothing wider than the
+    // window.
+    for width in [800, 1280] {
+        chris.viewport(width, 800);
+        let v = chris.js(
+            "var c = document.querySelector(arguments[0]);\
+             function lines(e) { var tops = [];\
+               var w = document.createTreeWalker(e, NodeFilter.SHOW_TEXT); var n;\
+               while ((n = w.nextNode())) { var r = document.createRange(); r.selectNodeContents(n);\
+                 Array.from(r.getClientRects()).forEach(function (x) {\
+                   if (x.width > 0 && !tops.some(function (t) { return Math.abs(t - x.top) < 4; })) tops.push(x.top); }); }\
+               return tops.length; }\
+             var wrapped = Array.from(c.querySelectorAll('h2, dt, button, summary, .approvers'))\
+               .filter(function (e) { return lines(e) > 1; }).map(function (e) { return e.textContent; });\
+             return [window.innerWidth, wrapped, document.documentElement.scrollWidth - document.documentElement.clientWidth];",
+            json!([row]),
+        );
+        assert_eq!(v[0], width, "{v}");
+        assert_eq!(v[1], json!([]), "wrapped at {width} px: {v}");
+        assert_eq!(v[2], 0, "wider than the window at {width} px: {v}");
+        if width == 800 {
+            // The disclosure opens (and closes) by its summary.
+            let summary = chris.wait_for(&format!("{row} details summary"), 5);
+            chris.click(&summary);
+            let open = chris.js(
+                "var d = document.querySelector(arguments[0] + ' details');\
+                 return [d.open, d.querySelector('pre').getBoundingClientRect().height > 0];",
+                json!([row]),
+            );
+            assert_eq!(open, json!([true, true]));
+            chris.screenshot(&shots.join("approvals-800.png"));
+            chris.click(&summary);
+            // A fresh page, so that keyboard navigation below starts at the top.
+            chris.goto(&format!("{base}/console/approvals"));
+            chris.wait_for(&row, 15);
+        }
+    }
     let shot = shots.join("approvals.png");
     chris.screenshot(&shot);
     println!("screenshot: {}", shot.display());
@@ -425,7 +523,10 @@ fn console_in_a_real_browser() {
         );
         let tag = f[0].as_str().unwrap().to_owned();
         assert!(
-            matches!(tag.as_str(), "A" | "BUTTON" | "INPUT" | "TEXTAREA"),
+            matches!(
+                tag.as_str(),
+                "A" | "BUTTON" | "INPUT" | "TEXTAREA" | "SUMMARY"
+            ),
             "focus stop {tag}: {f}"
         );
         assert!(f[3] != "none" && f[4] != "0px", "focus not visible on {f}");
@@ -437,6 +538,11 @@ fn console_in_a_real_browser() {
     }
     assert!(reached, "Tab never reached Approve: {stops:?}");
     assert!(stops.iter().any(|s| s == "BUTTON:Sign out"), "{stops:?}");
+    // The statement's disclosure is on the way, a stop of its own.
+    assert!(
+        stops.iter().any(|s| s == "SUMMARY:Policy statement (JSON)"),
+        "{stops:?}"
+    );
     chris.keys(&[keys::ENTER]);
     chris.wait_until("approved", 10, |b| b.url().contains("done=approved"));
     assert!(
@@ -505,7 +611,7 @@ fn console_in_a_real_browser() {
     // 6. Reject with a reason: the SDK raises DelegationException.
     chris.goto(&format!("{base}/console/approvals"));
     let pay = Payment::start(&python, &sdk_env, "7000", "carol");
-    let row = format!("#pending tr[data-id=\"{}\"]", pay.held);
+    let row = format!("#pending article[data-id=\"{}\"]", pay.held);
     chris.wait_for(&row, 15);
     let reason = chris.wait_for(&format!("{row} input[name=reason]"), 5);
     chris.type_into(&reason, "not in this quarter's budget");

@@ -283,6 +283,27 @@ impl Browser {
             .and_then(|v| v.as_str().map(str::to_owned))
     }
 
+    /// Sizes the window so that the page itself (the viewport, what a
+    /// screenshot shows) is `width` x `height` CSS pixels.
+    pub fn viewport(&self, width: u32, height: u32) {
+        let resize = |w: u32, h: u32| {
+            self.ok(
+                "POST",
+                "/window/rect",
+                Some(json!({"width": w, "height": h})),
+            );
+        };
+        resize(width, height);
+        let frame = self.js(
+            "return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight];",
+            json!([]),
+        );
+        let extra = |i: usize| u32::try_from(frame[i].as_i64().unwrap_or(0).max(0)).unwrap_or(0);
+        resize(width + extra(0), height + extra(1));
+        let inner = self.js("return [window.innerWidth, window.innerHeight];", json!([]));
+        assert_eq!(inner, json!([width, height]), "viewport");
+    }
+
     /// A PNG of the viewport, written to `path`.
     pub fn screenshot(&self, path: &Path) {
         let b64 = self.ok("GET", "/screenshot", None);

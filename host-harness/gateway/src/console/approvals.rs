@@ -1,11 +1,14 @@
 //! Held calls waiting for a person: the page, its live data, approve and
 //! reject.
 //!
-//! The page is a shell; `console.js` fills the table from
-//! `GET /console/api/approvals` every second (adding and removing rows by
-//! delegation id, so the focus stays where it is) and writes every value
-//! with `textContent`. Approve and Reject are ordinary form POSTs with the
-//! session's CSRF token.
+//! The page is a shell; `console.js` fills it from
+//! `GET /console/api/approvals` every second with one card per held call
+//! (added and removed by delegation id, so the focus stays where it is):
+//! the call's arguments as a key–value list, its tool, MCP server, plan
+//! step, requester, amount, time waiting and time left, and the policy
+//! statement that held it in words (its JSON behind a disclosure). Every
+//! value is written with `textContent`. Approve and Reject are ordinary
+//! form POSTs with the session's CSRF token.
 //!
 //! Who may decide: when the policy statement that held the call names
 //! approvers (`approval.approvers`), only an admin whose key carries one of
@@ -59,19 +62,18 @@ pub async fn page(admin: ConsoleAdmin, Query(q): Query<HashMap<String, String>>)
         "<h1>Held calls waiting for approval</h1>{notice}\
          <p class=\"hint\">Updates live. <span id=\"live-status\" role=\"status\"></span></p>\
          <p id=\"none-pending\" hidden>No held calls are waiting.</p>\
-         <table id=\"pending-table\" data-approvals=\"/console/api/approvals\">\
-         <caption class=\"sr-only\">Held calls</caption><thead><tr>\
-         <th scope=\"col\">Waiting</th><th scope=\"col\">User</th><th scope=\"col\">Agent</th>\
-         <th scope=\"col\">Tool</th><th scope=\"col\">Arguments</th><th scope=\"col\">Amount</th>\
-         <th scope=\"col\">Held by</th><th scope=\"col\">Approvers</th><th scope=\"col\">Decision</th>\
-         </tr></thead><tbody id=\"pending\"></tbody></table>\
+         <section id=\"pending-list\" aria-label=\"Held calls\" data-approvals=\"/console/api/approvals\">\
+         <div id=\"pending\"></div></section>\
          <noscript><p>Live updates need JavaScript; <code>armoriq delegations --status pending</code> lists them.</p></noscript>"
     );
     html::page("Approvals", "approvals", &admin, &body)
 }
 
 /// `GET /console/api/approvals`: the pending delegations, as the page
-/// script reads them.
+/// script reads them: the held call (tool, MCP server, plan and step, the
+/// arguments parsed and as their canonical text, its hash), who asked, the
+/// amount, the times, and the policy statement that held it (in words and
+/// as JSON).
 ///
 /// # Errors
 /// Signed out (401), a store outage (503).
@@ -101,6 +103,9 @@ pub async fn api(State(st): State<AppState>, admin: ConsoleAdmin) -> ConsoleResu
             .as_deref()
             .map(|r| r.split_once(':').map_or(r, |(_, rule)| rule));
         let statement = rule.and_then(|r| policy.document().and_then(|doc| statement_for(doc, r)));
+        // The canonical JSON text the store keeps; should it not parse, the
+        // page shows the text as it is.
+        let args = serde_json::from_str::<Value>(&d.arguments).ok();
         items.push(json!({
             "id": d.id,
             "user": d.requester_email,
@@ -108,10 +113,15 @@ pub async fn api(State(st): State<AppState>, admin: ConsoleAdmin) -> ConsoleResu
             "mcp": d.mcp,
             "tool": d.tool,
             "arguments": d.arguments,
+            "args": args,
+            "args_hash": d.args_hash,
+            "leaf_hash": d.leaf_hash,
+            "step": d.step,
             "amount": d.amount,
             "reason": d.reason,
             "statement_id": statement.as_ref().and_then(|s| s.get("id")).and_then(Value::as_str),
             "statement": statement.as_ref().map(Value::to_string),
+            "statement_words": statement.as_ref().map(statement_words),
             "approvers": approvers(&d),
             "may_decide": may_decide(&admin, &d),
             "waited_s": (now - d.created_ms).max(0) / 1000,
@@ -120,6 +130,112 @@ pub async fn api(State(st): State<AppState>, admin: ConsoleAdmin) -> ConsoleResu
         }));
     }
     Ok(Json(json!({"now_ms": now, "items": items})))
+}
+
+/// An Armor Policy v2 statement in words, from its JSON fields: the effect,
+/// the tool it matches (or capability), who it applies to, its conditions
+/// and its approval requirements, e.g. `Hold send_payment when amount ≤
+/// 100000; approvers: cfo@example.com`.
+pub fn statement_words(s: &Value) -> String {
+    let effect = match s.get("effect").and_then(Value::as_str) {
+        Some("allow") => "Allow",
+        Some("hold") => "Hold",
+        Some("block") => "Block",
+        Some(other) => other,
+        None => "Decide",
+    };
+    let m = &s["match"];
+    let target = match (m.get("tool").and_then(Value::as_str), m.get("capability")) {
+        (Some(t), _) if t.contains(['*', '?', '[']) => format!("tools matching {t}"),
+        (Some(t), _) => t.to_owned(),
+        (None, Some(c)) => format!("calls with capability {}", text(c)),
+        (None, None) => "any tool".to_owned(),
+    };
+    let mut out = format!("{effect} {target}");
+    if let Some(subject) = s.get("subject").and_then(Value::as_object) {
+        let who: Vec<String> = [
+            ("email", ""),
+            ("group", "group "),
+            ("membershipId", "member "),
+            ("product", "product "),
+        ]
+        .iter()
+        .filter_map(|(k, label)| subject.get(*k).map(|v| format!("{label}{}", text(v))))
+        .collect();
+        if !who.is_empty() {
+            out.push_str(" for ");
+            out.push_str(&who.join(" in "));
+        }
+    }
+    let conditions: Vec<String> = s
+        .get("conditions")
+        .and_then(Value::as_array)
+        .map(|cs| cs.iter().map(condition_words).collect())
+        .unwrap_or_default();
+    if !conditions.is_empty() {
+        out.push_str(" when ");
+        out.push_str(&conditions.join(" and "));
+    }
+    if let Some(a) = s.get("approval").filter(|a| a.is_object()) {
+        let names: Vec<String> = a
+            .get("approvers")
+            .and_then(Value::as_array)
+            .map(|v| v.iter().map(text).collect())
+            .unwrap_or_default();
+        out.push_str(if names.is_empty() {
+            "; approvers: any admin"
+        } else {
+            "; approvers: "
+        });
+        out.push_str(&names.join(", "));
+        if let Some(n) = a
+            .get("minApprovals")
+            .and_then(Value::as_i64)
+            .filter(|n| *n > 1)
+        {
+            out.push_str(&format!(" ({n} approvals needed)"));
+        }
+    }
+    match s.get("expiresAt").and_then(Value::as_str) {
+        Some("never") | None => {}
+        Some(t) => out.push_str(&format!("; until {t}")),
+    }
+    out
+}
+
+/// One condition in words: `amount ≤ 100000`, `recipient is one of [..]`.
+fn condition_words(c: &Value) -> String {
+    let field = c.get("field").and_then(Value::as_str).unwrap_or("?");
+    let field = field.strip_prefix("args.").unwrap_or(field);
+    let value = c
+        .get("value")
+        .map_or_else(|| "?".to_owned(), Value::to_string);
+    let op = c.get("op").and_then(Value::as_str).unwrap_or("?");
+    let rel = match op {
+        "exists" if c.get("value") == Some(&Value::Bool(false)) => {
+            return format!("{field} is absent");
+        }
+        "exists" => return format!("{field} is present"),
+        "eq" => "=",
+        "ne" => "≠",
+        "gt" => ">",
+        "gte" => "≥",
+        "lt" => "<",
+        "lte" => "≤",
+        "in" => "is one of",
+        "notIn" => "is not one of",
+        "glob" => "matches",
+        "regex" => "matches the pattern",
+        "notRegex" => "does not match the pattern",
+        "startsWith" => "starts with",
+        other => other,
+    };
+    format!("{field} {rel} {value}")
+}
+
+/// A JSON value as text: a string as it is, anything else as compact JSON.
+fn text(v: &Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
 }
 
 /// The reject form.
@@ -182,4 +298,41 @@ pub async fn reject(
         return Err(GatewayError::BadRequest("give a reason for rejecting the call".into()).into());
     }
     decide(&st, &admin, &id, false, Some(reason)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_in_words() {
+        let held = json!({"id": "pay-large", "effect": "hold",
+            "match": {"tool": "send_payment", "order": 2},
+            "conditions": [{"field": "args.amount", "op": "gt", "value": 1000}],
+            "approval": {"approvers": ["cfo@example.com"], "minApprovals": 1},
+            "expiresAt": "never"});
+        assert_eq!(
+            statement_words(&held),
+            "Hold send_payment when amount > 1000; approvers: cfo@example.com"
+        );
+        let blocked = json!({"effect": "block", "match": {"tool": "pay_*", "order": 1},
+            "subject": {"email": "mallory@example.com"},
+            "conditions": [{"field": "args.to", "op": "in", "value": ["x", "y"]},
+                           {"field": "risk.score", "op": "exists"}],
+            "expiresAt": "2027-01-01T00:00:00Z"});
+        assert_eq!(
+            statement_words(&blocked),
+            "Block tools matching pay_* for mallory@example.com when to is one of [\"x\",\"y\"] \
+             and risk.score is present; until 2027-01-01T00:00:00Z"
+        );
+        let two = json!({"effect": "hold", "match": {"tool": "wire", "order": 1},
+            "approval": {"approvers": ["a@x", "b@x"], "minApprovals": 2}});
+        assert_eq!(
+            statement_words(&two),
+            "Hold wire; approvers: a@x, b@x (2 approvals needed)"
+        );
+        let anyone = json!({"effect": "hold", "match": {"tool": "wire", "order": 1},
+            "approval": {"minApprovals": 1}});
+        assert_eq!(statement_words(&anyone), "Hold wire; approvers: any admin");
+    }
 }

@@ -51,19 +51,80 @@
     tick();
   }
 
-  // Approvals: rows keyed by delegation id, added and removed in place, so
-  // the keyboard focus stays where it is while the list updates.
-  function approvals(table) {
-    var tbody = document.getElementById('pending');
+  // Approvals: one card per held call, keyed by delegation id, added and
+  // removed in place, so the keyboard focus stays where it is while the
+  // list updates.
+  function approvals(list) {
+    var box = document.getElementById('pending');
     var none = document.getElementById('none-pending');
-    var rows = {};
-    function decision(it) {
-      var td = el('td');
-      if (!it.may_decide) {
-        td.appendChild(el('span', 'hint', 'Only ' + it.approvers.join(', ') + ' may decide.'));
-        return td;
+    var cards = {};
+    // A key–value row of a <dl>: the value is text, or an element.
+    function kv(dl, key, value, cls) {
+      var row = el('div', cls);
+      row.appendChild(el('dt', null, key));
+      var dd = el('dd');
+      if (value instanceof Node) dd.appendChild(value);
+      else dd.textContent = value === null || value === undefined || value === '' ? '\u2014' : String(value);
+      row.appendChild(dd);
+      dl.appendChild(row);
+      return dd;
+    }
+    // An argument's value: a string as it is, anything else as compact JSON.
+    function argText(v) {
+      return typeof v === 'string' ? v : JSON.stringify(v);
+    }
+    function args(it) {
+      var dl = el('dl', 'kv args');
+      var a = it.args;
+      if (a && typeof a === 'object' && !Array.isArray(a)) {
+        var names = Object.keys(a);
+        if (!names.length) return el('p', 'hint', 'No arguments.');
+        names.forEach(function (k) { kv(dl, k, argText(a[k])).className = 'value'; });
+      } else {
+        kv(dl, 'arguments', a === null || a === undefined ? it.arguments : argText(a)).className = 'value';
       }
-      var box = el('div', 'decide');
+      return dl;
+    }
+    function step(it) {
+      var span = el('span', 'step');
+      var hasStep = it.step !== null && it.step !== undefined;
+      if (!it.plan_id) {
+        span.textContent = hasStep ? 'step ' + it.step : '\u2014';
+        return span;
+      }
+      span.appendChild(document.createTextNode((hasStep ? 'step ' + it.step + ' of ' : '') + 'plan '));
+      var link = el('a', null, it.plan_id);
+      link.href = '/console/plans/' + encodeURIComponent(it.plan_id);
+      span.appendChild(link);
+      return span;
+    }
+    function heldBy(it) {
+      var sec = el('section', 'held-by');
+      sec.appendChild(el('h3', null, 'Why it was held'));
+      sec.appendChild(el('p', 'statement-words', it.statement_words || it.reason || 'No policy statement recorded.'));
+      var ref = [];
+      if (it.statement_id) ref.push('Statement ' + it.statement_id);
+      if (it.reason) ref.push(it.reason);
+      if (ref.length) sec.appendChild(el('p', 'hint rule', ref.join(' \u00b7 ')));
+      if (it.statement) {
+        var d = el('details');
+        d.appendChild(el('summary', null, 'Policy statement (JSON)'));
+        var pretty = it.statement;
+        try { pretty = JSON.stringify(JSON.parse(it.statement), null, 2); } catch (e) { /* shown as it is */ }
+        d.appendChild(el('pre', 'statement', pretty));
+        sec.appendChild(d);
+      }
+      return sec;
+    }
+    function decision(it) {
+      var sec = el('section', 'decision');
+      sec.appendChild(el('h3', null, 'Decision'));
+      sec.appendChild(el('p', 'approvers', 'Approvers: ' + (it.approvers.length ? it.approvers.join(', ') : 'any admin')));
+      if (!it.may_decide) {
+        sec.appendChild(el('p', 'hint', 'Only ' + it.approvers.join(', ') + ' may decide.'));
+        return sec;
+      }
+      var who = it.tool + ' for ' + (it.user || 'unknown user') + ' (' + it.id + ')';
       var ok = el('form', 'inline');
       ok.method = 'post';
       ok.action = '/console/approvals/' + encodeURIComponent(it.id) + '/approve';
@@ -71,10 +132,10 @@
       var approve = el('button', 'approve', 'Approve');
       approve.type = 'submit';
       approve.setAttribute('data-id', it.id);
-      approve.setAttribute('aria-label', 'Approve ' + it.tool + ' for ' + (it.user || 'unknown user') + ' (' + it.id + ')');
+      approve.setAttribute('aria-label', 'Approve ' + who);
       ok.appendChild(approve);
-      box.appendChild(ok);
-      var no = el('form', 'row');
+      sec.appendChild(ok);
+      var no = el('form', 'reject-form');
       no.method = 'post';
       no.action = '/console/approvals/' + encodeURIComponent(it.id) + '/reject';
       no.appendChild(hidden('csrf', csrf));
@@ -88,48 +149,68 @@
       var reject = el('button', 'reject', 'Reject');
       reject.type = 'submit';
       reject.setAttribute('data-id', it.id);
-      reject.setAttribute('aria-label', 'Reject ' + it.tool + ' for ' + (it.user || 'unknown user') + ' (' + it.id + ')');
+      reject.setAttribute('aria-label', 'Reject ' + who);
       no.appendChild(reject);
-      box.appendChild(no);
-      td.appendChild(box);
-      return td;
+      sec.appendChild(no);
+      return sec;
     }
-    function row(it) {
-      var tr = el('tr');
-      tr.setAttribute('data-id', it.id);
-      cell(tr, waited(it.waited_s), 'waited');
-      cell(tr, it.user);
-      cell(tr, it.agent);
-      cell(tr, (it.mcp ? it.mcp + '.' : '') + it.tool, 'tool');
-      var args = el('td');
-      args.appendChild(el('pre', 'args', it.arguments));
-      tr.appendChild(args);
-      cell(tr, it.amount, 'amount');
-      var held = el('td', 'held-by');
-      held.appendChild(el('div', null, it.statement_id ? 'Statement ' + it.statement_id : it.reason));
-      if (it.statement_id) held.appendChild(el('div', 'hint', it.reason));
-      if (it.statement) held.appendChild(el('pre', 'statement', it.statement));
-      tr.appendChild(held);
-      cell(tr, it.approvers.length ? it.approvers.join(', ') : 'any admin', 'approvers');
-      tr.appendChild(decision(it));
-      return tr;
+    function card(it) {
+      var art = el('article', 'held');
+      art.setAttribute('data-id', it.id);
+      art.setAttribute('aria-labelledby', 'held-' + it.id);
+      var head = el('header', 'held-head');
+      var h = el('h2', 'tool', it.tool);
+      h.id = 'held-' + it.id;
+      if (it.mcp) h.appendChild(el('span', 'on', ' on ' + it.mcp));
+      head.appendChild(h);
+      if (it.amount !== null && it.amount !== undefined) {
+        var amount = el('span', 'amount-badge');
+        amount.appendChild(el('span', 'hint', 'Amount '));
+        amount.appendChild(document.createTextNode(String(it.amount)));
+        head.appendChild(amount);
+      }
+      art.appendChild(head);
+      var body = el('div', 'held-body');
+      var call = el('section', 'held-call');
+      call.appendChild(el('h3', null, 'Arguments'));
+      call.appendChild(args(it));
+      call.appendChild(el('h3', null, 'The call'));
+      var facts = el('dl', 'kv call');
+      kv(facts, 'Tool', it.tool, 'f-tool');
+      kv(facts, 'MCP server', it.mcp, 'f-mcp');
+      kv(facts, 'Plan', step(it), 'f-step');
+      kv(facts, 'Requester', it.user, 'f-user');
+      kv(facts, 'Agent', it.agent, 'f-agent');
+      kv(facts, 'Amount', it.amount, 'f-amount');
+      kv(facts, 'Waiting', waited(it.waited_s), 'f-waited').className = 'waited';
+      kv(facts, 'Expires in', waited(it.expires_in_s), 'f-expires').className = 'expires';
+      kv(facts, 'Arguments hash', it.args_hash, 'f-hash').className = 'hash';
+      call.appendChild(facts);
+      body.appendChild(call);
+      var side = el('div', 'held-side');
+      side.appendChild(heldBy(it));
+      side.appendChild(decision(it));
+      body.appendChild(side);
+      art.appendChild(body);
+      return art;
     }
-    poll(function () { return table.getAttribute('data-approvals'); },
+    poll(function () { return list.getAttribute('data-approvals'); },
       document.getElementById('live-status'), function (data) {
         var seen = {};
         data.items.forEach(function (it) {
           seen[it.id] = true;
-          if (!rows[it.id]) {
-            rows[it.id] = row(it);
-            tbody.appendChild(rows[it.id]);
+          if (!cards[it.id]) {
+            cards[it.id] = card(it);
+            box.appendChild(cards[it.id]);
           }
-          rows[it.id].querySelector('.waited').textContent = waited(it.waited_s);
+          cards[it.id].querySelector('.waited').textContent = waited(it.waited_s);
+          cards[it.id].querySelector('.expires').textContent = waited(it.expires_in_s);
         });
-        Object.keys(rows).forEach(function (id) {
-          if (!seen[id]) { tbody.removeChild(rows[id]); delete rows[id]; }
+        Object.keys(cards).forEach(function (id) {
+          if (!seen[id]) { box.removeChild(cards[id]); delete cards[id]; }
         });
         none.hidden = data.items.length > 0;
-        table.hidden = data.items.length === 0;
+        list.hidden = data.items.length === 0;
       });
   }
 
@@ -175,7 +256,7 @@
       });
   }
 
-  var t = document.getElementById('pending-table');
+  var t = document.getElementById('pending-list');
   if (t) approvals(t);
   var a = document.getElementById('audit-table');
   if (a) audit(a);

@@ -144,6 +144,17 @@ CREATE TABLE policy_documents (
 ALTER TABLE audit ADD COLUMN node TEXT;
 ",
     },
+    // Issue 29 meant this as version 11 (10 is another step of that issue's):
+    // renumber on merge, keeping the list without gaps.
+    Migration {
+        version: 10,
+        name: "idempotency: reservations are leases (fencing token, heartbeat)",
+        sql: "
+ALTER TABLE idempotency ADD COLUMN lease INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE idempotency ADD COLUMN heartbeat_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE idempotency SET heartbeat_ms = created_ms;
+",
+    },
 ];
 
 /// The newest version this code knows.

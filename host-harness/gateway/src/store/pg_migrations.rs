@@ -11,7 +11,9 @@
 //! * 1: the schema of SQLite 1–8, without the one-pending index;
 //! * 2: one pending delegation per held call (SQLite 4's rule, with
 //!   `md5(arguments)` in the index: a btree entry is limited to ~2.7 kB);
-//! * 3: `audit.node`, the gateway that wrote the row (SQLite 9).
+//! * 3: `audit.node`, the gateway that wrote the row (SQLite 9);
+//! * 4: idempotency reservations as leases: `lease` (the fencing token) and
+//!   `heartbeat_ms` (SQLite 10).
 //!
 //! Several gateways may start at once on one database: the migrating
 //! transaction first takes `pg_advisory_xact_lock`, so one migrates and the
@@ -108,6 +110,17 @@ CREATE UNIQUE INDEX delegations_one_pending ON delegations
         name: "audit: the node (gateway) that wrote each row (as SQLite 9)",
         sql: "
 ALTER TABLE audit ADD COLUMN node TEXT;
+",
+    },
+    // Issue 29 meant this as version 5 (4 is another step of that issue's):
+    // renumber on merge, keeping the list without gaps.
+    Migration {
+        version: 4,
+        name: "idempotency: reservations are leases (fencing token, heartbeat) (as SQLite 10)",
+        sql: "
+ALTER TABLE idempotency ADD COLUMN lease BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE idempotency ADD COLUMN heartbeat_ms BIGINT NOT NULL DEFAULT 0;
+UPDATE idempotency SET heartbeat_ms = created_ms;
 ",
     },
 ];

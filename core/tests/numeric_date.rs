@@ -110,7 +110,9 @@ fn numeric_date_as_before() {
         );
         assert_eq!(
             Claims::parse(format!("{{\"{claim}\":1e400}}").as_bytes()).map(|_| ()),
-            Err(Error::InvalidClaim { claim: if claim == "nbf" { "nbf" } else { "iat" } })
+            Err(Error::InvalidClaim {
+                claim: if claim == "nbf" { "nbf" } else { "iat" }
+            })
         );
     }
 }
@@ -146,24 +148,45 @@ fn fractional_dates_keep_rfc_7519_semantics() {
     let c = claims("1700000000.5", None, None);
     assert_eq!(check(&c, 1_699_999_999, 0), Ok(()));
     assert_eq!(check(&c, 1_700_000_000, 0), Ok(()));
-    assert!(matches!(check(&c, 1_700_000_001, 0), Err(Error::Expired { .. })));
+    assert!(matches!(
+        check(&c, 1_700_000_001, 0),
+        Err(Error::Expired { .. })
+    ));
     assert_eq!(check(&c, 1_700_000_001, 1), Ok(()));
-    assert!(matches!(check(&c, 1_700_000_002, 1), Err(Error::Expired { .. })));
+    assert!(matches!(
+        check(&c, 1_700_000_002, 1),
+        Err(Error::Expired { .. })
+    ));
     // An integer exp still expires on the second itself.
     let c = claims("1700000000", None, None);
-    assert!(matches!(check(&c, 1_700_000_000, 0), Err(Error::Expired { .. })));
+    assert!(matches!(
+        check(&c, 1_700_000_000, 0),
+        Err(Error::Expired { .. })
+    ));
     let c = claims("1.7e9", None, None);
-    assert!(matches!(check(&c, 1_700_000_000, 0), Err(Error::Expired { .. })));
+    assert!(matches!(
+        check(&c, 1_700_000_000, 0),
+        Err(Error::Expired { .. })
+    ));
     assert_eq!(check(&c, 1_699_999_999, 0), Ok(()));
     // nbf: not accepted before 1700000000.5.
     let c = claims("1800000000", Some("1700000000.5"), None);
-    assert!(matches!(check(&c, 1_700_000_000, 0), Err(Error::NotYetValid { .. })));
+    assert!(matches!(
+        check(&c, 1_700_000_000, 0),
+        Err(Error::NotYetValid { .. })
+    ));
     assert_eq!(check(&c, 1_700_000_001, 0), Ok(()));
     assert_eq!(check(&c, 1_700_000_000, 1), Ok(()));
-    assert!(matches!(check(&c, 1_699_999_999, 1), Err(Error::NotYetValid { .. })));
+    assert!(matches!(
+        check(&c, 1_699_999_999, 1),
+        Err(Error::NotYetValid { .. })
+    ));
     // iat: in the future while now < 1700000000.5.
     let c = claims("1800000000", None, Some("1700000000.5"));
-    assert!(matches!(check(&c, 1_700_000_000, 0), Err(Error::IssuedInFuture { .. })));
+    assert!(matches!(
+        check(&c, 1_700_000_000, 0),
+        Err(Error::IssuedInFuture { .. })
+    ));
     assert_eq!(check(&c, 1_700_000_001, 0), Ok(()));
     assert_eq!(check(&c, 1_700_000_000, 1), Ok(()));
     // Negative (before 1970) dates are NumericDates: long expired.

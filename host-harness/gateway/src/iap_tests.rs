@@ -117,14 +117,23 @@ async fn a_mint_taken_over_stores_nothing_and_answers_409() {
     let (status, body) = first.await.unwrap();
     assert_eq!(status, 409, "the fenced-out holder answered: {body}");
     assert!(body.contains("taken over"), "{body}");
-    assert_eq!(plans_stored(&dir), 0, "the fenced-out holder stored its plan");
+    assert_eq!(
+        plans_stored(&dir),
+        0,
+        "the fenced-out holder stored its plan"
+    );
     // Meanwhile a request gets 409; once the taker answers, its answer.
     assert_eq!(mint_async(port, "fenced-1").await.0, 409);
     let answer = StoredAnswer {
         status: 200,
         body: r#"{"minted_by":"the taker"}"#.into(),
     };
-    assert!(gw.store.complete_mint(&k, lease, None, &answer).await.unwrap());
+    assert!(
+        gw.store
+            .complete_mint(&k, lease, None, &answer)
+            .await
+            .unwrap()
+    );
     assert_eq!(
         mint_async(port, "fenced-1").await,
         (200, answer.body.clone())

@@ -132,7 +132,14 @@ impl IdempotencyStore for SqliteStore {
                 "UPDATE idempotency SET state = 'done', status = ?5, body = ?6 \
                  WHERE key_id = ?1 AND route = ?2 AND idem = ?3 AND state = 'in_flight' \
                  AND lease = ?4",
-                params![k.key_id, k.route, k.idem, lease.0, i64::from(a.status), a.body],
+                params![
+                    k.key_id,
+                    k.route,
+                    k.idem,
+                    lease.0,
+                    i64::from(a.status),
+                    a.body
+                ],
             )? == 1;
             if !ours {
                 // Fenced out (or already completed or released): no effect.
@@ -146,7 +153,11 @@ impl IdempotencyStore for SqliteStore {
         })
     }
 
-    fn release_idempotency_key<'a>(&'a self, key: &'a IdemKey, lease: Lease) -> StoreFuture<'a, ()> {
+    fn release_idempotency_key<'a>(
+        &'a self,
+        key: &'a IdemKey,
+        lease: Lease,
+    ) -> StoreFuture<'a, ()> {
         let k = key.clone();
         self.run(move |c| {
             c.execute(

@@ -64,18 +64,16 @@ pub async fn idempotency(h: &impl Harness) {
     );
     // Keys are per API key and route.
     let other = key(2, "k1");
-    let l = won(
-        s.reserve_idempotency_key(&other, 1000, 60_000)
-            .await
-            .unwrap(),
-    );
+    let l = won(s
+        .reserve_idempotency_key(&other, 1000, 60_000)
+        .await
+        .unwrap());
     // A released reservation starts afresh.
     s.release_idempotency_key(&other, l).await.unwrap();
-    let l2 = won(
-        s.reserve_idempotency_key(&other, 1001, 60_000)
-            .await
-            .unwrap(),
-    );
+    let l2 = won(s
+        .reserve_idempotency_key(&other, 1001, 60_000)
+        .await
+        .unwrap());
     // A reservation whose holder died is taken over once stale.
     assert_eq!(
         s.reserve_idempotency_key(&other, 2000, 60_000)
@@ -83,11 +81,10 @@ pub async fn idempotency(h: &impl Harness) {
             .unwrap(),
         Reservation::InFlight
     );
-    let l3 = won(
-        s.reserve_idempotency_key(&other, 70_000, 60_000)
-            .await
-            .unwrap(),
-    );
+    let l3 = won(s
+        .reserve_idempotency_key(&other, 70_000, 60_000)
+        .await
+        .unwrap());
     assert!(l3 > l2, "{l3:?} after {l2:?}");
 }
 
@@ -161,7 +158,9 @@ pub async fn idempotency_heartbeat(h: &impl Harness) {
     // A renewal with an older clock (another node's) is no step back.
     assert!(s.renew_idempotency_key(&k, a, 10).await.unwrap());
     assert_eq!(
-        s.reserve_idempotency_key(&k, 259_999, 60_000).await.unwrap(),
+        s.reserve_idempotency_key(&k, 259_999, 60_000)
+            .await
+            .unwrap(),
         Reservation::InFlight
     );
     // The plan's id exists: nothing of the mint is stored.
@@ -172,7 +171,9 @@ pub async fn idempotency_heartbeat(h: &impl Harness) {
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(
-        s.reserve_idempotency_key(&k, 200_001, 60_000).await.unwrap(),
+        s.reserve_idempotency_key(&k, 200_001, 60_000)
+            .await
+            .unwrap(),
         Reservation::InFlight
     );
     // Same lease, another plan: done.
@@ -305,7 +306,10 @@ pub async fn race_takeover_and_completion(h: &impl Harness) {
                         .unwrap();
                     return (None, done);
                 }
-                let r = s.reserve_idempotency_key(&k, 100_000, 60_000).await.unwrap();
+                let r = s
+                    .reserve_idempotency_key(&k, 100_000, 60_000)
+                    .await
+                    .unwrap();
                 let done = match r {
                     Reservation::Won(l) => s
                         .complete_mint(&k, l, Some(&plan(&id)), &answer(&id))

@@ -238,6 +238,103 @@ def throughput():
     return {"calls": n, "seconds": dt, "calls_per_second": n / dt}
 
 
+# --- Approvals bound to the held call (approvals_e2e.rs) -------------------
+
+ACME = {"amount": 5000, "recipient": "acme"}
+MALLORY = {"amount": 9000, "recipient": "mallory"}
+TWO_PAYMENTS = {"goal": "pay two vendors", "steps": [
+    {"action": "send_payment", "mcp": MCP, "params": ACME},
+    {"action": "send_payment", "mcp": MCP, "params": MALLORY}]}
+
+
+def approve_via(way, delegation_id):
+    """Approves as Boss <boss@example.com> the way a person would: `armoriq
+    approve`, the JSON route with Boss's admin key, or the console's form
+    (signed in with that key). Returns what the surface answered."""
+    if way == "cli":
+        out = subprocess.run([os.environ["ARMORIQ_BIN"], "approve", delegation_id,
+                              "--state-dir", os.environ["ARMORIQ_STATE_DIR"],
+                              "--by", "Boss <boss@example.com>"],
+                             capture_output=True, text=True)
+        return {"exit": out.returncode, "stdout": out.stdout, "stderr": out.stderr}
+    import http.cookiejar
+    import re
+    import urllib.parse
+    import urllib.request
+    base = os.environ["ARMORIQ_BACKEND_URL"]
+    key = os.environ["BOSS_ADMIN_KEY"]
+    if way == "api":
+        req = urllib.request.Request(f"{base}/admin/delegations/{delegation_id}/approve",
+                                     data=b"", method="POST", headers={"X-API-Key": key})
+        with urllib.request.urlopen(req) as r:
+            return {"status": r.status, "body": json.loads(r.read())}
+    assert way == "console", way
+    jar = http.cookiejar.CookieJar()
+    web = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = web.open(f"{base}/console/login").read().decode()
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+    form = urllib.parse.urlencode({"key": key, "csrf": csrf}).encode()
+    web.open(f"{base}/console/login", data=form).read()
+    page = web.open(f"{base}/console/approvals").read().decode()
+    csrf = re.search(r'<meta name="csrf" content="([0-9a-f]+)"', page).group(1)
+    form = urllib.parse.urlencode({"csrf": csrf}).encode()
+    with web.open(f"{base}/console/approvals/{delegation_id}/approve", data=form) as r:
+        return {"status": r.status, "url": r.geturl()}
+
+
+def held_id(outcome):
+    ctx = outcome.get("delegation_context") or {}
+    return ctx.get("delegationId") or ctx.get("delegation_id")
+
+
+def pay(c, t, params, delegation_id=None):
+    if delegation_id:
+        params = dict(params, _delegation_id=delegation_id)
+    r = expect_raise(lambda: c.invoke(MCP, "send_payment", t, params=params,
+                                      user_email="alice@example.com"))
+    if r["exception"] is None:
+        r["text"] = text_of(r.pop("result"))
+    r["held"] = held_id(r)
+    return r
+
+
+def bound_approval():
+    """Issue 29's scenario: a plan pays acme 5000 and mallory 9000, a policy
+    holds both; a person approves the acme call (APPROVE_VIA: cli, api or
+    console). Then mallory's call naming that approval, acme's call, and
+    acme's call again."""
+    c = client()
+    t = token(c, plan=TWO_PAYMENTS, email="alice@example.com")
+    first = pay(c, t, ACME)
+    approval = approve_via(os.environ["APPROVE_VIA"], first["held"])
+    mallory = pay(c, t, MALLORY, first["held"])
+    acme = pay(c, t, ACME, first["held"])
+    again = pay(c, t, ACME, first["held"])
+    return {"plan_id": t.plan_id, "first": first, "approval": approval, "mallory": mallory,
+            "acme": acme, "acme_again": again}
+
+
+def approval_expires():
+    """With a short --approval-ttl: the SDK's waiting invoke_with_policy
+    raises on expiry; an approval not used in time lets nothing through."""
+    c = client()
+    t = token(c, plan=TWO_PAYMENTS, email="alice@example.com")
+    opts = InvokeOptions(wait_for_approval=True, user_email="alice@example.com",
+                         delegation_timeout_ms=60000)
+    t0 = time.monotonic()
+    try:
+        c.invoke_with_policy(MCP, "send_payment", t, params=ACME, options=opts)
+        waited = {"exception": None}
+    except Exception as e:  # noqa: BLE001 - the test asserts on the class name
+        waited = err(e)
+    waited["seconds"] = time.monotonic() - t0
+    held = pay(c, t, MALLORY)
+    approval = approve_via("cli", held["held"])
+    time.sleep(float(os.environ["APPROVAL_TTL"]) + 1.5)
+    late = pay(c, t, MALLORY, held["held"])
+    return {"waited": waited, "held": held, "approval": approval, "late": late}
+
+
 if __name__ == "__main__":
     name = sys.argv[1]
     try:

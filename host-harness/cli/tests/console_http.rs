@@ -211,13 +211,18 @@ fn pending(gw: &Gw, tool: &str, approvers: &str) -> String {
         .enable_all()
         .build()
         .unwrap();
+    let arguments = format!("{{\"n\":\"{}\"}}", uuid::Uuid::new_v4());
     let d = rt
         .block_on(store.get_or_create_pending(
             &NewDelegation {
                 tool: tool.into(),
                 mcp: Some("m".into()),
+                plan_id: Some("plan_console".into()),
                 requester_email: Some("alice@example.com".into()),
-                arguments: format!("{{\"n\":\"{}\"}}", uuid::Uuid::new_v4()),
+                step: Some(0),
+                leaf_hash: Some("ab".repeat(32)),
+                args_hash: armoriq_gateway::store::args_hash(&arguments),
+                arguments,
                 amount: Some(5000.0),
                 reason: Some("hold:tools.send_payment#1".into()),
                 approval: Some(format!("{{\"approvers\":{approvers}}}")),

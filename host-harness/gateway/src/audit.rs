@@ -1,12 +1,82 @@
-//! One way to audit a decision: every route that audits (mint, invoke,
-//! enforce) keeps an [`Audit`] for the request and sends every refusal
-//! through [`Audit::refuse`], which writes the row (outcome from the error
-//! kind, [`GatewayError::outcome`]) before the error is answered.
+//! One way to audit a decision: every route that audits its decisions
+//! (mint, invoke, enforce, delegate, reanchor) keeps an [`Audit`] for the
+//! request and sends every refusal through [`Audit::refuse`], which writes
+//! the row (outcome from the error kind, [`GatewayError::outcome`]) before
+//! the error is answered.
+//!
+//! Every other route's refusals, an extractor's 401 included, are audited
+//! by one middleware on every matched route, [`audit_refusals`]: a refusal
+//! response carries its [`Refusal`] (set where [`GatewayError`] becomes a
+//! response), and a response the handler audited itself carries
+//! [`Audited`].
 
 use crate::error::{GatewayError, GwResult};
 use crate::store::AuditRow;
 use crate::{AppState, now_ms};
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use std::time::Instant;
+
+/// What a refusal response refused: its audit outcome and reason.
+#[derive(Clone, Debug)]
+pub struct Refusal {
+    /// [`GatewayError::outcome`].
+    pub outcome: &'static str,
+    /// [`GatewayError::reason`].
+    pub reason: String,
+}
+
+impl Refusal {
+    /// The refusal `e` is.
+    pub fn of(e: &GatewayError) -> Self {
+        Self {
+            outcome: e.outcome(),
+            reason: e.reason(),
+        }
+    }
+}
+
+/// Marks a response whose decision (refusal or not) its handler audited.
+#[derive(Clone, Copy, Debug)]
+pub struct Audited;
+
+/// `response`, marked [`Audited`].
+pub fn audited(mut response: Response) -> Response {
+    response.extensions_mut().insert(Audited);
+    response
+}
+
+/// Middleware (a route layer on every route of both listeners and the
+/// console): a refusal that its handler did not audit is audited here,
+/// under the matched route, before it is answered. When the row cannot be
+/// written the answer is the store's 503: nothing is refused unaudited.
+pub async fn audit_refusals(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let t0 = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
+    let mut response = next.run(req).await;
+    if response.extensions().get::<Audited>().is_some() {
+        return response;
+    }
+    let Some(refusal) = response.extensions_mut().remove::<Refusal>() else {
+        return response;
+    };
+    let row = AuditRow {
+        at_ms: now_ms(),
+        route,
+        outcome: refusal.outcome.into(),
+        reason: Some(refusal.reason),
+        latency_us: elapsed_us(t0),
+        ..Default::default()
+    };
+    match st.audit(row).await {
+        Ok(_) => response,
+        Err(e) => GatewayError::from(e).into_response(),
+    }
+}
 
 /// Microseconds since `t0`.
 pub fn elapsed_us(t0: Instant) -> i64 {
@@ -81,6 +151,11 @@ impl Audit {
         }
     }
 
+    /// Audits the refusal `err` and answers it, marked [`Audited`].
+    pub async fn refuse_response(&mut self, st: &AppState, err: GatewayError) -> Response {
+        audited(self.refuse(st, err).await.into_response())
+    }
+
     /// Audits `result` (its outcome and reason, or the refusal), then gives
     /// it back to be answered.
     ///
@@ -131,7 +206,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn every_refusal_at_mint_and_invoke_is_audited() {
+    async fn every_refusal_on_every_route_is_audited() {
         let dir = std::env::temp_dir().join(format!(
             "armoriq-audit-test-{}-{}",
             std::process::id(),
@@ -210,6 +285,30 @@ mod tests {
                 "invalid",
             ),
             ("/iap/sdk/enforce", None, "{}", 401, "unauthorized"),
+            // Every other route's refusals, by the one middleware.
+            ("/iap/trust/delegate", None, "{}", 401, "unauthorized"),
+            ("/iap/trust/reanchor", None, "{}", 401, "unauthorized"),
+            (
+                "/iap/trust/revoke",
+                Some("ak_test_nope"),
+                "{}",
+                401,
+                "unauthorized",
+            ),
+            (
+                "/admin/delegations/x/approve",
+                Some(KEY),
+                "",
+                403,
+                "unauthorized",
+            ),
+            (
+                "/delegation/request",
+                Some(KEY),
+                "{\"tool\": 5}",
+                400,
+                "bad_request",
+            ),
         ];
         for (i, (path, key, body, status, outcome)) in cases.iter().enumerate() {
             let before = gw
@@ -225,12 +324,12 @@ mod tests {
             let rows: Vec<AuditRow> = gw.store.audit_page(before.next, 10_000).await.unwrap().rows;
             let outcomes: Vec<&str> = rows.iter().map(|r| r.outcome.as_str()).collect();
             assert_eq!(outcomes, [*outcome], "case {i}: one audit row");
-            let route = if cases[i].0 == "/iap/sdk/token" {
-                "token"
-            } else if cases[i].0 == "/invoke" {
-                "invoke"
-            } else {
-                "enforce"
+            let route = match cases[i].0 {
+                "/iap/sdk/token" => "token",
+                "/invoke" => "invoke",
+                "/iap/sdk/enforce" => "enforce",
+                "/admin/delegations/x/approve" => "/admin/delegations/{id}/approve",
+                other => other,
             };
             assert_eq!(rows[0].route, route, "case {i}");
             if *outcome == "denied" {

@@ -234,7 +234,10 @@ impl GatewayError {
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
         let (status, body) = self.parts();
-        (status, Json(body)).into_response()
+        let refusal = crate::audit::Refusal::of(&self);
+        let mut r = (status, Json(body)).into_response();
+        r.extensions_mut().insert(refusal);
+        r
     }
 }
 

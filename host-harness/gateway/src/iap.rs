@@ -126,8 +126,8 @@ pub async fn mint(
 ) -> Response {
     let mut audit = Audit::new("token");
     match mint_audited(&st, key, &headers, body, &mut audit).await {
-        Ok(r) => r,
-        Err(e) => audit.refuse(&st, e).await.into_response(),
+        Ok(r) => crate::audit::audited(r),
+        Err(e) => audit.refuse_response(&st, e).await,
     }
 }
 

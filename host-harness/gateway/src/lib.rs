@@ -33,8 +33,10 @@ pub mod console;
 pub mod csrg;
 pub mod device;
 pub mod error;
+pub mod held;
 pub mod iap;
 pub mod mcp;
+pub mod ops;
 pub mod plans;
 pub mod policy;
 pub mod preflight;
@@ -352,6 +354,10 @@ pub fn app(state: AppState) -> Router {
         .route("/admin/delegations/{id}/approve", post(sdk::admin_approve))
         .route("/admin/delegations/{id}/reject", post(sdk::admin_reject))
         .route("/admin/audit", get(sdk::admin_audit))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit::audit_refusals,
+        ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

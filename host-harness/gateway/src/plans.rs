@@ -21,6 +21,8 @@ pub struct Step {
     pub json: String,
     /// Sibling hashes, leaf to root.
     pub siblings: Vec<[u8; 32]>,
+    /// The step's RFC 9162 leaf hash, lowercase hex.
+    pub leaf_hash: String,
 }
 
 /// A plan ready for invocation checks.
@@ -94,6 +96,7 @@ impl ReadyPlan {
                 action: field(&s, "action").unwrap_or_default(),
                 json: String::from_utf8_lossy(s.bytes()).into_owned(),
                 siblings,
+                leaf_hash: proof.leaf_hash.clone(),
             });
         }
         Ok(Self { record, steps })
@@ -133,6 +136,30 @@ impl ReadyPlan {
             }
         }
         StepMatch::Mismatch(last)
+    }
+
+    /// The first step with this `mcp` and `action` whose params are
+    /// `args` (canonical JSON, `armoriq` profile; a step that declares no
+    /// params takes any): the step a held call is, for a request that carries no token
+    /// (the SDK's `/delegation/request`). The same step [`find_step`]
+    /// verifies for such a call.
+    ///
+    /// [`find_step`]: ReadyPlan::find_step
+    pub fn step_with_args(&self, mcp: &str, action: &str, args: &str) -> Option<u64> {
+        self.steps.iter().enumerate().find_map(|(i, s)| {
+            if s.mcp != mcp || s.action != action {
+                return None;
+            }
+            let step = Value::parse(s.json.as_bytes(), 64).ok()?;
+            let same = match step.members().find(|(k, _)| k.eq_str("params")) {
+                None => true,
+                Some((_, p)) => {
+                    armoriq_common::canonical::canonical_bytes(p.bytes(), Profile::ArmorIq).ok()?
+                        == args.as_bytes()
+                }
+            };
+            same.then(|| u64::try_from(i).unwrap_or(u64::MAX))
+        })
     }
 
     /// Whether any step names this mcp and action.

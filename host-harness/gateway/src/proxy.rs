@@ -12,17 +12,18 @@
 //! 5. Step: the core's `verify_step` against the signed root and step count,
 //!    for each step with the invoked `mcp` and `action` (the official SDK
 //!    sends no proof; the gateway holds them).
-//! 6. Policy: allow, hold (a delegation is created; an approved one lets the
-//!    call through once) or block.
+//! 6. Policy: allow, hold (a delegation is created for exactly this call; an
+//!    approval bound to it lets it through once: [`crate::held`]) or block.
 //! 7. Forward `tools/call` to the MCP server and answer `{result}`.
 
 use crate::audit::Audit;
 use crate::auth::ApiKey;
 use crate::error::{GatewayError, GwResult};
+use crate::held::HeldCall;
 use crate::plans::{ReadyPlan, StepMatch};
-use crate::policy::{Decision, PolicyCall, Verdict};
-use crate::store::{ApprovedCall, NewDelegation, PlanStatus};
-use crate::{AppState, now_ms, now_secs, parse_body};
+use crate::policy::{PolicyCall, Verdict};
+use crate::store::PlanStatus;
+use crate::{AppState, now_secs, parse_body};
 use armoriq_core::jws::Expect;
 use armoriq_core::{ErrorKind, SignedIntent};
 use axum::Json;
@@ -256,10 +257,10 @@ type Outcome = (Value, String, Option<String>);
 /// Audits `result` (every refusal included), then answers: no response goes
 /// out before its row is durable.
 async fn respond(st: &AppState, mut audit: Audit, result: GwResult<Outcome>) -> Response {
-    match audit.settle(st, result).await {
+    crate::audit::audited(match audit.settle(st, result).await {
         Ok(body) => Json(body).into_response(),
         Err(e) => e.into_response(),
-    }
+    })
 }
 
 /// `POST /invoke`.
@@ -278,11 +279,11 @@ pub async fn invoke(
 }
 
 /// An `/invoke` request as understood: what the audit row names.
-struct Call {
-    mcp: String,
-    action: String,
-    email: Option<String>,
-    params: CleanParams,
+pub(crate) struct Call {
+    pub(crate) mcp: String,
+    pub(crate) action: String,
+    pub(crate) email: Option<String>,
+    pub(crate) params: CleanParams,
     token: TokenRef,
     /// The CSRG token object, when one came (`token`, `csrg_token` or
     /// `intent_token.token`: the same text wherever it came).
@@ -394,7 +395,7 @@ async fn invoke_inner(
     let (plan, step) = verify_call(st, &call, headers).await?;
     audit.row.plan_id = Some(plan.record.plan_id.clone());
     audit.row.step = i64::try_from(step).ok();
-    let (outcome, reason) = decide_call(st, &call, &plan).await?;
+    let (outcome, reason) = crate::held::decide_call(st, &call, &plan, step).await?;
     if !st.mcp.knows(&call.mcp) {
         return Err(GatewayError::NotFound(format!(
             "unknown MCP server {:?} (configured: {})",
@@ -461,56 +462,6 @@ async fn verify_call(
     }
 }
 
-/// Policy over the call: the outcome and reason when it may go on, the
-/// refusal (block, or hold with its delegation) otherwise.
-async fn decide_call(
-    st: &AppState,
-    call: &Call,
-    plan: &ReadyPlan,
-) -> GwResult<(String, Option<String>)> {
-    let args = Value::Object(call.params.map.clone());
-    let decision = st.policy().decide(&PolicyCall {
-        mcp: &call.mcp,
-        tool: &call.action,
-        args: &args,
-        email: call.email.as_deref(),
-        now: now_secs(),
-    });
-    match decision.verdict {
-        Verdict::Allow => Ok(("allowed".to_owned(), None)),
-        Verdict::Block => Err(GatewayError::PolicyBlocked {
-            reason: decision.reason,
-            rule: decision.rule,
-        }),
-        Verdict::Hold => {
-            let approved = approved_delegation(
-                st,
-                &call.action,
-                &plan.record.plan_id,
-                call.email.as_deref(),
-                call.params.delegation_id.as_deref(),
-            )
-            .await?;
-            match approved {
-                Some(id) => Ok((
-                    "allowed_delegated".to_owned(),
-                    Some(format!("{} approved by delegation {id}", decision.reason)),
-                )),
-                None => Err(hold(
-                    st,
-                    &decision,
-                    &call.mcp,
-                    &call.action,
-                    plan,
-                    &call.params,
-                    call.email.as_deref(),
-                )
-                .await?),
-            }
-        }
-    }
-}
-
 /// Forwards `tools/call` while the decision row is written.
 ///
 /// The decision row is written (and fsynced) while the call is forwarded:
@@ -543,64 +494,6 @@ async fn forward(
         });
     }
     Ok(value)
-}
-
-/// Consumes an approved, unused delegation for this call (single use): of
-/// concurrent calls on one approval only the one that claims it goes on.
-async fn approved_delegation(
-    st: &AppState,
-    tool: &str,
-    plan_id: &str,
-    email: Option<&str>,
-    named: Option<&str>,
-) -> GwResult<Option<String>> {
-    let call = ApprovedCall {
-        tool: tool.to_owned(),
-        plan_id: plan_id.to_owned(),
-        requester_email: email.map(str::to_owned),
-        delegation_id: named.map(str::to_owned),
-    };
-    Ok(st
-        .store
-        .claim_approved(&call, now_ms())
-        .await?
-        .map(|d| d.id))
-}
-
-async fn hold(
-    st: &AppState,
-    decision: &Decision,
-    mcp: &str,
-    tool: &str,
-    plan: &ReadyPlan,
-    params: &CleanParams,
-    email: Option<&str>,
-) -> GwResult<GatewayError> {
-    let arguments = crate::tokens::canonical(&Value::Object(params.map.clone()))
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_else(|_| params.text.clone());
-    let nd = NewDelegation {
-        tool: tool.to_owned(),
-        mcp: Some(mcp.to_owned()),
-        plan_id: Some(plan.record.plan_id.clone()),
-        requester_email: email.map(str::to_owned),
-        arguments,
-        amount: amount_of(&params.map),
-        reason: Some(decision.reason.clone()),
-        approval: decision.approval.as_ref().map(Value::to_string),
-        ttl_ms: 30 * 60 * 1000,
-    };
-    let d = st.store.get_or_create_pending(&nd, now_ms()).await?;
-    Ok(GatewayError::PolicyHold {
-        reason: decision.reason.clone(),
-        rule: decision.rule.clone(),
-        context: json!({
-            "delegationId": d.id, "delegation_id": d.id, "status": d.status,
-            "domain": mcp, "tool": tool, "planId": plan.record.plan_id,
-            "intentReference": plan.record.intent_reference, "merkleRoot": plan.record.merkle_root,
-            "approval": decision.approval, "expiresAt": crate::policy::iso_time_ms(d.expires_ms),
-        }),
-    })
 }
 
 /// The first numeric `amount|value|total|price|cost`, as the SDK picks it.
@@ -659,7 +552,7 @@ async fn enforce_decision(
         && create_hold
         && let Some(p) = &plan
         && let GatewayError::PolicyHold { context, .. } =
-            hold(st, &d, mcp, tool, p, params, email).await?
+            crate::held::hold(st, &d, &HeldCall::of(mcp, tool, p, params, email, None)?).await?
     {
         delegation_id = context["delegationId"].as_str().map(str::to_owned);
     }

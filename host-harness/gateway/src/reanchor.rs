@@ -48,7 +48,7 @@ pub async fn reanchor(
     let mut audit = Audit::new("reanchor");
     match reanchor_inner(&st, body, &mut audit).await {
         Ok(v) => Json(v).into_response(),
-        Err(e) => audit.refuse(&st, e).await.into_response(),
+        Err(e) => audit.refuse_response(&st, e).await,
     }
 }
 

@@ -4,8 +4,12 @@
 
 use crate::auth::{AdminKey, ApiKey};
 use crate::error::{GatewayError, GwResult};
+use crate::held::HeldCall;
+use crate::ops::{self, Actor, Surface};
 use crate::proxy::clean_params;
-use crate::store::{AuditCursor, AuditRow, DelegationStatus, NewDelegation, PlanStatus};
+use crate::store::{
+    ApprovedQuery, AuditCursor, AuditRow, DelegationStatus, NewDelegation, PlanStatus,
+};
 use crate::{AppState, now_ms, parse_body};
 use axum::Json;
 use axum::body::Bytes;
@@ -192,23 +196,47 @@ pub async fn delegation_request(
 ) -> JsonResult {
     let (r, _) = parse_body::<DelegationRequest>(body, st.settings.body_limit)?;
     let params = clean_params(r.arguments.as_deref())?;
-    let arguments = crate::tokens::canonical(&Value::Object(params.map))
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .map_err(GatewayError::BadRequest)?;
     let email = r
         .requester_email
         .map(|e| e.trim().to_lowercase())
         .or_else(|| email_header(&headers));
-    let nd = NewDelegation {
-        tool: r.tool,
-        mcp: r.domain,
-        plan_id: r.plan_id,
-        requester_email: email,
-        arguments,
-        amount: r.amount,
-        reason: r.reason,
-        approval: None,
-        ttl_ms: 30 * 60 * 1000,
+    // The step this request is for, when it names a plan this gateway
+    // signed: then it is the same delegation the proxy's hold created.
+    let plan = match &r.plan_id {
+        Some(p) => crate::proxy::load_plan(&st, p).await.ok(),
+        None => None,
+    };
+    let nd = match &plan {
+        Some(plan) => {
+            let held = HeldCall::of(
+                r.domain.as_deref().unwrap_or_default(),
+                &r.tool,
+                plan,
+                &params,
+                email.as_deref(),
+                None,
+            )?;
+            held.request(r.reason, None, st.settings.approval_ttl)
+        }
+        None => {
+            let arguments = crate::tokens::canonical(&Value::Object(params.map))
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .map_err(GatewayError::BadRequest)?;
+            NewDelegation {
+                tool: r.tool,
+                mcp: r.domain,
+                plan_id: r.plan_id,
+                requester_email: email,
+                step: None,
+                leaf_hash: None,
+                args_hash: crate::store::args_hash(&arguments),
+                arguments,
+                amount: r.amount,
+                reason: r.reason,
+                approval: None,
+                ttl_ms: i64::try_from(st.settings.approval_ttl.as_millis()).unwrap_or(i64::MAX),
+            }
+        }
     };
     let d = st.store.get_or_create_pending(&nd, now_ms()).await?;
     Ok(Json(
@@ -227,13 +255,13 @@ pub async fn check_approved(
         .get("tool")
         .cloned()
         .ok_or_else(|| GatewayError::BadRequest("missing tool".into()))?;
-    let plan = q.get("planId").cloned();
-    let email = email_header(&headers);
-    let now = now_ms();
-    let d = st
-        .store
-        .find_approved(&tool, plan.as_deref(), email.as_deref(), now)
-        .await?;
+    let query = ApprovedQuery {
+        tool,
+        plan_id: q.get("planId").cloned(),
+        email: email_header(&headers),
+        amount: q.get("amount").and_then(|a| a.parse::<f64>().ok()),
+    };
+    let d = st.store.find_approved(&query, now_ms()).await?;
     Ok(Json(match d {
         Some(d) => json!({"approved": true, "delegationId": d.id, "approverEmail": d.decided_by}),
         None => json!({"approved": false}),
@@ -313,48 +341,42 @@ pub async fn admin_list(
     Ok(Json(json!({"data": list})))
 }
 
-async fn decide(st: AppState, headers: HeaderMap, id: String, approve: bool) -> JsonResult {
-    let by = email_header(&headers).unwrap_or_else(|| "admin".into());
-    let now = now_ms();
-    let d = st
-        .store
-        .decide_delegation(&id, approve, &by, now)
-        .await?
-        .ok_or_else(|| GatewayError::NotFound(format!("no delegation {id:?}")))?;
-    let want = if approve {
-        DelegationStatus::Approved
-    } else {
-        DelegationStatus::Rejected
+/// The JSON routes' decision: made by the admin key as it is recorded (its
+/// name and email, never a header the caller could set).
+async fn decide(st: AppState, key: AdminKey, id: String, approve: bool) -> JsonResult {
+    let rec = st.store.get_api_key(key.0.id).await?;
+    let name = rec.as_ref().map_or_else(
+        || format!("admin key #{}", key.0.id),
+        crate::console::session::display_key,
+    );
+    let actor = Actor {
+        email: rec.and_then(|r| r.email).map(|e| e.to_lowercase()),
+        name,
+        surface: Surface::Api,
     };
-    if d.status != want {
-        return Err(GatewayError::BadRequest(format!(
-            "delegation {id} is {}, not pending",
-            d.status
-        )));
-    }
-    Ok(Json(
-        json!({"success": true, "delegationId": d.id, "status": d.status}),
-    ))
+    let d = ops::decide(st.store.as_ref(), &actor, &id, approve, None, now_ms()).await?;
+    Ok(Json(json!({
+        "success": true, "delegationId": d.id, "status": d.status, "decidedBy": d.decided_by,
+        "step": d.step, "arguments": d.arguments, "expiresAt": crate::policy::iso_time_ms(d.expires_ms),
+    })))
 }
 
 /// `POST /admin/delegations/{id}/approve`.
 pub async fn admin_approve(
     State(st): State<AppState>,
-    _: AdminKey,
-    headers: HeaderMap,
+    key: AdminKey,
     Path(id): Path<String>,
 ) -> JsonResult {
-    decide(st, headers, id, true).await
+    decide(st, key, id, true).await
 }
 
 /// `POST /admin/delegations/{id}/reject`.
 pub async fn admin_reject(
     State(st): State<AppState>,
-    _: AdminKey,
-    headers: HeaderMap,
+    key: AdminKey,
     Path(id): Path<String>,
 ) -> JsonResult {
-    decide(st, headers, id, false).await
+    decide(st, key, id, false).await
 }
 
 /// `GET /admin/audit?after=&limit=`: a page of the log, oldest first;

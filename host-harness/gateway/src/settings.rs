@@ -40,6 +40,9 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// How long a console sign-in lasts.
     pub console_session_ttl: Duration,
+    /// `--approval-ttl`: how long a held call waits for a decision, and how
+    /// long an approval may then be used (counted from the decision).
+    pub approval_ttl: Duration,
     /// `--store`: where the state lives (`None`: `armoriq.db` in
     /// [`Settings::state_dir`]).
     pub store: Option<StoreLocation>,
@@ -76,6 +79,7 @@ impl Settings {
             device: None,
             secure_cookies: false,
             console_session_ttl: Duration::from_secs(8 * 3600),
+            approval_ttl: Duration::from_secs(30 * 60),
             store: None,
             tls: None,
             idempotency_stale: Duration::from_secs(60),

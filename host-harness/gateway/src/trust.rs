@@ -250,7 +250,7 @@ pub async fn delegate(
     let mut audit = Audit::new("delegate");
     match delegate_inner(&st, body, &mut audit).await {
         Ok(v) => Json(v).into_response(),
-        Err(e) => audit.refuse(&st, e).await.into_response(),
+        Err(e) => audit.refuse_response(&st, e).await,
     }
 }
 
@@ -463,7 +463,7 @@ pub struct RevokeRequest {
 /// `planId`, or the one the CSRG `token` names.
 pub async fn revoke(
     State(st): State<AppState>,
-    _: ApiKey,
+    ApiKey(key): ApiKey,
     body: Result<Bytes, BytesRejection>,
 ) -> GwResult<Json<Value>> {
     let (r, _) = parse_body::<RevokeRequest>(body, st.settings.body_limit)?;
@@ -514,21 +514,20 @@ pub async fn revoke(
         }
         _ => return Err(GatewayError::BadRequest("missing planId".into())),
     };
-    let cascaded = st
-        .store
-        .revoke_plan_cascade(&id, now_ms())
-        .await?
-        .ok_or_else(|| GatewayError::NotFound(format!("no plan {id:?}")))?;
-    st.plans.forget(&id);
-    st.audit(crate::store::AuditRow {
-        at_ms: now_ms(),
-        route: "revoke".into(),
-        outcome: "revoked".into(),
-        plan_id: Some(id.clone()),
-        reason: r.reason,
-        ..Default::default()
-    })
+    let actor = crate::ops::Actor {
+        name: format!("{} key #{}", key.role.as_str(), key.id),
+        email: None,
+        surface: crate::ops::Surface::Agent,
+    };
+    let cascaded = crate::ops::revoke_plan(
+        st.store.as_ref(),
+        &actor,
+        &id,
+        r.reason.as_deref(),
+        now_ms(),
+    )
     .await?;
+    st.plans.forget(&id);
     Ok(Json(
         json!({"success": true, "trustId": format!("revoke_{id}"), "cascadedRevocations": cascaded}),
     ))

@@ -86,6 +86,11 @@ pub struct ServeArgs {
     /// How long a console sign-in lasts, seconds.
     #[arg(long, default_value_t = 8 * 3600, env = "ARMORIQ_CONSOLE_SESSION_TTL")]
     console_session_ttl: u64,
+    /// How long a held call waits for a person's decision, seconds; an
+    /// approval may then be used for as long again, counted from the
+    /// decision (past either: expired).
+    #[arg(long, default_value_t = 30 * 60, env = "ARMORIQ_APPROVAL_TTL")]
+    approval_ttl: u64,
     #[command(flatten)]
     secret: SecretArgs,
     /// Serve both listeners over HTTPS with this PEM certificate chain
@@ -133,6 +138,7 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
             queue: a.device_queue,
         });
     settings.console_session_ttl = Duration::from_secs(a.console_session_ttl.max(1));
+    settings.approval_ttl = Duration::from_secs(a.approval_ttl.max(1));
     if a.state.store.is_some() {
         match a.state.location() {
             Ok(loc) => settings.store = Some(loc),
@@ -230,48 +236,56 @@ pub struct DecideArgs {
     id: String,
     #[command(flatten)]
     state: StateArgs,
-    /// Who decides (recorded).
-    #[arg(long, default_value = "cli")]
-    by: String,
+    /// Who decides, as recorded on the delegation and in the audit row (an
+    /// email, or `Name <email>`: when the policy names approvers, it must
+    /// be one of them). Default: `cli:$USER`.
+    #[arg(long)]
+    by: Option<String>,
+    /// Why (recorded with the decision).
+    #[arg(long)]
+    reason: Option<String>,
 }
 
-/// Approves or rejects a pending delegation.
+/// Approves or rejects a pending delegation (the operations layer's
+/// [`armoriq_gateway::ops::decide`]: the decision and its audit row).
 pub fn decide(a: &DecideArgs, approve: bool) -> ExitCode {
+    use armoriq_gateway::error::GatewayError;
+    use armoriq_gateway::ops::{self, Actor, Surface};
     let store = match a.state.open_or_fail() {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let want = if approve {
-        DelegationStatus::Approved
-    } else {
-        DelegationStatus::Rejected
-    };
-    match run(store.decide_delegation(&a.id, approve, &a.by, now_ms())) {
-        Ok(Some(d)) if d.status == want => {
+    let by = a.by.clone().unwrap_or_else(|| {
+        std::env::var("USER").map_or_else(|_| "cli".to_owned(), |u| format!("cli:{u}"))
+    });
+    let actor = Actor::new(&by, Surface::Cli);
+    let decided = block(async {
+        Ok(ops::decide(
+            store.as_ref(),
+            &actor,
+            &a.id,
+            approve,
+            a.reason.as_deref(),
+            now_ms(),
+        )
+        .await
+        .map_err(|e| (matches!(e, GatewayError::NotFound(_)), e.reason())))
+    })
+    .unwrap_or_else(|e| Err((false, e)));
+    match decided {
+        Ok(d) => {
             if a.state.json {
                 println!("{}", serde_json::to_string(&d).unwrap_or_default());
             } else {
-                println!(
-                    "{} {want} ({} on {})",
-                    d.id,
-                    d.tool,
-                    d.mcp.as_deref().unwrap_or("?")
-                );
+                println!("{} {}: {}", d.id, d.status, ops::bound_call(&d));
             }
             ExitCode::SUCCESS
         }
-        Ok(Some(d)) => fail(
-            format!("Delegation: {} is {}, not pending", d.id, d.status),
-            EXIT_REJECTED,
-        ),
-        Ok(None) => fail(
-            format!(
-                "Delegation: no delegation {:?} (see `armoriq delegations`)",
-                a.id
-            ),
+        Err((true, e)) => fail(
+            format!("Delegation: {e} (see `armoriq delegations`)"),
             EXIT_BAD_INPUT,
         ),
-        Err(e) => fail(e, EXIT_BAD_INPUT),
+        Err((false, e)) => fail(format!("Delegation: {e}"), EXIT_REJECTED),
     }
 }
 
@@ -311,13 +325,12 @@ pub fn delegations(a: &DelegationsArgs) -> ExitCode {
                     println!("{}", serde_json::to_string(&d).unwrap_or_default());
                 } else {
                     println!(
-                        "{}  {:<9} {}.{}  by {}  args {}",
+                        "{}  {:<9} {}  requested by {}  expires {}",
                         d.id,
                         d.status,
-                        d.mcp.as_deref().unwrap_or("?"),
-                        d.tool,
+                        armoriq_gateway::ops::bound_call(&d),
                         d.requester_email.as_deref().unwrap_or("?"),
-                        d.arguments
+                        armoriq_gateway::policy::iso_time_ms(d.expires_ms)
                     );
                 }
             }

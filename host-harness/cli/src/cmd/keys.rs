@@ -12,8 +12,15 @@ use crate::cmd::store::{SecretArgs, block};
 use crate::cmd::{EXIT_BAD_INPUT, EXIT_REJECTED, fail};
 use armoriq_gateway::builder::new_api_key;
 use armoriq_gateway::now_ms;
+use armoriq_gateway::ops::{self, Actor, Surface};
 use armoriq_gateway::store::{NewApiKey, Role};
 use std::process::ExitCode;
+
+/// The operator at this shell, as the audit log names them (`cli:$USER`).
+pub fn cli_actor() -> Actor {
+    let name = std::env::var("USER").map_or_else(|_| "cli".to_owned(), |u| format!("cli:{u}"));
+    Actor::new(&name, Surface::Cli)
+}
 
 /// `armoriq keys`.
 #[derive(clap::Subcommand, Debug)]
@@ -99,7 +106,11 @@ pub fn keys(c: &KeysCommand) -> ExitCode {
                 name: name.clone(),
                 email,
             };
-            match run(store.add_named_api_key(&new)) {
+            match block(async {
+                ops::create_key(store.as_ref(), &cli_actor(), &new, now_ms())
+                    .await
+                    .map_err(|e| e.reason())
+            }) {
                 Ok(id) => {
                     if state.json {
                         println!(
@@ -159,16 +170,27 @@ fn revoke(id: i64, state: &StateArgs) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    match run(store.revoke_api_key(id, now_ms())) {
-        Ok(true) => {
+    let revoked = block(async {
+        Ok(ops::revoke_key(store.as_ref(), &cli_actor(), id, now_ms())
+            .await
+            .map_err(|e| {
+                (
+                    matches!(e, armoriq_gateway::error::GatewayError::NotFound(_)),
+                    e.reason(),
+                )
+            }))
+    })
+    .unwrap_or_else(|e| Err((false, e)));
+    match revoked {
+        Ok(()) => {
             eprintln!("armoriq: key #{id} revoked");
             ExitCode::SUCCESS
         }
-        Ok(false) => fail(
+        Err((true, _)) => fail(
             format!("Key: no active key #{id} (see `armoriq keys list`)"),
             EXIT_REJECTED,
         ),
-        Err(e) => fail(e, EXIT_BAD_INPUT),
+        Err((false, e)) => fail(e, EXIT_BAD_INPUT),
     }
 }
 
@@ -188,7 +210,11 @@ fn rotate_signing(state: &StateArgs, secret: &SecretArgs) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    match block(armoriq_gateway::signer::rotate(store.as_ref(), &secret)) {
+    match block(async {
+        ops::rotate_signing_key(store.as_ref(), &cli_actor(), &secret, now_ms())
+            .await
+            .map_err(|e| e.reason())
+    }) {
         Ok(k) => {
             if state.json {
                 println!(

@@ -100,14 +100,20 @@ fn load_into_store(file: &Path, doc: &Value, url: &str, dir: &Path) -> ExitCode 
         Ok(l) => l,
         Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
     };
-    let by = std::env::var("USER").map_or_else(|_| "cli".to_owned(), |u| format!("cli:{u}"));
     let text = doc.to_string();
+    let from = file.display().to_string();
     let put = crate::cmd::store::block(async {
         let store = open_store(&loc).await?;
-        store
-            .put_policy(&text, &by, armoriq_gateway::now_ms())
-            .await
-            .map_err(|e| e.to_string())
+        let actor = crate::cmd::keys::cli_actor();
+        armoriq_gateway::ops::load_policy(
+            store.as_ref(),
+            &actor,
+            &text,
+            &from,
+            armoriq_gateway::now_ms(),
+        )
+        .await
+        .map_err(|e| e.reason())
     });
     match put {
         Ok(version) => {

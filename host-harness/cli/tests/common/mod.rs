@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests that start processes on loopback.
 #![allow(dead_code, clippy::unwrap_used, clippy::panic)]
 
+pub mod gateway;
 pub mod http;
 pub mod pg;
 

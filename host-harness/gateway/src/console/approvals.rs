@@ -9,18 +9,19 @@
 //!
 //! Who may decide: when the policy statement that held the call names
 //! approvers (`approval.approvers`), only an admin whose key carries one of
-//! those emails; otherwise any admin. The decision is one conditional
-//! update in the store ([`crate::store::ConsoleStore::decide_with_reason`]):
+//! those emails; otherwise any admin. The decision is [`ops::decide`]: one
+//! conditional update in the store with its audit row, in one transaction:
 //! of two admins deciding at once one wins, the other gets 409. It is
 //! recorded with the decider's email on the delegation (what the SDK's
 //! `check-approved` reports) and as an audit row `approved` / `rejected`
-//! naming the person.
+//! naming the person and the exact call approved.
 
 use super::html::{self, esc};
 use super::session::{ConsoleAdmin, CsrfForm, form};
 use super::{ConsoleResult, policy::statement_for};
 use crate::error::GatewayError;
-use crate::store::{AuditRow, Delegation, DelegationStatus};
+use crate::ops::{self, Actor, Surface, approvers};
+use crate::store::{Delegation, DelegationStatus};
 use crate::{AppState, now_ms};
 use axum::Form;
 use axum::Json;
@@ -31,28 +32,18 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-/// The approvers a delegation's policy names (lowercased), if any.
-pub fn approvers(d: &Delegation) -> Vec<String> {
-    d.approval
-        .as_deref()
-        .and_then(|a| serde_json::from_str::<Value>(a).ok())
-        .and_then(|a| a.get("approvers").and_then(Value::as_array).cloned())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(Value::as_str)
-        .map(|e| e.trim().to_lowercase())
-        .collect()
+/// The signed-in admin as the operations layer names them.
+pub fn actor(admin: &ConsoleAdmin) -> Actor {
+    Actor {
+        name: admin.display(),
+        email: admin.key.email.as_ref().map(|e| e.trim().to_lowercase()),
+        surface: Surface::Console,
+    }
 }
 
 /// Whether `admin` may decide `d`.
 pub fn may_decide(admin: &ConsoleAdmin, d: &Delegation) -> bool {
-    let named = approvers(d);
-    named.is_empty()
-        || admin
-            .key
-            .email
-            .as_deref()
-            .is_some_and(|e| named.contains(&e.trim().to_lowercase()))
+    ops::may_decide(&actor(admin), d)
 }
 
 /// `GET /console/approvals`.
@@ -146,58 +137,16 @@ async fn decide(
     approve: bool,
     reason: Option<&str>,
 ) -> ConsoleResult<Response> {
-    let now = now_ms();
-    let d = st
-        .store
-        .get_delegation(id, now)
-        .await?
-        .ok_or_else(|| GatewayError::NotFound(format!("no delegation {id:?}")))?;
-    if !may_decide(admin, &d) {
-        return Err(GatewayError::Forbidden(format!(
-            "only the approvers the policy names may decide this call ({}); you are signed in as {}",
-            approvers(&d).join(", "),
-            admin.display()
-        ))
-        .into());
-    }
-    let (d, won) = st
-        .store
-        .decide_with_reason(id, approve, &admin.decider(), reason, now)
-        .await?
-        .ok_or_else(|| GatewayError::NotFound(format!("no delegation {id:?}")))?;
-    if !won {
-        return Err(GatewayError::Conflict(format!(
-            "delegation {id} is {}{}, no longer pending",
-            d.status,
-            d.decided_by
-                .as_deref()
-                .map_or(String::new(), |b| format!(" (by {b})"))
-        ))
-        .into());
-    }
-    let word = if approve { "approved" } else { "rejected" };
-    let agent = match &d.plan_id {
-        Some(p) => st.store.get_plan(p).await?.and_then(|p| p.agent_id),
-        None => None,
-    };
-    st.audit(AuditRow {
-        at_ms: now_ms(),
-        route: "console".into(),
-        outcome: word.into(),
-        user_email: d.requester_email.clone(),
-        agent_id: agent,
-        plan_id: d.plan_id.clone(),
-        mcp: d.mcp.clone(),
-        tool: Some(d.tool.clone()),
-        reason: Some(format!(
-            "{word} by {} ({}){}",
-            admin.display(),
-            d.id,
-            reason.map_or(String::new(), |r| format!(": {r}"))
-        )),
-        ..Default::default()
-    })
+    let d = ops::decide(
+        st.store.as_ref(),
+        &actor(admin),
+        id,
+        approve,
+        reason,
+        now_ms(),
+    )
     .await?;
+    let word = if approve { "approved" } else { "rejected" };
     Ok(Redirect::to(&format!("/console/approvals?done={word}&id={}", d.id)).into_response())
 }
 

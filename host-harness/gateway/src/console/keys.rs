@@ -116,16 +116,20 @@ pub async fn create(
         "ak_test_"
     };
     let key = new_api_key(prefix).map_err(GatewayError::Unavailable)?;
-    let id = st
-        .store
-        .add_named_api_key(&NewApiKey {
-            key: key.clone(),
-            role,
-            label: f.label.trim().to_owned(),
-            name: opt(&f.name),
-            email,
-        })
-        .await?;
+    let new = NewApiKey {
+        key: key.clone(),
+        role,
+        label: f.label.trim().to_owned(),
+        name: opt(&f.name),
+        email,
+    };
+    let id = crate::ops::create_key(
+        st.store.as_ref(),
+        &super::approvals::actor(&admin),
+        &new,
+        now_ms(),
+    )
+    .await?;
     let created = format!(
         "<div class=\"notice\" role=\"status\"><p>Key #{id} ({}) created. Copy it now: it is not shown again.</p>\
          <p><code id=\"new-key\">{}</code></p></div>",
@@ -149,8 +153,12 @@ pub async fn revoke(
     let id: i64 = id
         .parse()
         .map_err(|_| GatewayError::BadRequest(format!("{id:?} is not a key number")))?;
-    if !st.store.revoke_api_key(id, now_ms()).await? {
-        return Err(GatewayError::NotFound(format!("no active key #{id}")).into());
-    }
+    crate::ops::revoke_key(
+        st.store.as_ref(),
+        &super::approvals::actor(&admin),
+        id,
+        now_ms(),
+    )
+    .await?;
     Ok(Redirect::to("/console/keys").into_response())
 }

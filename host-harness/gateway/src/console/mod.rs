@@ -74,6 +74,7 @@ impl IntoResponse for ConsoleError {
                     .into_response()
             }
             Self::Gateway(e) => {
+                let refusal = crate::audit::Refusal::of(&e);
                 let (status, body) = e.parts();
                 let message = body["message"].as_str().unwrap_or("error").to_owned();
                 let title = status.canonical_reason().unwrap_or("Error");
@@ -86,7 +87,9 @@ impl IntoResponse for ConsoleError {
                         html::esc(&message)
                     ),
                 );
-                (status, page).into_response()
+                let mut r = (status, page).into_response();
+                r.extensions_mut().insert(refusal);
+                r
             }
         }
     }
@@ -135,7 +138,7 @@ pub fn mount(app: Router, state: AppState) -> Router {
         "/console/",
         get(|| async { Redirect::to("/console/approvals") }),
     )
-    .nest("/console", router().with_state(state))
+    .nest("/console", audited_router(state))
 }
 
 /// The console's routes, to be nested at `/console` on the backend listener.
@@ -159,4 +162,14 @@ pub fn router() -> Router<AppState> {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(security_headers))
+}
+
+/// [`router`] with every refusal audited ([`crate::audit::audit_refusals`]).
+fn audited_router(state: AppState) -> Router {
+    router()
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::audit::audit_refusals,
+        ))
+        .with_state(state)
 }

@@ -4,7 +4,7 @@
 //! one unit; every method's contract is written here, and the SQL of the
 //! SQLite implementation (`sqlite_console.rs`) is plain enough to port as is.
 
-use super::{AuditRow, Delegation, Role, StoreFuture};
+use super::{AuditRow, Role, StoreFuture};
 use serde::Serialize;
 
 /// A new API key with the person it belongs to.
@@ -104,18 +104,6 @@ pub trait ConsoleStore: Send + Sync {
     /// Ends a session (signing out), and deletes every session past its
     /// expiry at `now_ms`.
     fn delete_session<'a>(&'a self, id_hash: &'a str, now_ms: i64) -> StoreFuture<'a, ()>;
-    /// As `DelegationStore::decide_delegation` (one conditional update: of
-    /// concurrent deciders exactly one changes a pending, unexpired
-    /// delegation), and records `reason` with the decision. Returns the
-    /// delegation as it now is, and whether this call decided it.
-    fn decide_with_reason<'a>(
-        &'a self,
-        id: &'a str,
-        approve: bool,
-        by: &'a str,
-        reason: Option<&'a str>,
-        now_ms: i64,
-    ) -> StoreFuture<'a, Option<(Delegation, bool)>>;
     /// The decision reason recorded for a delegation, if any.
     fn decision_reason<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<String>>;
     /// Audit rows matching `filter`, newest first (by `seq`): with

@@ -12,7 +12,10 @@
 )]
 
 use super::suite::Harness;
-use super::{AuditFilter, AuditRow, DelegationStatus, NewApiKey, NewDelegation, Role, Store};
+use super::{
+    AuditFilter, AuditRow, DelegationDecision, DelegationStatus, NewApiKey, NewDelegation, Role,
+    Store,
+};
 use std::sync::Arc;
 use tokio::sync::Barrier;
 
@@ -124,7 +127,16 @@ pub async fn race_console_decisions(h: &impl Harness) {
                     gate.wait().await;
                     let by = format!("admin{i}@x");
                     let r = s
-                        .decide_with_reason(&id, approve, &by, Some("why"), 1001)
+                        .decide_delegation(
+                            &DelegationDecision {
+                                id,
+                                approve,
+                                by: by.clone(),
+                                reason: Some("why".into()),
+                                now_ms: 1001,
+                            },
+                            AuditRow::default(),
+                        )
                         .await
                         .unwrap()
                         .unwrap();
@@ -173,15 +185,22 @@ pub async fn race_console_decisions(h: &impl Harness) {
         )
         .await
         .unwrap();
+    let late_decision = |id: &str, now_ms| DelegationDecision {
+        id: id.into(),
+        approve: true,
+        by: "a@x".into(),
+        reason: None,
+        now_ms,
+    };
     let (late, won) = s
-        .decide_with_reason(&d.id, true, "a@x", None, 5000)
+        .decide_delegation(&late_decision(&d.id, 5000), AuditRow::default())
         .await
         .unwrap()
         .unwrap();
     assert!(!won);
     assert_eq!(late.status, DelegationStatus::Expired);
     assert!(
-        s.decide_with_reason("deleg_none", true, "a@x", None, 1)
+        s.decide_delegation(&late_decision("deleg_none", 1), AuditRow::default())
             .await
             .unwrap()
             .is_none()

@@ -144,10 +144,22 @@ CREATE TABLE policy_documents (
 ALTER TABLE audit ADD COLUMN node TEXT;
 ",
     },
-    // Issue 29 meant this as version 11 (10 is another step of that issue's):
-    // renumber on merge, keeping the list without gaps.
     Migration {
         version: 10,
+        name: "delegations bound to the held call (step, leaf hash, arguments' hash); audit actor",
+        sql: "
+ALTER TABLE delegations ADD COLUMN step INTEGER;
+ALTER TABLE delegations ADD COLUMN leaf_hash TEXT;
+ALTER TABLE delegations ADD COLUMN args_hash TEXT;
+DROP INDEX delegations_one_pending;
+CREATE UNIQUE INDEX delegations_one_pending ON delegations
+  (tool, COALESCE(plan_id, ''), COALESCE(requester_email, ''), COALESCE(step, -1), arguments)
+  WHERE status = 'pending';
+ALTER TABLE audit ADD COLUMN actor TEXT;
+",
+    },
+    Migration {
+        version: 11,
         name: "idempotency: reservations are leases (fencing token, heartbeat)",
         sql: "
 ALTER TABLE idempotency ADD COLUMN lease INTEGER NOT NULL DEFAULT 0;

@@ -25,6 +25,8 @@ mod changes;
 mod console;
 #[cfg(any(test, feature = "store-suite"))]
 pub mod console_suite;
+#[cfg(any(test, feature = "store-suite"))]
+pub mod delegation_suite;
 mod error;
 mod migrations;
 mod pg_audit;
@@ -48,6 +50,7 @@ pub mod shared_suite;
 mod signing;
 mod sqlite;
 mod sqlite_console;
+mod sqlite_delegations;
 #[cfg(any(test, feature = "store-suite"))]
 mod sqlite_harness;
 mod sqlite_idempotency;
@@ -172,6 +175,31 @@ pub struct AuditRow {
     /// Several gateways share one PostgreSQL log; this tells them apart.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
+    /// Who made a person's decision (approve, reject, revoke, create a key,
+    /// load a policy, rotate the signing key), as the surface knows them:
+    /// the console's signed-in admin, the admin key's name and email on the
+    /// JSON routes, the operator's `--by` on the CLI.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+}
+
+impl AuditRow {
+    /// This row about delegation `d`: its tool, server, plan, step and
+    /// requester filled in, stamped `node` when it names none.
+    pub fn for_delegation(&self, d: &Delegation, node: &str) -> Self {
+        let mut row = self.clone();
+        row.tool = Some(d.tool.clone());
+        row.mcp.clone_from(&d.mcp);
+        row.plan_id.clone_from(&d.plan_id);
+        row.step = d.step;
+        if row.user_email.is_none() {
+            row.user_email.clone_from(&d.requester_email);
+        }
+        if row.node.is_none() {
+            row.node = Some(node.to_owned());
+        }
+        row
+    }
 }
 
 /// Where a page of the audit log starts: opaque to callers, who get it from
@@ -242,9 +270,18 @@ pub struct Delegation {
     pub reason: Option<String>,
     /// Approval requirements from the policy (JSON), if any.
     pub approval: Option<String>,
+    /// The plan step the held call was (its index), when it was one.
+    pub step: Option<i64>,
+    /// That step's RFC 9162 leaf hash, lowercase hex.
+    pub leaf_hash: Option<String>,
+    /// SHA-256 of `arguments` (the canonical JSON, `armoriq` profile),
+    /// lowercase hex. `None` on rows from before the binding (they cover no
+    /// call).
+    pub args_hash: Option<String>,
     /// Unix milliseconds.
     pub created_ms: i64,
-    /// Unix milliseconds.
+    /// Unix milliseconds: while pending, until when it may be decided; once
+    /// approved, until when it may be used.
     pub expires_ms: i64,
     /// Who decided.
     pub decided_by: Option<String>,
@@ -253,7 +290,7 @@ pub struct Delegation {
 }
 
 /// A new delegation request. Its identity while pending is (tool, plan_id,
-/// requester_email, arguments): one pending delegation per held call.
+/// requester_email, step, arguments): one pending delegation per held call.
 #[derive(Clone, Debug, Default)]
 pub struct NewDelegation {
     /// The tool.
@@ -262,10 +299,16 @@ pub struct NewDelegation {
     pub mcp: Option<String>,
     /// Plan id.
     pub plan_id: Option<String>,
-    /// Requester.
+    /// Requester (trimmed, lowercase).
     pub requester_email: Option<String>,
-    /// Arguments, canonical JSON.
+    /// The plan step the call is, when it is one.
+    pub step: Option<i64>,
+    /// That step's leaf hash, lowercase hex.
+    pub leaf_hash: Option<String>,
+    /// Arguments, canonical JSON (`armoriq` profile).
     pub arguments: String,
+    /// SHA-256 of `arguments`, lowercase hex ([`args_hash`]).
+    pub args_hash: String,
     /// Amount.
     pub amount: Option<f64>,
     /// Reason.
@@ -276,19 +319,61 @@ pub struct NewDelegation {
     pub ttl_ms: i64,
 }
 
-/// The call that wants to use an approval.
+/// The call that wants to use an approval: an approval covers a call only
+/// when every field here equals the held call's (tool, plan, step and its
+/// leaf hash, the arguments' canonical hash, requester).
 #[derive(Clone, Debug, Default)]
 pub struct ApprovedCall {
     /// The tool called.
     pub tool: String,
     /// The plan the call's token signed.
     pub plan_id: String,
-    /// The caller, if known: an unnamed claim takes only a delegation this
-    /// requester asked for (or one without a requester).
+    /// The caller (trimmed, lowercase), if known.
     pub requester_email: Option<String>,
     /// The delegation the caller names (`_delegation_id`), if any: then only
-    /// that one, if it is for this tool and plan.
+    /// that one.
     pub delegation_id: Option<String>,
+    /// The verified step index.
+    pub step: i64,
+    /// That step's leaf hash, lowercase hex.
+    pub leaf_hash: String,
+    /// SHA-256 of the call's canonical arguments, lowercase hex.
+    pub args_hash: String,
+}
+
+/// What the SDK's `check-approved` asks about.
+#[derive(Clone, Debug, Default)]
+pub struct ApprovedQuery {
+    /// The tool.
+    pub tool: String,
+    /// The plan, if given.
+    pub plan_id: Option<String>,
+    /// The requester (trimmed, lowercase), if given.
+    pub email: Option<String>,
+    /// The amount, if given: then only a delegation for that amount.
+    pub amount: Option<f64>,
+}
+
+/// A person's decision on a pending delegation.
+#[derive(Clone, Debug, Default)]
+pub struct DelegationDecision {
+    /// `deleg_…`.
+    pub id: String,
+    /// Approve (else reject).
+    pub approve: bool,
+    /// Who decides, as recorded on the delegation.
+    pub by: String,
+    /// Why (required to reject in the console).
+    pub reason: Option<String>,
+    /// When. An approval may then be used for as long as the call could
+    /// wait for it (`expires_ms - created_ms`, the gateway's
+    /// `--approval-ttl` when it was held), counted from now.
+    pub now_ms: i64,
+}
+
+/// SHA-256 hex of canonical arguments: what binds an approval to them.
+pub fn args_hash(canonical_arguments: &str) -> String {
+    hex::encode(Sha256::digest(canonical_arguments.as_bytes()))
 }
 
 /// An idempotent request's identity: (API key, route, `Idempotency-Key`).
@@ -414,18 +499,22 @@ pub trait DelegationStore: Send + Sync {
         id: &'a str,
         now_ms: i64,
     ) -> StoreFuture<'a, Option<Delegation>>;
-    /// Approves or rejects a pending, unexpired delegation; returns it as it
-    /// now is (unchanged if it was not pending).
+    /// Approves or rejects a pending, unexpired delegation, and writes
+    /// `audit` (its tool, server, plan, step and user filled in from the
+    /// delegation) in the same transaction: one conditional update, so of
+    /// concurrent deciders exactly one decides, and only that one's row is
+    /// written. Returns the delegation as it now is and whether this call
+    /// decided it; `None` when there is no such delegation.
     fn decide_delegation<'a>(
         &'a self,
-        id: &'a str,
-        approve: bool,
-        by: &'a str,
-        now_ms: i64,
-    ) -> StoreFuture<'a, Option<Delegation>>;
-    /// Consumes one approved, not yet executed delegation matching `call`,
-    /// in one atomic step: of concurrent claims on one approval exactly one
-    /// gets it (marked executed at `now_ms`); the rest get `None`.
+        d: &'a DelegationDecision,
+        audit: AuditRow,
+    ) -> StoreFuture<'a, Option<(Delegation, bool)>>;
+    /// Consumes the approved, unexpired, not yet executed delegation bound
+    /// to exactly `call` (tool, plan, step, leaf hash, arguments' hash,
+    /// requester), in one atomic statement: of concurrent claims on one
+    /// approval exactly one gets it (marked executed at `now_ms`); the rest,
+    /// and every call that differs in any bound field, get `None`.
     fn claim_approved<'a>(
         &'a self,
         call: &'a ApprovedCall,
@@ -434,13 +523,11 @@ pub trait DelegationStore: Send + Sync {
     /// Marks an approved delegation executed (the SDK's own report); false
     /// if it was not approved.
     fn mark_executed<'a>(&'a self, id: &'a str, now_ms: i64) -> StoreFuture<'a, bool>;
-    /// An approved, not yet executed delegation for this tool (and plan and
-    /// requester, if given), without consuming it.
+    /// An approved, unexpired, not yet executed delegation for this tool
+    /// (and plan, requester and amount, if given), without consuming it.
     fn find_approved<'a>(
         &'a self,
-        tool: &'a str,
-        plan_id: Option<&'a str>,
-        email: Option<&'a str>,
+        q: &'a ApprovedQuery,
         now_ms: i64,
     ) -> StoreFuture<'a, Option<Delegation>>;
     /// Delegations, newest first (at most 500), optionally of one status.

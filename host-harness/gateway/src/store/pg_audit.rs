@@ -61,13 +61,26 @@ pub(super) async fn run(pool: Pool, server: String, mut rx: mpsc::UnboundedRecei
 async fn write(pool: &Pool, server: &str, batch: &[Job]) -> StoreResult<Vec<i64>> {
     let mut c = pool.get().await.map_err(|e| pool_error(server, e))?;
     let tx = c.transaction().await?;
-    let n = i64::try_from(batch.len()).unwrap_or(i64::MAX);
+    let rows: Vec<&AuditRow> = batch.iter().map(|(r, _)| r).collect();
+    let ids = insert(&tx, &rows).await?;
+    tx.commit().await?;
+    Ok(ids)
+}
+
+/// Appends `rows` inside `tx`, taking their `seq` range from the counter
+/// row (locked until `tx` commits); returns their row ids in order. The
+/// writer's batches and the audited operations
+/// ([`super::DelegationStore::decide_delegation`]) both write through here.
+pub(super) async fn insert(
+    tx: &tokio_postgres::Transaction<'_>,
+    rows: &[&AuditRow],
+) -> StoreResult<Vec<i64>> {
+    let n = i64::try_from(rows.len()).unwrap_or(i64::MAX);
     let last: i64 = tx
         .query_one("UPDATE audit_seq SET seq = seq + $1 RETURNING seq", &[&n])
         .await?
         .try_get(0)?;
     let first = last - n + 1;
-    let rows: Vec<&AuditRow> = batch.iter().map(|(r, _)| r).collect();
     let seqs: Vec<i64> = (first..=last).collect();
     let at: Vec<i64> = rows.iter().map(|r| r.at_ms).collect();
     let route: Vec<&str> = rows.iter().map(|r| r.route.as_str()).collect();
@@ -86,16 +99,18 @@ async fn write(pool: &Pool, server: &str, batch: &[Job]) -> StoreResult<Vec<i64>
         text(|r| &r.receipt),
         text(|r| &r.node),
     );
+    let actor = text(|r| &r.actor);
     let step: Vec<Option<i64>> = rows.iter().map(|r| r.step).collect();
     let latency: Vec<i64> = rows.iter().map(|r| r.latency_us).collect();
     let dev_latency: Vec<Option<i64>> = rows.iter().map(|r| r.device_latency_us).collect();
     let written = tx
         .query(
             "INSERT INTO audit (seq, at_ms, route, outcome, user_email, agent_id, plan_id, step, \
-             mcp, tool, reason, latency_us, device_verdict, device_latency_us, receipt, node) \
+             mcp, tool, reason, latency_us, device_verdict, device_latency_us, receipt, node, actor) \
              SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], \
              $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[], \
-             $11::text[], $12::bigint[], $13::text[], $14::bigint[], $15::text[], $16::text[]) \
+             $11::text[], $12::bigint[], $13::text[], $14::bigint[], $15::text[], $16::text[], \
+             $17::text[]) \
              RETURNING id, seq",
             &[
                 &seqs,
@@ -114,10 +129,10 @@ async fn write(pool: &Pool, server: &str, batch: &[Job]) -> StoreResult<Vec<i64>
                 &dev_latency,
                 &receipt,
                 &node,
+                &actor,
             ],
         )
         .await?;
-    tx.commit().await?;
     let mut by_seq = HashMap::with_capacity(written.len());
     for r in &written {
         by_seq.insert(col::<i64>(r, "seq")?, col::<i64>(r, "id")?);
@@ -152,6 +167,7 @@ pub(super) fn audit_from_row(r: &Row) -> StoreResult<AuditRow> {
         device_latency_us: col(r, "device_latency_us")?,
         receipt: col(r, "receipt")?,
         node: col(r, "node")?,
+        actor: col(r, "actor")?,
     })
 }
 

@@ -4,13 +4,9 @@
 
 use super::console::{ApiKeyRecord, AuditFilter, ConsoleStore, NewApiKey, SessionRecord};
 use super::pg_audit::audit_from_row;
-use super::pg_delegations::delegation_from_row;
 use super::pg_notify;
 use super::postgres::{col, typed};
-use super::{
-    AuditRow, Change, Delegation, DelegationStatus, PgStore, Role, StoreFuture, StoreResult,
-    key_hash,
-};
+use super::{AuditRow, Change, PgStore, Role, StoreFuture, StoreResult, key_hash};
 use tokio_postgres::Row;
 
 fn key_from_row(r: &Row) -> StoreResult<ApiKeyRecord> {
@@ -165,37 +161,6 @@ impl ConsoleStore for PgStore {
             .await
             .map_err(|e| self.err(e))?;
             Ok(())
-        })
-    }
-
-    fn decide_with_reason<'a>(
-        &'a self,
-        id: &'a str,
-        approve: bool,
-        by: &'a str,
-        reason: Option<&'a str>,
-        now: i64,
-    ) -> StoreFuture<'a, Option<(Delegation, bool)>> {
-        let to = if approve {
-            DelegationStatus::Approved
-        } else {
-            DelegationStatus::Rejected
-        };
-        Box::pin(async move {
-            let c = self.client().await?;
-            let decided = c
-                .query_opt(
-                    "UPDATE delegations SET status = $2, decided_by = $3, decided_ms = $4, \
-                     decision_reason = $5 \
-                     WHERE id = $1 AND status = 'pending' AND expires_ms >= $4 RETURNING *",
-                    &[&id, &to.as_str(), &by, &now, &reason],
-                )
-                .await
-                .map_err(|e| self.err(e))?;
-            if let Some(r) = decided {
-                return Ok(Some((delegation_from_row(&r, now)?, true)));
-            }
-            Ok(self.delegation_on(&c, id, now).await?.map(|d| (d, false)))
         })
     }
 

@@ -3,21 +3,30 @@
 //! * one pending delegation per held call: the partial unique index
 //!   `delegations_one_pending` and `INSERT … ON CONFLICT DO NOTHING`, then
 //!   a read in a new statement (READ COMMITTED: it sees the winner);
-//! * one use per approval: one `UPDATE … RETURNING` on a row chosen `FOR
-//!   UPDATE SKIP LOCKED` (a concurrent claim skips it and takes another
-//!   approval, or none).
+//! * a decision and its audit row: one transaction, the row written only by
+//!   the decider whose conditional `UPDATE … RETURNING` changed the row;
+//! * one use per approval, for exactly the call it was given for: one
+//!   `UPDATE … RETURNING` whose `WHERE` names every bound field (without a
+//!   named id, on a row chosen `FOR UPDATE SKIP LOCKED`).
 
 use super::postgres::{col, typed};
 use super::{
-    ApprovedCall, Delegation, DelegationStatus, DelegationStore, NewDelegation, PgStore,
-    StoreFuture, StoreResult,
+    ApprovedCall, ApprovedQuery, AuditRow, Delegation, DelegationDecision, DelegationStatus,
+    DelegationStore, NewDelegation, PgStore, StoreFuture, StoreResult, pg_audit,
 };
 use tokio_postgres::Row;
 
 /// The pending-identity match, as the unique index spells it ($1 tool,
-/// $2 plan_id, $3 requester_email, $4 arguments).
+/// $2 plan_id, $3 requester_email, $4 arguments, $5 step).
 const SAME_REQUEST: &str = "tool = $1 AND COALESCE(plan_id, '') = COALESCE($2::text, '') \
-     AND COALESCE(requester_email, '') = COALESCE($3::text, '') AND arguments = $4";
+     AND COALESCE(requester_email, '') = COALESCE($3::text, '') AND arguments = $4 \
+     AND COALESCE(step, -1) = COALESCE($5::bigint, -1)";
+
+/// Every bound field of a claim ($1 tool, $2 plan_id, $3 requester_email,
+/// $4 step, $5 leaf_hash, $6 args_hash, $7 now).
+const BOUND_CALL: &str = "status = 'approved' AND expires_ms >= $7 AND tool = $1 \
+     AND plan_id = $2 AND COALESCE(requester_email, '') = COALESCE($3::text, '') \
+     AND step = $4 AND leaf_hash = $5 AND args_hash = $6";
 
 /// A delegation as read at `now` (a pending one past expiry is expired).
 pub(super) fn delegation_from_row(r: &Row, now: i64) -> StoreResult<Delegation> {
@@ -32,14 +41,15 @@ pub(super) fn delegation_from_row(r: &Row, now: i64) -> StoreResult<Delegation> 
         amount: col(r, "amount")?,
         reason: col(r, "reason")?,
         approval: col(r, "approval")?,
+        step: col(r, "step")?,
+        leaf_hash: col(r, "leaf_hash")?,
+        args_hash: col(r, "args_hash")?,
         created_ms: col(r, "created_ms")?,
         expires_ms: col(r, "expires_ms")?,
         decided_by: col(r, "decided_by")?,
         executed_ms: col(r, "executed_ms")?,
     };
-    if d.status == DelegationStatus::Pending && now > d.expires_ms {
-        d.status = DelegationStatus::Expired;
-    }
+    d.status = d.status.at(now, d.expires_ms);
     Ok(d)
 }
 
@@ -76,9 +86,16 @@ impl DelegationStore for PgStore {
             tx.execute(
                 &format!(
                     "UPDATE delegations SET status = 'expired' \
-                     WHERE status = 'pending' AND expires_ms < $5 AND {SAME_REQUEST}"
+                     WHERE status = 'pending' AND expires_ms < $6 AND {SAME_REQUEST}"
                 ),
-                &[&d.tool, &d.plan_id, &d.requester_email, &d.arguments, &now],
+                &[
+                    &d.tool,
+                    &d.plan_id,
+                    &d.requester_email,
+                    &d.arguments,
+                    &d.step,
+                    &now,
+                ],
             )
             .await
             .map_err(|e| self.err(e))?;
@@ -87,8 +104,10 @@ impl DelegationStore for PgStore {
             // pending (waiting, if its writer has not committed yet).
             tx.execute(
                 "INSERT INTO delegations (id, status, tool, mcp, plan_id, requester_email, \
-                 arguments, amount, reason, approval, created_ms, expires_ms) \
-                 VALUES ($1,'pending',$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT DO NOTHING",
+                 arguments, amount, reason, approval, created_ms, expires_ms, step, leaf_hash, \
+                 args_hash) \
+                 VALUES ($1,'pending',$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) \
+                 ON CONFLICT DO NOTHING",
                 &[
                     &id,
                     &d.tool,
@@ -101,6 +120,9 @@ impl DelegationStore for PgStore {
                     &d.approval,
                     &now,
                     &now.saturating_add(d.ttl_ms),
+                    &d.step,
+                    &d.leaf_hash,
+                    &d.args_hash,
                 ],
             )
             .await
@@ -110,7 +132,13 @@ impl DelegationStore for PgStore {
                     &format!(
                         "SELECT * FROM delegations WHERE status = 'pending' AND {SAME_REQUEST}"
                     ),
-                    &[&d.tool, &d.plan_id, &d.requester_email, &d.arguments],
+                    &[
+                        &d.tool,
+                        &d.plan_id,
+                        &d.requester_email,
+                        &d.arguments,
+                        &d.step,
+                    ],
                 )
                 .await
                 .map_err(|e| self.err(e))?;
@@ -129,30 +157,47 @@ impl DelegationStore for PgStore {
 
     fn decide_delegation<'a>(
         &'a self,
-        id: &'a str,
-        approve: bool,
-        by: &'a str,
-        now: i64,
-    ) -> StoreFuture<'a, Option<Delegation>> {
-        let to = if approve {
+        d: &'a DelegationDecision,
+        audit: AuditRow,
+    ) -> StoreFuture<'a, Option<(Delegation, bool)>> {
+        let to = if d.approve {
             DelegationStatus::Approved
         } else {
             DelegationStatus::Rejected
         };
         Box::pin(async move {
-            let c = self.client().await?;
-            let decided = c
+            let mut c = self.client().await?;
+            let tx = c.transaction().await.map_err(|e| self.err(e))?;
+            let decided = tx
                 .query_opt(
-                    "UPDATE delegations SET status = $2, decided_by = $3, decided_ms = $4 \
+                    "UPDATE delegations SET status = $2, decided_by = $3, decided_ms = $4, \
+                     decision_reason = $5, \
+                     expires_ms = CASE WHEN $2 = 'approved' THEN $4 + (expires_ms - created_ms) \
+                       ELSE $4 END \
                      WHERE id = $1 AND status = 'pending' AND expires_ms >= $4 RETURNING *",
-                    &[&id, &to.as_str(), &by, &now],
+                    &[&d.id, &to.as_str(), &d.by, &d.now_ms, &d.reason],
                 )
                 .await
                 .map_err(|e| self.err(e))?;
-            if decided.is_some() {
-                return one(decided, now);
-            }
-            self.delegation_on(&c, id, now).await
+            let out = match decided {
+                Some(r) => {
+                    let del = delegation_from_row(&r, d.now_ms)?;
+                    let row = audit.for_delegation(&del, self.node());
+                    pg_audit::insert(&tx, &[&row])
+                        .await
+                        .map_err(|e| self.err(e))?;
+                    Some((del, true))
+                }
+                None => {
+                    let r = tx
+                        .query_opt("SELECT * FROM delegations WHERE id = $1", &[&d.id])
+                        .await
+                        .map_err(|e| self.err(e))?;
+                    one(r, d.now_ms)?.map(|del| (del, false))
+                }
+            };
+            tx.commit().await.map_err(|e| self.err(e))?;
+            Ok(out)
         })
     }
 
@@ -163,26 +208,30 @@ impl DelegationStore for PgStore {
     ) -> StoreFuture<'a, Option<Delegation>> {
         Box::pin(async move {
             let c = self.client().await?;
-            let claimed = if let Some(id) = &call.delegation_id {
-                c.query_opt(
-                    "UPDATE delegations SET status = 'executed', executed_ms = $4 \
-                     WHERE id = $1 AND status = 'approved' AND tool = $2 \
-                     AND (plan_id IS NULL OR plan_id = $3) RETURNING *",
-                    &[id, &call.tool, &call.plan_id, &now],
+            let bound: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
+                &call.tool,
+                &call.plan_id,
+                &call.requester_email,
+                &call.step,
+                &call.leaf_hash,
+                &call.args_hash,
+                &now,
+                &call.delegation_id,
+            ];
+            let sql = if call.delegation_id.is_some() {
+                format!(
+                    "UPDATE delegations SET status = 'executed', executed_ms = $7 \
+                     WHERE id = $8 AND {BOUND_CALL} RETURNING *"
                 )
-                .await
             } else {
-                c.query_opt(
-                    "UPDATE delegations SET status = 'executed', executed_ms = $4 \
-                     WHERE id = (SELECT id FROM delegations WHERE status = 'approved' \
-                       AND tool = $1 AND plan_id = $2 \
-                       AND ($3::text IS NULL OR requester_email = $3) \
-                       ORDER BY decided_ms DESC LIMIT 1 FOR UPDATE SKIP LOCKED) \
-                     AND status = 'approved' RETURNING *",
-                    &[&call.tool, &call.plan_id, &call.requester_email, &now],
+                format!(
+                    "UPDATE delegations SET status = 'executed', executed_ms = $7 \
+                     WHERE id = (SELECT id FROM delegations WHERE $8::text IS NULL \
+                       AND {BOUND_CALL} ORDER BY decided_ms DESC LIMIT 1 FOR UPDATE SKIP LOCKED) \
+                     AND status = 'approved' RETURNING *"
                 )
-                .await
             };
+            let claimed = c.query_opt(&sql, &bound).await;
             one(claimed.map_err(|e| self.err(e))?, now)
         })
     }
@@ -192,7 +241,7 @@ impl DelegationStore for PgStore {
             let c = self.client().await?;
             Ok(c.execute(
                 "UPDATE delegations SET status = 'executed', executed_ms = $2 \
-                 WHERE id = $1 AND status = 'approved'",
+                 WHERE id = $1 AND status = 'approved' AND expires_ms >= $2",
                 &[&id, &now],
             )
             .await
@@ -203,20 +252,19 @@ impl DelegationStore for PgStore {
 
     fn find_approved<'a>(
         &'a self,
-        tool: &'a str,
-        plan_id: Option<&'a str>,
-        email: Option<&'a str>,
+        q: &'a ApprovedQuery,
         now: i64,
     ) -> StoreFuture<'a, Option<Delegation>> {
         Box::pin(async move {
             let c = self.client().await?;
             let r = c
                 .query_opt(
-                    "SELECT * FROM delegations WHERE status = 'approved' AND tool = $1 \
-                     AND ($2::text IS NULL OR plan_id = $2) \
+                    "SELECT * FROM delegations WHERE status = 'approved' AND expires_ms >= $5 \
+                     AND tool = $1 AND ($2::text IS NULL OR plan_id = $2) \
                      AND ($3::text IS NULL OR requester_email = $3) \
+                     AND ($4::float8 IS NULL OR amount = $4) \
                      ORDER BY decided_ms DESC LIMIT 1",
-                    &[&tool, &plan_id, &email],
+                    &[&q.tool, &q.plan_id, &q.email, &q.amount, &now],
                 )
                 .await
                 .map_err(|e| self.err(e))?;

@@ -12,8 +12,9 @@
 //! * 2: one pending delegation per held call (SQLite 4's rule, with
 //!   `md5(arguments)` in the index: a btree entry is limited to ~2.7 kB);
 //! * 3: `audit.node`, the gateway that wrote the row (SQLite 9);
-//! * 4: idempotency reservations as leases: `lease` (the fencing token) and
-//!   `heartbeat_ms` (SQLite 10).
+//! * 4: delegations bound to the held call, and `audit.actor` (SQLite 10);
+//! * 5: idempotency reservations as leases: `lease` (the fencing token) and
+//!   `heartbeat_ms` (SQLite 11).
 //!
 //! Several gateways may start at once on one database: the migrating
 //! transaction first takes `pg_advisory_xact_lock`, so one migrates and the
@@ -112,11 +113,23 @@ CREATE UNIQUE INDEX delegations_one_pending ON delegations
 ALTER TABLE audit ADD COLUMN node TEXT;
 ",
     },
-    // Issue 29 meant this as version 5 (4 is another step of that issue's):
-    // renumber on merge, keeping the list without gaps.
     Migration {
         version: 4,
-        name: "idempotency: reservations are leases (fencing token, heartbeat) (as SQLite 10)",
+        name: "delegations bound to the held call; audit actor (as SQLite 10)",
+        sql: "
+ALTER TABLE delegations ADD COLUMN step BIGINT, ADD COLUMN leaf_hash TEXT,
+  ADD COLUMN args_hash TEXT;
+DROP INDEX delegations_one_pending;
+CREATE UNIQUE INDEX delegations_one_pending ON delegations
+  (tool, COALESCE(plan_id, ''), COALESCE(requester_email, ''), COALESCE(step, -1),
+   md5(arguments))
+  WHERE status = 'pending';
+ALTER TABLE audit ADD COLUMN actor TEXT;
+",
+    },
+    Migration {
+        version: 5,
+        name: "idempotency: reservations are leases (fencing token, heartbeat) (as SQLite 11)",
         sql: "
 ALTER TABLE idempotency ADD COLUMN lease BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE idempotency ADD COLUMN heartbeat_ms BIGINT NOT NULL DEFAULT 0;

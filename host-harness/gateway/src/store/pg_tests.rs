@@ -349,11 +349,15 @@ async fn once_only_rules_hold_across_nodes() {
         nodes.push(PgStore::open_as(&loc, &format!("n{i}")).await.unwrap());
     }
     for round in 0..5 {
+        let arguments = format!("{{\"round\":{round}}}");
         let held = NewDelegation {
             tool: "pay".into(),
             plan_id: Some("p1".into()),
             requester_email: Some("a@x".into()),
-            arguments: format!("{{\"round\":{round}}}"),
+            step: Some(0),
+            leaf_hash: Some("ab".repeat(32)),
+            args_hash: crate::store::args_hash(&arguments),
+            arguments: arguments.clone(),
             ttl_ms: 60_000,
             ..Default::default()
         };
@@ -374,7 +378,16 @@ async fn once_only_rules_hold_across_nodes() {
         assert_eq!(ids.len(), 1, "one pending delegation: {ids:?}");
         let id = ids.into_iter().next().unwrap();
         nodes[1]
-            .decide_delegation(&id, true, "boss", 1001)
+            .decide_delegation(
+                &crate::store::DelegationDecision {
+                    id: id.clone(),
+                    approve: true,
+                    by: "boss".into(),
+                    reason: None,
+                    now_ms: 1001,
+                },
+                crate::store::AuditRow::default(),
+            )
             .await
             .unwrap();
         let key = IdemKey {
@@ -386,6 +399,7 @@ async fn once_only_rules_hold_across_nodes() {
         let races: Vec<_> = (0..12)
             .map(|i| {
                 let (s, gate, key) = (nodes[i % 3].clone(), gate.clone(), key.clone());
+                let args_hash = held.args_hash.clone();
                 tokio::spawn(async move {
                     gate.wait().await;
                     let call = ApprovedCall {
@@ -393,6 +407,9 @@ async fn once_only_rules_hold_across_nodes() {
                         plan_id: "p1".into(),
                         requester_email: Some("a@x".into()),
                         delegation_id: None,
+                        step: 0,
+                        leaf_hash: "ab".repeat(32),
+                        args_hash,
                     };
                     let claimed = s.claim_approved(&call, 1002).await.unwrap().is_some();
                     let won = matches!(

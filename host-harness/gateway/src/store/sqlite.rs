@@ -10,9 +10,8 @@
 
 use super::writer::{self, Job};
 use super::{
-    ApprovedCall, AuditCursor, AuditPage, AuditRow, AuditStore, Delegation, DelegationStatus,
-    DelegationStore, KeyInfo, KeyStore, NewDelegation, PlanRecord, PlanStatus, PlanStore, Role,
-    Store, StoreError, StoreFuture, StoreResult, key_hash, migrations,
+    AuditCursor, AuditPage, AuditRow, AuditStore, KeyInfo, KeyStore, PlanRecord, PlanStatus,
+    PlanStore, Role, Store, StoreError, StoreFuture, StoreResult, key_hash, migrations,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
@@ -189,29 +188,6 @@ pub(super) fn typed<T>(
     })
 }
 
-pub(super) fn delegation_from_row(r: &rusqlite::Row<'_>, now: i64) -> rusqlite::Result<Delegation> {
-    let mut d = Delegation {
-        id: r.get("id")?,
-        status: typed(r, "status", DelegationStatus::read)?,
-        tool: r.get("tool")?,
-        mcp: r.get("mcp")?,
-        plan_id: r.get("plan_id")?,
-        requester_email: r.get("requester_email")?,
-        arguments: r.get("arguments")?,
-        amount: r.get("amount")?,
-        reason: r.get("reason")?,
-        approval: r.get("approval")?,
-        created_ms: r.get("created_ms")?,
-        expires_ms: r.get("expires_ms")?,
-        decided_by: r.get("decided_by")?,
-        executed_ms: r.get("executed_ms")?,
-    };
-    if d.status == DelegationStatus::Pending && now > d.expires_ms {
-        d.status = DelegationStatus::Expired;
-    }
-    Ok(d)
-}
-
 fn plan_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PlanRecord> {
     Ok(PlanRecord {
         plan_id: r.get("plan_id")?,
@@ -246,13 +222,9 @@ pub(super) fn audit_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow
         device_latency_us: r.get("device_latency_us")?,
         receipt: r.get("receipt")?,
         node: r.get("node")?,
+        actor: r.get("actor")?,
     })
 }
-
-/// The pending-identity match, as the unique index `delegations_one_pending`
-/// spells it (?1 tool, ?2 plan_id, ?3 requester_email, ?4 arguments).
-const SAME_REQUEST: &str = "tool = ?1 AND COALESCE(plan_id, '') = COALESCE(?2, '') \
-     AND COALESCE(requester_email, '') = COALESCE(?3, '') AND arguments = ?4";
 
 impl KeyStore for SqliteStore {
     fn add_api_key<'a>(&'a self, key: &'a str, role: Role, label: &'a str) -> StoreFuture<'a, i64> {
@@ -331,186 +303,6 @@ impl PlanStore for SqliteStore {
                 let _ = changes.send(super::Change::Plan(id));
             }
             Ok(changed)
-        })
-    }
-}
-
-impl DelegationStore for SqliteStore {
-    fn get_or_create_pending<'a>(
-        &'a self,
-        d: &'a NewDelegation,
-        now: i64,
-    ) -> StoreFuture<'a, Delegation> {
-        let d = d.clone();
-        self.run(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let same = params![d.tool, d.plan_id, d.requester_email, d.arguments, now];
-            // A pending one past its expiry no longer holds the request's place.
-            tx.execute(
-                &format!(
-                    "UPDATE delegations SET status = 'expired' \
-                     WHERE status = 'pending' AND expires_ms < ?5 AND {SAME_REQUEST}"
-                ),
-                same,
-            )?;
-            let id = format!("deleg_{}", uuid::Uuid::new_v4().simple());
-            // The unique partial index makes this a no-op when one is pending.
-            tx.execute(
-                "INSERT INTO delegations (id, status, tool, mcp, plan_id, requester_email, \
-                 arguments, amount, reason, approval, created_ms, expires_ms) \
-                 VALUES (?1,'pending',?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) ON CONFLICT DO NOTHING",
-                params![
-                    id,
-                    d.tool,
-                    d.mcp,
-                    d.plan_id,
-                    d.requester_email,
-                    d.arguments,
-                    d.amount,
-                    d.reason,
-                    d.approval,
-                    now,
-                    now.saturating_add(d.ttl_ms)
-                ],
-            )?;
-            let pending = tx.query_row(
-                &format!("SELECT * FROM delegations WHERE status = 'pending' AND {SAME_REQUEST}"),
-                params![d.tool, d.plan_id, d.requester_email, d.arguments],
-                |r| delegation_from_row(r, now),
-            )?;
-            tx.commit()?;
-            Ok(pending)
-        })
-    }
-
-    fn get_delegation<'a>(&'a self, id: &'a str, now: i64) -> StoreFuture<'a, Option<Delegation>> {
-        let id = id.to_owned();
-        self.run(move |c| {
-            Ok(c.query_row(
-                "SELECT * FROM delegations WHERE id = ?1",
-                params![id],
-                |r| delegation_from_row(r, now),
-            )
-            .optional()?)
-        })
-    }
-
-    fn decide_delegation<'a>(
-        &'a self,
-        id: &'a str,
-        approve: bool,
-        by: &'a str,
-        now: i64,
-    ) -> StoreFuture<'a, Option<Delegation>> {
-        let (id, by) = (id.to_owned(), by.to_owned());
-        let to = if approve {
-            DelegationStatus::Approved
-        } else {
-            DelegationStatus::Rejected
-        };
-        self.run(move |c| {
-            let decided = c
-                .query_row(
-                    "UPDATE delegations SET status = ?2, decided_by = ?3, decided_ms = ?4 \
-                     WHERE id = ?1 AND status = 'pending' AND expires_ms >= ?4 RETURNING *",
-                    params![id, to.as_str(), by, now],
-                    |r| delegation_from_row(r, now),
-                )
-                .optional()?;
-            if decided.is_some() {
-                return Ok(decided);
-            }
-            Ok(c.query_row(
-                "SELECT * FROM delegations WHERE id = ?1",
-                params![id],
-                |r| delegation_from_row(r, now),
-            )
-            .optional()?)
-        })
-    }
-
-    fn claim_approved<'a>(
-        &'a self,
-        call: &'a ApprovedCall,
-        now: i64,
-    ) -> StoreFuture<'a, Option<Delegation>> {
-        let call = call.clone();
-        self.run(move |c| {
-            let claimed = if let Some(id) = &call.delegation_id {
-                c.query_row(
-                    "UPDATE delegations SET status = 'executed', executed_ms = ?4 \
-                     WHERE id = ?1 AND status = 'approved' AND tool = ?2 \
-                     AND (plan_id IS NULL OR plan_id = ?3) RETURNING *",
-                    params![id, call.tool, call.plan_id, now],
-                    |r| delegation_from_row(r, now),
-                )
-            } else {
-                c.query_row(
-                    "UPDATE delegations SET status = 'executed', executed_ms = ?4 \
-                     WHERE id = (SELECT id FROM delegations WHERE status = 'approved' \
-                       AND tool = ?1 AND plan_id = ?2 \
-                       AND (?3 IS NULL OR requester_email = ?3) \
-                       ORDER BY decided_ms DESC LIMIT 1) \
-                     AND status = 'approved' RETURNING *",
-                    params![call.tool, call.plan_id, call.requester_email, now],
-                    |r| delegation_from_row(r, now),
-                )
-            };
-            Ok(claimed.optional()?)
-        })
-    }
-
-    fn mark_executed<'a>(&'a self, id: &'a str, now: i64) -> StoreFuture<'a, bool> {
-        let id = id.to_owned();
-        self.run(move |c| {
-            Ok(c.execute(
-                "UPDATE delegations SET status = 'executed', executed_ms = ?2 \
-                 WHERE id = ?1 AND status = 'approved'",
-                params![id, now],
-            )? == 1)
-        })
-    }
-
-    fn find_approved<'a>(
-        &'a self,
-        tool: &'a str,
-        plan_id: Option<&'a str>,
-        email: Option<&'a str>,
-        now: i64,
-    ) -> StoreFuture<'a, Option<Delegation>> {
-        let (t, p, e) = (
-            tool.to_owned(),
-            plan_id.map(str::to_owned),
-            email.map(str::to_owned),
-        );
-        self.run(move |c| {
-            Ok(c.query_row(
-                "SELECT * FROM delegations WHERE status = 'approved' AND tool = ?1 \
-                 AND (?2 IS NULL OR plan_id = ?2) AND (?3 IS NULL OR requester_email = ?3) \
-                 ORDER BY decided_ms DESC LIMIT 1",
-                params![t, p, e],
-                |r| delegation_from_row(r, now),
-            )
-            .optional()?)
-        })
-    }
-
-    fn list_delegations(
-        &self,
-        status: Option<DelegationStatus>,
-        now: i64,
-    ) -> StoreFuture<'_, Vec<Delegation>> {
-        self.run(move |c| {
-            let mut st =
-                c.prepare("SELECT * FROM delegations ORDER BY created_ms DESC LIMIT 500")?;
-            let all = st
-                .query_map([], |r| delegation_from_row(r, now))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            // Filtered after reading: a pending row past expiry reads as expired.
-            Ok(all
-                .into_iter()
-                .filter(|d| status.is_none_or(|s| d.status == s))
-                .collect())
         })
     }
 }

@@ -1,8 +1,8 @@
 //! [`ConsoleStore`] on SQLite (migration 5's columns and table).
 
 use super::console::{ApiKeyRecord, AuditFilter, ConsoleStore, NewApiKey, SessionRecord};
-use super::sqlite::{audit_from_row, delegation_from_row, typed};
-use super::{AuditRow, Delegation, DelegationStatus, Role, SqliteStore, StoreFuture, key_hash};
+use super::sqlite::{audit_from_row, typed};
+use super::{AuditRow, Role, SqliteStore, StoreFuture, key_hash};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyRecord> {
@@ -135,43 +135,6 @@ impl ConsoleStore for SqliteStore {
                 params![h, now],
             )?;
             Ok(())
-        })
-    }
-
-    fn decide_with_reason<'a>(
-        &'a self,
-        id: &'a str,
-        approve: bool,
-        by: &'a str,
-        reason: Option<&'a str>,
-        now: i64,
-    ) -> StoreFuture<'a, Option<(Delegation, bool)>> {
-        let (id, by, reason) = (id.to_owned(), by.to_owned(), reason.map(str::to_owned));
-        let to = if approve {
-            DelegationStatus::Approved
-        } else {
-            DelegationStatus::Rejected
-        };
-        self.run(move |c| {
-            let decided = c
-                .query_row(
-                    "UPDATE delegations SET status = ?2, decided_by = ?3, decided_ms = ?4, \
-                     decision_reason = ?5 \
-                     WHERE id = ?1 AND status = 'pending' AND expires_ms >= ?4 RETURNING *",
-                    params![id, to.as_str(), by, now, reason],
-                    |r| delegation_from_row(r, now),
-                )
-                .optional()?;
-            if let Some(d) = decided {
-                return Ok(Some((d, true)));
-            }
-            Ok(c.query_row(
-                "SELECT * FROM delegations WHERE id = ?1",
-                params![id],
-                |r| delegation_from_row(r, now),
-            )
-            .optional()?
-            .map(|d| (d, false)))
         })
     }
 

@@ -86,10 +86,22 @@ text_enum! {
         Approved => "approved",
         /// Rejected.
         Rejected => "rejected",
-        /// Pending past its expiry (or superseded by a newer identical request).
+        /// Pending past its expiry (or superseded by a newer identical
+        /// request), or approved and not used before its own expiry.
         Expired => "expired",
         /// Approved and used by one call.
         Executed => "executed",
+    }
+}
+
+impl DelegationStatus {
+    /// The status as it reads at `now_ms` for a row that expires at
+    /// `expires_ms`: pending and approved rows past it are expired.
+    pub fn at(self, now_ms: i64, expires_ms: i64) -> Self {
+        match self {
+            Self::Pending | Self::Approved if now_ms > expires_ms => Self::Expired,
+            s => s,
+        }
     }
 }
 

@@ -16,18 +16,18 @@
     missing_docs
 )]
 
-use super::{
-    ApprovedCall, AuditCursor, AuditRow, DelegationStatus, IdemKey, NewDelegation, PlanRecord,
-    PlanStatus, Reservation, Role, Store, StoreError, StoreFuture, StoredAnswer, migrations,
-};
-use std::collections::BTreeSet;
-use std::sync::Arc;
-use tokio::sync::Barrier;
-
+pub use super::delegation_suite::*;
 pub use super::suite_idempotency::{
     idempotency, idempotency_fencing, idempotency_heartbeat, race_idempotency_key,
     race_idempotency_mint, race_takeover_and_completion,
 };
+use super::{
+    AuditCursor, AuditRow, DelegationStatus, IdemKey, NewDelegation, PlanRecord, PlanStatus,
+    Reservation, Role, Store, StoreError, StoreFuture, StoredAnswer, migrations,
+};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use tokio::sync::Barrier;
 
 /// Concurrent tasks in each race.
 pub const RACERS: usize = 8;
@@ -67,6 +67,7 @@ macro_rules! store_suite {
             keys plans idempotency delegation_lifecycle audit_paging
             audit_durable_across_reopen migrations_adopt_old_schema
             race_claim_approved race_idempotency_key race_get_or_create_pending
+            approval_binding approval_lifetimes race_decide_audited
             trust_records race_reanchor_plan usage_rows race_put_usage
             race_usage_snapshots);
         $crate::store_suite!(@each $harness;
@@ -100,29 +101,7 @@ pub(super) fn plan(id: &str) -> PlanRecord {
     }
 }
 
-fn held(tool: &str, plan: &str, args: &str, ttl_ms: i64) -> NewDelegation {
-    NewDelegation {
-        tool: tool.into(),
-        mcp: Some("m".into()),
-        plan_id: Some(plan.into()),
-        requester_email: Some("a@x".into()),
-        arguments: args.into(),
-        amount: Some(5000.0),
-        ttl_ms,
-        ..Default::default()
-    }
-}
-
-fn call(tool: &str, plan: &str, named: Option<&str>) -> ApprovedCall {
-    ApprovedCall {
-        tool: tool.into(),
-        plan_id: plan.into(),
-        requester_email: Some("a@x".into()),
-        delegation_id: named.map(str::to_owned),
-    }
-}
-
-fn row(outcome: &str) -> AuditRow {
+pub(super) fn row(outcome: &str) -> AuditRow {
     AuditRow {
         route: "invoke".into(),
         outcome: outcome.into(),
@@ -170,181 +149,6 @@ pub async fn plans(h: &impl Harness) {
         s.get_plan("p1").await.unwrap().unwrap().status,
         PlanStatus::Revoked
     );
-}
-
-pub async fn delegation_lifecycle(h: &impl Harness) {
-    let s = fresh(h).await;
-    let nd = held("pay", "p1", "{}", 60_000);
-    let d = s.get_or_create_pending(&nd, 1000).await.unwrap();
-    assert_eq!(d.status, DelegationStatus::Pending);
-    assert!(d.id.starts_with("deleg_"));
-    // The same pending request is not duplicated; another one is.
-    assert_eq!(s.get_or_create_pending(&nd, 1001).await.unwrap().id, d.id);
-    let other = s
-        .get_or_create_pending(&held("pay", "p1", r#"{"amount":1}"#, 60_000), 1001)
-        .await
-        .unwrap();
-    assert_ne!(other.id, d.id);
-    // Nothing to claim before approval.
-    assert!(
-        s.claim_approved(&call("pay", "p1", None), 1002)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        s.find_approved("pay", Some("p1"), None, 1002)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let d2 = s
-        .decide_delegation(&d.id, true, "boss", 1003)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (d2.status, d2.decided_by.as_deref()),
-        (DelegationStatus::Approved, Some("boss"))
-    );
-    // Deciding twice does not flip it.
-    let d3 = s
-        .decide_delegation(&d.id, false, "x", 1004)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(d3.status, DelegationStatus::Approved);
-    assert!(
-        s.decide_delegation("deleg_none", true, "x", 1004)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    // find_approved reads without consuming.
-    assert!(
-        s.find_approved("pay", Some("p1"), Some("a@x"), 1005)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    // A claim for another tool, plan or requester, or naming another delegation, gets nothing.
-    for c in [
-        call("refund", "p1", None),
-        call("pay", "p2", None),
-        ApprovedCall {
-            requester_email: Some("b@x".into()),
-            ..call("pay", "p1", None)
-        },
-        call("pay", "p1", Some(&other.id)),
-        call("refund", "p1", Some(&d.id)),
-    ] {
-        assert!(s.claim_approved(&c, 1005).await.unwrap().is_none(), "{c:?}");
-    }
-    let claimed = s
-        .claim_approved(&call("pay", "p1", None), 1006)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (claimed.id.as_str(), claimed.status),
-        (d.id.as_str(), DelegationStatus::Executed)
-    );
-    assert_eq!(claimed.executed_ms, Some(1006));
-    // Single use.
-    assert!(
-        s.claim_approved(&call("pay", "p1", None), 1007)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        s.claim_approved(&call("pay", "p1", Some(&d.id)), 1007)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(!s.mark_executed(&d.id, 1007).await.unwrap());
-    // A named claim, and the SDK's own mark-executed.
-    let n = s
-        .get_or_create_pending(&held("pay", "p1", "{}", 60_000), 1008)
-        .await
-        .unwrap();
-    assert_ne!(
-        n.id, d.id,
-        "the executed one no longer holds the request's place"
-    );
-    s.decide_delegation(&n.id, true, "boss", 1009)
-        .await
-        .unwrap();
-    let got = s
-        .claim_approved(&call("pay", "p1", Some(&n.id)), 1010)
-        .await
-        .unwrap();
-    assert_eq!(got.map(|g| g.id), Some(n.id.clone()));
-    let m = s
-        .get_or_create_pending(&held("pay", "p1", "{}", 60_000), 1011)
-        .await
-        .unwrap();
-    s.decide_delegation(&m.id, true, "boss", 1012)
-        .await
-        .unwrap();
-    assert!(s.mark_executed(&m.id, 1013).await.unwrap());
-    assert_eq!(
-        s.get_delegation(&m.id, 1014).await.unwrap().unwrap().status,
-        DelegationStatus::Executed
-    );
-    // Rejection.
-    s.decide_delegation(&other.id, false, "boss", 1015)
-        .await
-        .unwrap();
-    assert_eq!(
-        s.get_delegation(&other.id, 1016)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
-        DelegationStatus::Rejected
-    );
-    // Expiry: reads as expired, cannot be decided, and a new request for the
-    // same call gets a new delegation.
-    let e = s
-        .get_or_create_pending(&held("other", "p1", "{}", 10), 0)
-        .await
-        .unwrap();
-    assert_eq!(
-        s.get_delegation(&e.id, 100).await.unwrap().unwrap().status,
-        DelegationStatus::Expired
-    );
-    assert_eq!(
-        s.decide_delegation(&e.id, true, "x", 100)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
-        DelegationStatus::Expired
-    );
-    let e2 = s
-        .get_or_create_pending(&held("other", "p1", "{}", 10), 100)
-        .await
-        .unwrap();
-    assert_ne!(e2.id, e.id);
-    assert_eq!(
-        s.get_delegation(&e.id, 100).await.unwrap().unwrap().status,
-        DelegationStatus::Expired
-    );
-    // Listing, newest first, by status.
-    let all = s.list_delegations(None, 100).await.unwrap();
-    assert_eq!(all.len(), 6);
-    let executed = s
-        .list_delegations(Some(DelegationStatus::Executed), 100)
-        .await
-        .unwrap();
-    assert_eq!(executed.len(), 3);
-    let pending = s
-        .list_delegations(Some(DelegationStatus::Pending), 100)
-        .await
-        .unwrap();
-    assert_eq!(pending.iter().map(|d| &d.id).collect::<Vec<_>>(), [&e2.id]);
 }
 
 pub async fn audit_paging(h: &impl Harness) {
@@ -471,7 +275,14 @@ pub async fn migrations_adopt_old_schema(h: &impl Harness) {
         ["deleg_new"]
     );
     let d = s
-        .get_or_create_pending(&held("pay", "plan_legacy", "{}", 60_000), 0)
+        .get_or_create_pending(
+            &NewDelegation {
+                step: None,
+                leaf_hash: None,
+                ..held("pay", "plan_legacy", "{}", 60_000)
+            },
+            0,
+        )
         .await
         .unwrap();
     assert_eq!(d.id, "deleg_new");
@@ -512,76 +323,6 @@ where
         out.push(t.await.unwrap());
     }
     out
-}
-
-pub async fn race_claim_approved(h: &impl Harness) {
-    let s = fresh(h).await;
-    for named in [false, true] {
-        let d = s
-            .get_or_create_pending(&held("pay", "p1", "{}", 60_000), 1000)
-            .await
-            .unwrap();
-        s.decide_delegation(&d.id, true, "boss", 1001)
-            .await
-            .unwrap()
-            .unwrap();
-        let (s2, id) = (s.clone(), d.id.clone());
-        let got = race(move |_| {
-            let (s, c) = (s2.clone(), call("pay", "p1", named.then_some(id.as_str())));
-            async move { s.claim_approved(&c, 1002).await.unwrap() }
-        })
-        .await;
-        let winners: Vec<_> = got.iter().flatten().collect();
-        assert_eq!(winners.len(), 1, "named={named}: {got:?}");
-        assert_eq!(winners[0].id, d.id);
-        assert_eq!(
-            s.get_delegation(&d.id, 1003).await.unwrap().unwrap().status,
-            DelegationStatus::Executed
-        );
-    }
-}
-
-pub async fn race_get_or_create_pending(h: &impl Harness) {
-    let s = fresh(h).await;
-    let s2 = s.clone();
-    let got = race(move |_| {
-        let s = s2.clone();
-        async move {
-            s.get_or_create_pending(&held("pay", "p1", r#"{"amount":5000}"#, 60_000), 1000)
-                .await
-                .unwrap()
-                .id
-        }
-    })
-    .await;
-    let ids: BTreeSet<_> = got.into_iter().collect();
-    assert_eq!(ids.len(), 1, "{ids:?}");
-    let pending = s
-        .list_delegations(Some(DelegationStatus::Pending), 1000)
-        .await
-        .unwrap();
-    assert_eq!(pending.len(), 1);
-}
-
-fn trust(
-    id: &str,
-    kind: super::TrustKind,
-    plan_id: &str,
-    from: Option<&str>,
-    to: &str,
-) -> super::TrustRecord {
-    super::TrustRecord {
-        id: id.into(),
-        kind,
-        plan_id: plan_id.into(),
-        record_json: format!(r#"{{"id":"{id}"}}"#),
-        signature: "00".repeat(64),
-        previous_plan_hash: from.map(str::to_owned),
-        plan_hash: to.into(),
-        created_ms: 1000,
-        expires_at: Some(1_900_000_000),
-        revoked_ms: None,
-    }
 }
 
 pub async fn trust_records(h: &impl Harness) {

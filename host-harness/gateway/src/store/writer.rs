@@ -44,37 +44,48 @@ pub(super) fn run(mut conn: Connection, rx: mpsc::Receiver<Job>) {
 
 fn write(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<i64>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit", [], |r| r.get(0))?;
-    let mut ids = Vec::with_capacity(batch.len());
-    {
-        let mut st = tx.prepare_cached(
-            "INSERT INTO audit (seq, at_ms, route, outcome, user_email, agent_id, plan_id, step, \
-             mcp, tool, reason, latency_us, device_verdict, device_latency_us, receipt, node) \
-             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
-        )?;
-        for (r, _) in batch {
-            seq = seq.saturating_add(1);
-            st.execute(params![
-                seq,
-                r.at_ms,
-                r.route,
-                r.outcome,
-                r.user_email,
-                r.agent_id,
-                r.plan_id,
-                r.step,
-                r.mcp,
-                r.tool,
-                r.reason,
-                r.latency_us,
-                r.device_verdict,
-                r.device_latency_us,
-                r.receipt,
-                r.node
-            ])?;
-            ids.push(tx.last_insert_rowid());
-        }
-    }
+    let ids = insert(&tx, batch.iter().map(|(r, _)| r))?;
     tx.commit()?;
+    Ok(ids)
+}
+
+/// Appends `rows` inside `tx` (which must be `BEGIN IMMEDIATE`, so `seq` is
+/// taken under the write lock), each with the next `seq`; returns their row
+/// ids. The writer's batches and the audited operations
+/// ([`super::DelegationStore::decide_delegation`]) both write through here.
+pub(super) fn insert<'r>(
+    tx: &rusqlite::Transaction<'_>,
+    rows: impl IntoIterator<Item = &'r AuditRow>,
+) -> rusqlite::Result<Vec<i64>> {
+    let mut seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit", [], |r| r.get(0))?;
+    let mut ids = Vec::new();
+    let mut st = tx.prepare_cached(
+        "INSERT INTO audit (seq, at_ms, route, outcome, user_email, agent_id, plan_id, step, \
+         mcp, tool, reason, latency_us, device_verdict, device_latency_us, receipt, node, actor) \
+         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
+    )?;
+    for r in rows {
+        seq = seq.saturating_add(1);
+        st.execute(params![
+            seq,
+            r.at_ms,
+            r.route,
+            r.outcome,
+            r.user_email,
+            r.agent_id,
+            r.plan_id,
+            r.step,
+            r.mcp,
+            r.tool,
+            r.reason,
+            r.latency_us,
+            r.device_verdict,
+            r.device_latency_us,
+            r.receipt,
+            r.node,
+            r.actor
+        ])?;
+        ids.push(tx.last_insert_rowid());
+    }
     Ok(ids)
 }

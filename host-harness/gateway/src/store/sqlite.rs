@@ -13,7 +13,7 @@ use super::{
     AuditCursor, AuditPage, AuditRow, AuditStore, KeyInfo, KeyStore, PlanRecord, PlanStatus,
     PlanStore, Role, Store, StoreError, StoreFuture, StoreResult, key_hash, migrations,
 };
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 

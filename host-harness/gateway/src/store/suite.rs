@@ -325,6 +325,27 @@ where
     out
 }
 
+fn trust(
+    id: &str,
+    kind: super::TrustKind,
+    plan_id: &str,
+    from: Option<&str>,
+    to: &str,
+) -> super::TrustRecord {
+    super::TrustRecord {
+        id: id.into(),
+        kind,
+        plan_id: plan_id.into(),
+        record_json: format!(r#"{{"id":"{id}"}}"#),
+        signature: "00".repeat(64),
+        previous_plan_hash: from.map(str::to_owned),
+        plan_hash: to.into(),
+        created_ms: 1000,
+        expires_at: Some(1_900_000_000),
+        revoked_ms: None,
+    }
+}
+
 pub async fn trust_records(h: &impl Harness) {
     use super::TrustKind::{Delegate, DelegateSubtree, Reanchor};
     let s = fresh(h).await;

@@ -144,11 +144,12 @@ pub struct Claims<'a> {
     pub sub: Option<JsonStr<'a>>,
     /// `aud`: a string or an array of strings.
     pub aud: Option<Value<'a>>,
-    /// `exp`, seconds since the epoch.
+    /// `exp`, seconds since the epoch; a non-integer NumericDate rounded
+    /// up, which keeps the whole-second checks exact (see [`Claims::parse`]).
     pub exp: Option<i64>,
-    /// `nbf`.
+    /// `nbf`, rounded up as `exp` is.
     pub nbf: Option<i64>,
-    /// `iat`.
+    /// `iat`, rounded up as `exp` is.
     pub iat: Option<i64>,
     /// `jti`: the intent reference.
     pub jti: Option<JsonStr<'a>>,
@@ -177,6 +178,21 @@ pub struct Expect<'e> {
     pub issuer: Option<&'e str>,
 }
 
+/// An RFC 7519 §2 NumericDate as whole seconds: the integer itself, or for
+/// a number with a fraction or an exponent (`1700000000.5`, `1.7e9`: valid
+/// JSON numbers, and RFC 7519 allows non-integer values), the double
+/// nearest the literal (as JSON parsers such as PyJWT's read it) rounded
+/// **up**. Every time check compares the date with a whole `now` (and a
+/// whole leeway), and for a whole `n`:
+/// `n >= x ⇔ n >= ⌈x⌉`, `n < x ⇔ n < ⌈x⌉`, `x > n ⇔ ⌈x⌉ > n`, so the
+/// ceiling keeps `exp`, `nbf` and `iat` exact: a token with `exp`
+/// `1700000000.5` is still valid at `now` `1700000000` and expired at
+/// `1700000001` (leeway 0); with `nbf` `1700000000.5` it becomes valid at
+/// `1700000001`. Negative dates (before 1970) are NumericDates too.
+///
+/// # Errors
+/// [`Error::InvalidClaim`] for a non-number, or a non-integer whose double
+/// is not within `[-9e15, 9e15)` (infinite ones included).
 fn numeric_date(v: Value<'_>, claim: &'static str) -> Result<i64, Error> {
     let text = core::str::from_utf8(v.bytes()).map_err(|_| Error::InvalidClaim { claim })?;
     if v.kind() != Kind::Number {
@@ -185,16 +201,14 @@ fn numeric_date(v: Value<'_>, claim: &'static str) -> Result<i64, Error> {
     if let Ok(i) = text.parse::<i64>() {
         return Ok(i);
     }
-    // RFC 7519 §2 NumericDate may have a fraction: whole seconds, rounded
-    // down, of the double nearest the literal.
     let bits = decimal::to_bits(v.bytes()).ok_or(Error::InvalidClaim { claim })?;
-    floor_seconds(bits).ok_or(Error::InvalidClaim { claim })
+    ceil_seconds(bits).ok_or(Error::InvalidClaim { claim })
 }
 
-/// `⌊x⌋` for the double `x` with these `bits` if `-9e15 ≤ x < 9e15`, else
+/// `⌈x⌉` for the double `x` with these `bits` if `-9e15 ≤ x < 9e15`, else
 /// `None`; read off the bits, no floating-point arithmetic (the firmware
 /// has no double-precision FPU).
-fn floor_seconds(bits: u64) -> Option<i64> {
+fn ceil_seconds(bits: u64) -> Option<i64> {
     const LIMIT: u64 = 9.0e15_f64.to_bits();
     const FRACTION_BITS: u32 = 52;
     let negative = bits >> 63 != 0;
@@ -215,17 +229,17 @@ fn floor_seconds(bits: u64) -> Option<i64> {
         )
     };
     let shift = u32::try_from(shift).unwrap_or(u32::MAX);
+    // ⌊|x|⌋, and whether |x| has a fraction.
     let whole = i64::try_from(mant.checked_shr(shift).unwrap_or(0)).ok()?;
     let below = mant
         .checked_shl(64u32.saturating_sub(shift))
         .unwrap_or(mant);
     let has_fraction = shift != 0 && below != 0;
+    // ⌈x⌉ = ⌊x⌋ + 1 for x ≥ 0 with a fraction; ⌈-y⌉ = -⌊y⌋.
     Some(if negative {
-        whole
-            .saturating_neg()
-            .saturating_sub(i64::from(has_fraction))
+        whole.saturating_neg()
     } else {
-        whole
+        whole.saturating_add(i64::from(has_fraction))
     })
 }
 
@@ -243,7 +257,11 @@ fn string<'a>(v: Value<'a>, claim: &'static str) -> Result<JsonStr<'a>, Error> {
 
 impl<'a> Claims<'a> {
     /// Parses a claims set strictly: a JSON object with distinct members, each
-    /// known claim of the right type.
+    /// known claim of the right type. A NumericDate (`exp`, `nbf`, `iat`)
+    /// with a fraction or an exponent is read as the nearest double rounded
+    /// up to whole seconds, which keeps [`Claims::check`]'s whole-second
+    /// comparisons exactly RFC 7519's (`1700000000.5` is valid at
+    /// `1700000000`, expired at `1700000001`).
     ///
     /// # Errors
     /// [`Error::ClaimsMalformed`], [`Error::InvalidClaim`].

@@ -4,6 +4,10 @@
                                                   "joserfc ok|fail <Error>", one line each
   jwt_oracle.py mint ALG OUTDIR CLAIMS_JSON     -> writes OUTDIR/public.pem and prints
                                                   one token minted by PyJWT and one by joserfc
+  jwt_oracle.py times CLAIMS_JSON LEEWAY NOW... -> PyJWT's time checks (iat, nbf, exp, as
+                                                  jwt.decode runs them) at each NOW: one
+                                                  line each, ok|expired|not_yet_valid|
+                                                  issued_in_future
 """
 import json
 import sys
@@ -50,8 +54,29 @@ def mint(alg, outdir, claims_json):
     print(jws.serialize_compact({"alg": alg, "typ": "JWT"}, json.dumps(claims).encode(), k, algorithms=[alg]))
 
 
+def times(claims_json, leeway, nows):
+    # jwt.decode reads its clock itself; its claim checks take `now`.
+    payload = json.loads(claims_json)
+    checker = jwt.api_jwt.PyJWT()
+    for now in nows:
+        try:
+            if "iat" in payload:
+                checker._validate_iat(payload, float(now), float(leeway))
+            if "nbf" in payload:
+                checker._validate_nbf(payload, float(now), float(leeway))
+            if "exp" in payload:
+                checker._validate_exp(payload, float(now), float(leeway))
+            print("ok")
+        except jwt.ExpiredSignatureError:
+            print("expired")
+        except jwt.ImmatureSignatureError as e:
+            print("not_yet_valid" if "(nbf)" in str(e) else "issued_in_future")
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "verify":
         verify(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "times":
+        times(sys.argv[2], sys.argv[3], sys.argv[4:])
     else:
         mint(sys.argv[2], sys.argv[3], sys.argv[4])

@@ -151,3 +151,101 @@ fn theirs_verify_with_armoriq() {
         }
     }
 }
+
+/// A time check's outcome from `armoriq token verify`'s error line.
+fn our_time_outcome(out: &std::process::Output) -> &'static str {
+    let err = String::from_utf8_lossy(&out.stderr);
+    match out.status.code() {
+        Some(0) => "ok",
+        _ if err.contains("Expired") => "expired",
+        _ if err.contains("NotYetValid") => "not_yet_valid",
+        _ if err.contains("IssuedInFuture") => "issued_in_future",
+        _ => panic!("not a time refusal: {err}"),
+    }
+}
+
+/// RFC 7519 §4.1.4–4.1.6 for `claim` at `quarters`/4 seconds, in exact
+/// integers: expired iff `now ≥ exp + leeway`, not yet valid iff
+/// `now < nbf − leeway`, issued in the future iff `iat > now + leeway`.
+fn rfc_7519(claim: &str, quarters: i128, now: i128, leeway: i128) -> &'static str {
+    let (now, leeway) = (4 * now, 4 * leeway);
+    match claim {
+        "exp" if now >= quarters + leeway => "expired",
+        "nbf" if now < quarters - leeway => "not_yet_valid",
+        "iat" if quarters > now + leeway => "issued_in_future",
+        _ => "ok",
+    }
+}
+
+/// Non-integer NumericDates (RFC 7519 §2) minted by PyJWT: ours accepts
+/// the form and decides exactly as RFC 7519 says, at every whole `now`
+/// around the date. PyJWT reads such a date as `int(x)` (truncated: its
+/// `_validate_exp`), so the two agree on whole dates and differ, by design,
+/// only where truncation moves the date: `exp` 1700000000.5 is still valid
+/// at 1700000000 for us (and the RFC), expired for PyJWT. The oracle's
+/// answers are checked against that model too, so a change on either side
+/// shows.
+#[test]
+fn fractional_numeric_dates_against_pyjwt() {
+    const BASE: &str = r#""iss":"armoriq-iap","aud":"armoriq-proxy","sub":"alice@example.com","jti":"intent-1","plan_id":"p-1","plan_hash":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","merkle_root":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","step_count":2"#;
+    let d = dir("fractional");
+    let nows: Vec<i64> = (1_699_999_998..=1_700_000_002).collect();
+    let now_args: Vec<String> = nows.iter().map(i64::to_string).collect();
+    let mut differ = 0;
+    // (claim, JSON literal, the value in quarter seconds)
+    for (claim, literal, quarters) in [
+        ("exp", "1700000000.5", 6_800_000_002i128),
+        ("exp", "1700000000.25", 6_800_000_001),
+        ("exp", "1700000000", 6_800_000_000),
+        ("exp", "1699999999.75", 6_799_999_999),
+        ("nbf", "1700000000.5", 6_800_000_002),
+        ("nbf", "1700000000", 6_800_000_000),
+        ("iat", "1700000000.25", 6_800_000_001),
+        ("iat", "1699999999.75", 6_799_999_999),
+    ] {
+        let exp = if claim == "exp" {
+            String::new()
+        } else {
+            r#","exp":4102444800"#.to_owned()
+        };
+        let claims = format!("{{{BASE}{exp},\"{claim}\":{literal}}}");
+        let out = oracle(&["mint", "EdDSA", p(&d), &claims]);
+        let token = out.lines().next().unwrap().to_owned();
+        for leeway in [0i64, 1] {
+            let mut args = vec!["times", claims.as_str()];
+            let leeway_s = leeway.to_string();
+            args.push(&leeway_s);
+            args.extend(now_args.iter().map(String::as_str));
+            let theirs = oracle(&args);
+            let theirs: Vec<&str> = theirs.lines().collect();
+            assert_eq!(theirs.len(), nows.len());
+            let truncated = quarters / 4 * 4;
+            for (now, theirs) in nows.iter().zip(theirs) {
+                let out = armoriq(&[
+                    "token",
+                    "verify",
+                    "--key",
+                    p(&d.join("public.pem")),
+                    "--aud",
+                    "armoriq-proxy",
+                    "--now",
+                    &now.to_string(),
+                    "--leeway",
+                    &leeway_s,
+                    &token,
+                ]);
+                let ours = our_time_outcome(&out);
+                let why = format!("{claim} {literal}, now {now}, leeway {leeway}");
+                let (n, l) = (i128::from(*now), i128::from(leeway));
+                assert_eq!(ours, rfc_7519(claim, quarters, n, l), "ours: {why}");
+                assert_eq!(theirs, rfc_7519(claim, truncated, n, l), "PyJWT: {why}");
+                if quarters % 4 == 0 {
+                    assert_eq!(ours, theirs, "a whole date: {why}");
+                }
+                differ += usize::from(ours != theirs);
+            }
+        }
+    }
+    // Where truncation moves a date, the boundary second differs.
+    assert!(differ > 0);
+}

@@ -8,13 +8,26 @@
 //!   official SDK's `local` mode verifies against `GET /iap/public-key`;
 //! * `token`: the CSRG token object, Ed25519 over the canonical JSON of its
 //!   seven fields, so that the official SDK's `verify_token()` returns True.
+//!
+//! With an `Idempotency-Key`, one mint per key, however slow: the request
+//! that reserves the key holds a lease (a fencing token) and renews it
+//! while it mints (every quarter of [`Settings::idempotency_stale`]); only
+//! a reservation left unrenewed that long (its holder died) is taken over,
+//! with a larger lease. The plan and the answer are stored together, only
+//! while the lease is still the key's ([`IdempotencyStore::complete_mint`]):
+//! a holder that was presumed dead and taken over stores nothing and
+//! answers 409 (a retry replays the answer the key keeps), so one key never
+//! stores two plans nor answers two tokens.
+//!
+//! [`Settings::idempotency_stale`]: crate::settings::Settings::idempotency_stale
+//! [`IdempotencyStore::complete_mint`]: crate::store::IdempotencyStore::complete_mint
 
 use crate::audit::Audit;
 use crate::auth::ApiKey;
 use crate::error::{GatewayError, GwResult};
 use crate::plans::ReadyPlan;
 use crate::policy::{PolicyCall, Verdict};
-use crate::store::{IdemKey, PlanRecord, PlanStatus, Reservation, StoredAnswer};
+use crate::store::{IdemKey, Lease, PlanRecord, PlanStatus, Reservation, StoredAnswer};
 use crate::tokens::Signer;
 use crate::{AppState, now_ms, now_secs, parse_body};
 use armoriq_common::proofs::plan_hashes;
@@ -29,6 +42,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// `GET /iap/public-key`: the IAP's Ed25519 key (hex first: the SDK takes
 /// `public_key` before the other members).
@@ -134,17 +148,22 @@ async fn mint_audited(
             idem: i.to_owned(),
         })
     else {
-        let text = mint_inner(st, body, audit).await?;
-        return Ok(json_response(StatusCode::OK, text));
+        let minted = mint_inner(st, body, audit).await?;
+        st.store.put_plan(&minted.record).await?;
+        st.plans.put(Arc::new(minted.ready));
+        return Ok(json_response(StatusCode::OK, minted.text));
     };
     // One mint per key: the winner mints; a loser replays the stored answer,
     // or gets 409 while the winner is still minting.
-    match st
+    let stale_ms = i64::try_from(st.settings.idempotency_stale.as_millis())
+        .unwrap_or(i64::MAX)
+        .max(1);
+    let lease = match st
         .store
-        .reserve_idempotency_key(&idem, now_ms(), IDEMPOTENCY_STALE_MS)
+        .reserve_idempotency_key(&idem, now_ms(), stale_ms)
         .await?
     {
-        Reservation::Won => {}
+        Reservation::Won(lease) => lease,
         Reservation::Replay(a) => {
             let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::OK);
             return Ok(json_response(status, a.body));
@@ -154,55 +173,98 @@ async fn mint_audited(
                 "a request with this Idempotency-Key is being served; retry when it is done".into(),
             ));
         }
-    }
-    let mut held = Held {
-        st: st.clone(),
-        key: idem,
-        armed: true,
     };
-    let (status, body) = match mint_inner(st, body, audit).await {
-        Ok(v) => (StatusCode::OK, v),
+    let mut held = Held::new(st, idem, lease, stale_ms);
+    let (status, text, minted) = match mint_inner(st, body, audit).await {
+        Ok(m) => (StatusCode::OK, m.text, Some((m.record, m.ready))),
         Err(e) => {
             let (s, b) = audit.refuse(st, e).await.parts();
-            (s, b.to_string())
+            (s, b.to_string(), None)
         }
     };
-    held.armed = false;
-    let idem = &held.key;
     // Replays get the same answer, success or refusal; a failure of ours
     // releases the key so that a retry mints afresh.
     if status.is_server_error() {
-        st.store.release_idempotency_key(idem).await?;
-    } else {
-        let answer = StoredAnswer {
-            status: status.as_u16(),
-            body: body.clone(),
-        };
-        st.store.complete_idempotency_key(idem, &answer).await?;
+        held.armed = false;
+        st.store.release_idempotency_key(&held.key, lease).await?;
+        return Ok(json_response(status, text));
     }
-    Ok(json_response(status, body))
+    let answer = StoredAnswer {
+        status: status.as_u16(),
+        body: text,
+    };
+    // The plan and the answer, fenced by the lease: if this request was
+    // presumed dead and taken over, neither is stored (a store error leaves
+    // `held` armed: its drop releases the key, fenced too).
+    let record = minted.as_ref().map(|(r, _)| r);
+    let stored = st
+        .store
+        .complete_mint(&held.key, lease, record, &answer)
+        .await?;
+    held.armed = false;
+    if !stored {
+        // Fenced out: another request holds (or has answered) this key and
+        // mints its own token; ours names a plan that was never stored.
+        // 409, as for any request that finds the key taken: a retry
+        // replays the answer the key keeps.
+        return Err(GatewayError::Conflict(
+            "this request's Idempotency-Key reservation was taken over by another request \
+             (this one was presumed dead); retry to get the answer the key keeps"
+                .into(),
+        ));
+    }
+    if let Some((_, ready)) = minted {
+        st.plans.put(Arc::new(ready));
+    }
+    Ok(json_response(status, answer.body))
 }
 
-/// How long an unfinished `Idempotency-Key` reservation blocks others (its
-/// holder died or was cancelled without releasing it).
-const IDEMPOTENCY_STALE_MS: i64 = 60_000;
-
-/// A reservation being worked on: released if the request is dropped
-/// (client gone) before it completes.
+/// A reservation being worked on: renewed (its heartbeat moved on) every
+/// quarter of the stale time while the mint runs, so that a slow but live
+/// mint is never taken over; released (fenced by its lease) if the request
+/// is dropped (client gone) before it completes.
 struct Held {
     st: AppState,
     key: IdemKey,
+    lease: Lease,
     armed: bool,
+    heartbeat: tokio::task::JoinHandle<()>,
+}
+
+impl Held {
+    fn new(st: &AppState, key: IdemKey, lease: Lease, stale_ms: i64) -> Self {
+        let every = Duration::from_millis(u64::try_from(stale_ms / 4).unwrap_or(1).max(1));
+        let (st2, k) = (st.clone(), key.clone());
+        let heartbeat = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match st2.store.renew_idempotency_key(&k, lease, now_ms()).await {
+                    Ok(true) => {}
+                    // Completed, released, or taken over: nothing to keep.
+                    Ok(false) => break,
+                    Err(e) => tracing::warn!(%e, "idempotency reservation not renewed"),
+                }
+            }
+        });
+        Self {
+            st: st.clone(),
+            key,
+            lease,
+            armed: true,
+            heartbeat,
+        }
+    }
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
+        self.heartbeat.abort();
         if self.armed
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
-            let (st, k) = (self.st.clone(), self.key.clone());
+            let (st, k, lease) = (self.st.clone(), self.key.clone(), self.lease);
             rt.spawn(async move {
-                if let Err(e) = st.store.release_idempotency_key(&k).await {
+                if let Err(e) = st.store.release_idempotency_key(&k, lease).await {
                     tracing::warn!(%e, "idempotency reservation not released");
                 }
             });
@@ -219,14 +281,27 @@ fn json_response(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
-/// Parse, validate the plan, policy over its steps, sign, store, answer;
-/// the "minted" row is written before the answer. A refusal is returned
-/// for the caller to audit.
+/// A mint, signed and audited, its plan not yet stored: the caller stores
+/// it (with the idempotent answer, fenced, when there is an
+/// `Idempotency-Key`) before answering.
+struct Minted {
+    /// The answer's body.
+    text: String,
+    /// The plan to store.
+    record: PlanRecord,
+    /// The plan ready for the proxy, once stored.
+    ready: ReadyPlan,
+}
+
+/// Parse, validate the plan, policy over its steps, sign, answer; the
+/// "minted" row is written before the plan is stored and the answer goes
+/// out (a failure after it records the failure in that row). A refusal is
+/// returned for the caller to audit.
 async fn mint_inner(
     st: &AppState,
     body: Result<Bytes, BytesRejection>,
     audit: &mut Audit,
-) -> GwResult<String> {
+) -> GwResult<Minted> {
     let (req, _) = parse_body::<MintRequest>(body, st.settings.body_limit)?;
     let email = req.user_email.as_deref().or(req.user_id.as_deref());
     audit.row.user_email = email.map(str::to_owned);
@@ -272,7 +347,7 @@ async fn mint_inner(
     };
     let token = sign_csrg(&signer, signed)?;
     let record = plan_record(&ids, plan_text, &hashes, digest.step_count, email, agent);
-    store_plan(st, record, &hashes).await?;
+    let ready = ReadyPlan::from_hashes(record.clone(), &hashes).map_err(GatewayError::Internal)?;
     let resp = MintResponse {
         success: true,
         plan_id: &ids.plan_id,
@@ -297,9 +372,17 @@ async fn mint_inner(
         policy_snapshot: Vec::new(),
     };
     let text = serde_json::to_string(&resp).map_err(|e| GatewayError::Internal(e.to_string()))?;
+    #[cfg(test)]
+    if !st.settings.mint_delay.is_zero() {
+        tokio::time::sleep(st.settings.mint_delay).await;
+    }
     audit.row.plan_id = Some(ids.plan_id);
     audit.finish(st, "minted", None).await?;
-    Ok(text)
+    Ok(Minted {
+        text,
+        record,
+        ready,
+    })
 }
 
 /// The mint answer.
@@ -468,17 +551,9 @@ fn plan_record(
     }
 }
 
-/// Stores the plan and keeps it ready for the proxy.
-async fn store_plan(
-    st: &AppState,
-    record: PlanRecord,
-    hashes: &armoriq_common::proofs::PlanHashes,
-) -> GwResult<()> {
-    let ready = ReadyPlan::from_hashes(record.clone(), hashes).map_err(GatewayError::Internal)?;
-    st.store.put_plan(&record).await?;
-    st.plans.put(Arc::new(ready));
-    Ok(())
-}
-
 /// Microseconds since `t0`.
 pub use crate::audit::elapsed_us;
+
+#[cfg(test)]
+#[path = "iap_tests.rs"]
+mod tests;

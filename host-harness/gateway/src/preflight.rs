@@ -3,9 +3,11 @@
 //!
 //! Input (parsed once, strictly; at most [`MAX_TOOL_CALLS`] calls): the
 //! SDK's `{agent_id, user_prompt, tool_calls, authority_snapshot}`, each tool
-//! call either a framework call `{name, args}` (`name` as
-//! `<mcp>__<tool>` or `mcp__<mcp>__<tool>`, the SDK's
-//! `split_prefixed_tool_name`) or a plan step `{mcp, action|tool, params}`.
+//! call either a framework call `{name, args}` (`name` as `<mcp>__<tool>`
+//! or `mcp__<mcp>__<tool>`, the SDK's `split_prefixed_tool_name`) or a plan
+//! step `{mcp, action|tool, params}`. `arguments` (MCP's own spelling, as in
+//! `tools/call`) is accepted for `args`; a call with two of `args`,
+//! `arguments`, `params` is refused (they could disagree).
 //! Output: `decision` (`block` if any call is blocked or names an unknown
 //! MCP server, else `hold` if any is held, else `allow`), the `violations`
 //! (one per call not allowed), the `offending_interfaces`
@@ -53,6 +55,9 @@ pub struct ToolCallIn {
     name: Option<String>,
     #[serde(default)]
     args: Option<Map<String, Value>>,
+    /// MCP's spelling of `args` (`tools/call`'s `arguments`).
+    #[serde(default)]
+    arguments: Option<Map<String, Value>>,
     #[serde(default)]
     mcp: Option<String>,
     #[serde(default)]
@@ -100,13 +105,17 @@ fn resolve(i: usize, c: &ToolCallIn) -> GwResult<(String, String, Value)> {
     if mcp.is_empty() || tool.is_empty() || mcp.len() > MAX_NAME || tool.len() > MAX_NAME {
         return Err(bad("empty or over-long server or tool name"));
     }
-    if c.args.is_some() && c.params.is_some() {
-        return Err(bad("both `args` and `params`"));
+    // One spelling per call: two could disagree, and which one the policy
+    // saw would then be a guess.
+    let spellings = [&c.args, &c.arguments, &c.params];
+    if spellings.iter().filter(|a| a.is_some()).count() > 1 {
+        return Err(bad(
+            "more than one of `args`, `arguments` and `params` (one spelling per call)",
+        ));
     }
-    let args = c
-        .args
-        .clone()
-        .or_else(|| c.params.clone())
+    let args = spellings
+        .into_iter()
+        .find_map(Option::clone)
         .unwrap_or_default();
     Ok((mcp, tool, Value::Object(args)))
 }
@@ -260,5 +269,66 @@ mod tests {
         assert_eq!((m.as_str(), t.as_str(), a), ("m", "t", json!({"x": 1})));
         let (m, t, _) = resolve(0, &call(json!({"mcp": "m", "tool": "t"}))).unwrap();
         assert_eq!((m.as_str(), t.as_str()), ("m", "t"));
+    }
+
+    #[test]
+    fn arguments_is_a_spelling_of_args() {
+        let call = |v: Value| serde_json::from_value::<ToolCallIn>(v).unwrap();
+        let (m, t, a) = resolve(
+            0,
+            &call(json!({"name": "travel-mcp__book_flight", "arguments": {"to": "SFO"}})),
+        )
+        .unwrap();
+        assert_eq!(
+            (m.as_str(), t.as_str(), a),
+            ("travel-mcp", "book_flight", json!({"to": "SFO"}))
+        );
+        let (m, t, a) = resolve(
+            0,
+            &call(json!({"mcp": "travel-mcp", "name": "book_flight", "arguments": {"n": 2}})),
+        )
+        .unwrap();
+        assert_eq!(
+            (m.as_str(), t.as_str(), a),
+            ("travel-mcp", "book_flight", json!({"n": 2}))
+        );
+        // The same arguments, whichever spelling carries them.
+        for field in ["args", "arguments", "params"] {
+            let (_, _, a) = resolve(
+                0,
+                &call(json!({"mcp": "m", "action": "t", field: {"amount": 5}})),
+            )
+            .unwrap();
+            assert_eq!(a, json!({"amount": 5}), "{field}");
+        }
+    }
+
+    #[test]
+    fn two_spellings_of_the_arguments_are_refused() {
+        let call = |v: Value| serde_json::from_value::<ToolCallIn>(v).unwrap();
+        for (a, b) in [
+            ("args", "arguments"),
+            ("arguments", "params"),
+            ("args", "params"),
+        ] {
+            let c = call(json!({"name": "m__t", a: {"x": 1}, b: {"x": 1}}));
+            let e = resolve(0, &c).unwrap_err();
+            assert!(
+                matches!(&e, GatewayError::BadRequest(m) if m.contains("one spelling")),
+                "{a}+{b}: {e:?}"
+            );
+        }
+        // Unknown fields stay refused, `arguments` beside them or not.
+        assert!(
+            serde_json::from_value::<ToolCallIn>(
+                json!({"name": "m__t", "arguments": {}, "argument": {}})
+            )
+            .is_err()
+        );
+        // `arguments` must be an object, as `args` must.
+        assert!(
+            serde_json::from_value::<ToolCallIn>(json!({"name": "m__t", "arguments": [1]}))
+                .is_err()
+        );
     }
 }

@@ -48,6 +48,15 @@ pub struct Settings {
     pub store: Option<StoreLocation>,
     /// `--tls-cert` / `--tls-key`: serve both listeners over HTTPS.
     pub tls: Option<crate::tls::TlsFiles>,
+    /// How long an unfinished `Idempotency-Key` reservation may go without
+    /// a heartbeat before another request takes it over (its holder is
+    /// presumed dead, and fenced out: it can no longer store its mint). A
+    /// live holder renews it every quarter of this, so a slow mint keeps it.
+    pub idempotency_stale: Duration,
+    /// Tests only: how long each mint waits, its token signed, before its
+    /// plan is stored (an artificially slow mint).
+    #[cfg(test)]
+    pub mint_delay: Duration,
 }
 
 impl Settings {
@@ -73,6 +82,9 @@ impl Settings {
             approval_ttl: Duration::from_secs(30 * 60),
             store: None,
             tls: None,
+            idempotency_stale: Duration::from_secs(60),
+            #[cfg(test)]
+            mint_delay: Duration::ZERO,
         }
     }
 

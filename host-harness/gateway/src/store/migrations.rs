@@ -158,6 +158,15 @@ CREATE UNIQUE INDEX delegations_one_pending ON delegations
 ALTER TABLE audit ADD COLUMN actor TEXT;
 ",
     },
+    Migration {
+        version: 11,
+        name: "idempotency: reservations are leases (fencing token, heartbeat)",
+        sql: "
+ALTER TABLE idempotency ADD COLUMN lease INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE idempotency ADD COLUMN heartbeat_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE idempotency SET heartbeat_ms = created_ms;
+",
+    },
 ];
 
 /// The newest version this code knows.

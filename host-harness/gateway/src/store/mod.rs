@@ -5,7 +5,9 @@
 //! (one SQL statement or one transaction), never a lock inside one process,
 //! so several gateways sharing one database keep the rules:
 //! * [`DelegationStore::claim_approved`]: one approval lets one call through;
-//! * [`IdempotencyStore::reserve_idempotency_key`]: one mint per key;
+//! * [`IdempotencyStore::reserve_idempotency_key`] and
+//!   [`IdempotencyStore::complete_mint`]: one mint per key (a lease with a
+//!   fencing token: a holder presumed dead and taken over stores nothing);
 //! * [`DelegationStore::get_or_create_pending`]: one delegation per held call;
 //! * [`SigningKeyStore::add_signing_key`]: one key per generation.
 //!
@@ -33,6 +35,7 @@ mod pg_delegations;
 mod pg_error;
 #[cfg(any(test, feature = "store-suite"))]
 mod pg_harness;
+mod pg_idempotency;
 mod pg_migrations;
 mod pg_notify;
 mod pg_shared;
@@ -50,12 +53,15 @@ mod sqlite_console;
 mod sqlite_delegations;
 #[cfg(any(test, feature = "store-suite"))]
 mod sqlite_harness;
+mod sqlite_idempotency;
 mod sqlite_shared;
 mod sqlite_trust;
 mod sqlite_usage;
 mod status;
 #[cfg(any(test, feature = "store-suite"))]
 pub mod suite;
+#[cfg(any(test, feature = "store-suite"))]
+pub mod suite_idempotency;
 pub mod trust;
 pub mod usage;
 mod writer;
@@ -390,12 +396,22 @@ pub struct StoredAnswer {
     pub body: String,
 }
 
+/// A reservation's fencing token: each holder of an `Idempotency-Key`
+/// gets a larger one than the holder before it (a takeover bumps it), and
+/// the store accepts the holder's renewal, completion and release only
+/// while the reservation still carries its lease. A holder that was
+/// presumed dead and taken over is fenced out: it can no longer store
+/// anything for the key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Lease(pub i64);
+
 /// What [`IdempotencyStore::reserve_idempotency_key`] decided.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reservation {
-    /// This request holds the key: do the work, then
-    /// [`IdempotencyStore::complete_idempotency_key`] (or release it).
-    Won,
+    /// This request holds the key under this lease: do the work (renewing
+    /// the lease, [`IdempotencyStore::renew_idempotency_key`], while it
+    /// lasts), then [`IdempotencyStore::complete_mint`] (or release it).
+    Won(Lease),
     /// Another request with this key is being served right now (409).
     InFlight,
     /// The key was used: replay this answer.
@@ -423,28 +439,49 @@ pub trait PlanStore: Send + Sync {
     -> StoreFuture<'a, bool>;
 }
 
-/// Idempotent answers: reserve, then complete or release.
+/// Idempotent answers: reserve, renew while working, then complete or
+/// release, the last three fenced by the reservation's [`Lease`].
 pub trait IdempotencyStore: Send + Sync {
     /// Reserves `key` for this request, atomically: exactly one of several
     /// concurrent callers gets [`Reservation::Won`]; the others get
     /// [`Reservation::InFlight`] until the winner completes, then
-    /// [`Reservation::Replay`] of its answer. A reservation older than
-    /// `stale_after_ms` (its holder died) may be taken over.
+    /// [`Reservation::Replay`] of its answer. A reservation whose heartbeat
+    /// (set when won, moved on by each renewal) is older than
+    /// `stale_after_ms` at `now_ms` (its holder died) is taken over: the
+    /// taker gets a larger lease, and the old holder is fenced out.
     fn reserve_idempotency_key<'a>(
         &'a self,
         key: &'a IdemKey,
         now_ms: i64,
         stale_after_ms: i64,
     ) -> StoreFuture<'a, Reservation>;
-    /// Stores the winner's answer for replay; false if `key` was not reserved.
-    fn complete_idempotency_key<'a>(
+    /// The holder of `lease` is alive at `now_ms`: moves the reservation's
+    /// heartbeat on (never back). False when `key` is no longer in flight
+    /// under `lease` (completed, released, or taken over).
+    fn renew_idempotency_key<'a>(
         &'a self,
         key: &'a IdemKey,
+        lease: Lease,
+        now_ms: i64,
+    ) -> StoreFuture<'a, bool>;
+    /// The mint's effect and its answer, in one transaction: if `key` is
+    /// still in flight under `lease`, stores `plan` (when the answer minted
+    /// one) and the answer for replay, and returns true; otherwise (the
+    /// holder was fenced out, or the key was completed or released) stores
+    /// nothing and returns false. `Conflict` (nothing stored) if the plan's
+    /// id exists.
+    fn complete_mint<'a>(
+        &'a self,
+        key: &'a IdemKey,
+        lease: Lease,
+        plan: Option<&'a PlanRecord>,
         answer: &'a StoredAnswer,
     ) -> StoreFuture<'a, bool>;
     /// Gives an unfinished reservation up (the work failed: the next request
-    /// with this key starts afresh).
-    fn release_idempotency_key<'a>(&'a self, key: &'a IdemKey) -> StoreFuture<'a, ()>;
+    /// with this key starts afresh), if it is still held under `lease`; a
+    /// fenced-out holder releases nothing.
+    fn release_idempotency_key<'a>(&'a self, key: &'a IdemKey, lease: Lease)
+    -> StoreFuture<'a, ()>;
 }
 
 /// Delegations: held calls, their approval, their single use.

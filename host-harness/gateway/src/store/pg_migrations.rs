@@ -12,7 +12,9 @@
 //! * 2: one pending delegation per held call (SQLite 4's rule, with
 //!   `md5(arguments)` in the index: a btree entry is limited to ~2.7 kB);
 //! * 3: `audit.node`, the gateway that wrote the row (SQLite 9);
-//! * 4: delegations bound to the held call, and `audit.actor` (SQLite 10).
+//! * 4: delegations bound to the held call, and `audit.actor` (SQLite 10);
+//! * 5: idempotency reservations as leases: `lease` (the fencing token) and
+//!   `heartbeat_ms` (SQLite 11).
 //!
 //! Several gateways may start at once on one database: the migrating
 //! transaction first takes `pg_advisory_xact_lock`, so one migrates and the
@@ -123,6 +125,15 @@ CREATE UNIQUE INDEX delegations_one_pending ON delegations
    md5(arguments))
   WHERE status = 'pending';
 ALTER TABLE audit ADD COLUMN actor TEXT;
+",
+    },
+    Migration {
+        version: 5,
+        name: "idempotency: reservations are leases (fencing token, heartbeat) (as SQLite 11)",
+        sql: "
+ALTER TABLE idempotency ADD COLUMN lease BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE idempotency ADD COLUMN heartbeat_ms BIGINT NOT NULL DEFAULT 0;
+UPDATE idempotency SET heartbeat_ms = created_ms;
 ",
     },
 ];

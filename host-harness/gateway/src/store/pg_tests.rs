@@ -412,8 +412,10 @@ async fn once_only_rules_hold_across_nodes() {
                         args_hash,
                     };
                     let claimed = s.claim_approved(&call, 1002).await.unwrap().is_some();
-                    let won = s.reserve_idempotency_key(&key, 5, 60_000).await.unwrap()
-                        == Reservation::Won;
+                    let won = matches!(
+                        s.reserve_idempotency_key(&key, 5, 60_000).await.unwrap(),
+                        Reservation::Won(_)
+                    );
                     (claimed, won)
                 })
             })

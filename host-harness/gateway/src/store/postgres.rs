@@ -19,9 +19,8 @@ use super::pg_audit::{self, Job};
 use super::pg_notify::{self, Listener};
 use super::pg_tls;
 use super::{
-    Change, IdemKey, IdempotencyStore, KeyInfo, KeyStore, PlanRecord, PlanStatus, PlanStore,
-    Reservation, Role, Store, StoreError, StoreFuture, StoreResult, StoredAnswer, key_hash,
-    pg_migrations,
+    Change, KeyInfo, KeyStore, PlanRecord, PlanStatus, PlanStore, Role, Store, StoreError,
+    StoreFuture, StoreResult, key_hash, pg_migrations,
 };
 use armoriq_common::time::now_ms;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
@@ -258,9 +257,7 @@ impl PlanStore for PgStore {
         Box::pin(async move {
             let c = self.client().await?;
             c.execute(
-                "INSERT INTO plans (plan_id, plan_hash, merkle_root, plan_json, step_count, \
-                 intent_reference, user_email, agent_id, expires_at, status, created_ms) \
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+                super::pg_idempotency::INSERT_PLAN,
                 &[
                     &p.plan_id,
                     &p.plan_hash,
@@ -316,120 +313,6 @@ impl PlanStore for PgStore {
             }
             tx.commit().await.map_err(|e| self.err(e))?;
             Ok(changed)
-        })
-    }
-}
-
-impl IdempotencyStore for PgStore {
-    fn reserve_idempotency_key<'a>(
-        &'a self,
-        k: &'a IdemKey,
-        now: i64,
-        stale_after_ms: i64,
-    ) -> StoreFuture<'a, Reservation> {
-        Box::pin(async move {
-            let mut c = self.client().await?;
-            // The row can vanish between our insert and our read (its holder
-            // released it): then the key is free again; try once more.
-            for _ in 0..8 {
-                let tx = c.transaction().await.map_err(|e| self.err(e))?;
-                let inserted = tx
-                    .execute(
-                        "INSERT INTO idempotency (key_id, route, idem, status, body, created_ms, \
-                         state) VALUES ($1, $2, $3, 0, '', $4, 'in_flight') ON CONFLICT DO NOTHING",
-                        &[&k.key_id, &k.route, &k.idem, &now],
-                    )
-                    .await
-                    .map_err(|e| self.err(e))?;
-                // A concurrent taker-over waits on the row lock, then sees
-                // the fresh created_ms and takes nothing.
-                let taken_over = inserted == 0
-                    && tx
-                        .execute(
-                            "UPDATE idempotency SET created_ms = $4 WHERE key_id = $1 \
-                             AND route = $2 AND idem = $3 AND state = 'in_flight' \
-                             AND created_ms < $5",
-                            &[
-                                &k.key_id,
-                                &k.route,
-                                &k.idem,
-                                &now,
-                                &now.saturating_sub(stale_after_ms),
-                            ],
-                        )
-                        .await
-                        .map_err(|e| self.err(e))?
-                        == 1;
-                let r = if inserted == 1 || taken_over {
-                    Reservation::Won
-                } else {
-                    let Some(row) = tx
-                        .query_opt(
-                            "SELECT state, status, body FROM idempotency \
-                             WHERE key_id = $1 AND route = $2 AND idem = $3",
-                            &[&k.key_id, &k.route, &k.idem],
-                        )
-                        .await
-                        .map_err(|e| self.err(e))?
-                    else {
-                        tx.rollback().await.map_err(|e| self.err(e))?;
-                        continue;
-                    };
-                    let state: String = col(&row, "state")?;
-                    let status: i64 = col(&row, "status")?;
-                    match state.as_str() {
-                        "in_flight" => Reservation::InFlight,
-                        "done" => Reservation::Replay(StoredAnswer {
-                            status: u16::try_from(status).map_err(|_| {
-                                StoreError::Corrupt(format!("stored HTTP status {status}"))
-                            })?,
-                            body: col(&row, "body")?,
-                        }),
-                        other => {
-                            return Err(StoreError::Corrupt(format!(
-                                "unknown idempotency state {other:?}"
-                            )));
-                        }
-                    }
-                };
-                tx.commit().await.map_err(|e| self.err(e))?;
-                return Ok(r);
-            }
-            Err(StoreError::Unavailable(
-                "idempotency key kept changing under this request".into(),
-            ))
-        })
-    }
-
-    fn complete_idempotency_key<'a>(
-        &'a self,
-        k: &'a IdemKey,
-        a: &'a StoredAnswer,
-    ) -> StoreFuture<'a, bool> {
-        Box::pin(async move {
-            let c = self.client().await?;
-            Ok(c.execute(
-                "UPDATE idempotency SET state = 'done', status = $4, body = $5 \
-                 WHERE key_id = $1 AND route = $2 AND idem = $3 AND state = 'in_flight'",
-                &[&k.key_id, &k.route, &k.idem, &i64::from(a.status), &a.body],
-            )
-            .await
-            .map_err(|e| self.err(e))?
-                == 1)
-        })
-    }
-
-    fn release_idempotency_key<'a>(&'a self, k: &'a IdemKey) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            let c = self.client().await?;
-            c.execute(
-                "DELETE FROM idempotency WHERE key_id = $1 AND route = $2 AND idem = $3 \
-                 AND state = 'in_flight'",
-                &[&k.key_id, &k.route, &k.idem],
-            )
-            .await
-            .map_err(|e| self.err(e))?;
-            Ok(())
         })
     }
 }

@@ -10,11 +10,10 @@
 
 use super::writer::{self, Job};
 use super::{
-    AuditCursor, AuditPage, AuditRow, AuditStore, IdemKey, IdempotencyStore, KeyInfo, KeyStore,
-    PlanRecord, PlanStatus, PlanStore, Reservation, Role, Store, StoreError, StoreFuture,
-    StoreResult, StoredAnswer, key_hash, migrations,
+    AuditCursor, AuditPage, AuditRow, AuditStore, KeyInfo, KeyStore, PlanRecord, PlanStatus,
+    PlanStore, Role, Store, StoreError, StoreFuture, StoreResult, key_hash, migrations,
 };
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 
@@ -271,24 +270,7 @@ impl PlanStore for SqliteStore {
     fn put_plan<'a>(&'a self, p: &'a PlanRecord) -> StoreFuture<'a, ()> {
         let p = p.clone();
         self.run(move |c| {
-            c.execute(
-                "INSERT INTO plans (plan_id, plan_hash, merkle_root, plan_json, step_count, \
-                 intent_reference, user_email, agent_id, expires_at, status, created_ms) \
-                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
-                params![
-                    p.plan_id,
-                    p.plan_hash,
-                    p.merkle_root,
-                    p.plan_json,
-                    i64::try_from(p.step_count).unwrap_or(i64::MAX),
-                    p.intent_reference,
-                    p.user_email,
-                    p.agent_id,
-                    p.expires_at,
-                    p.status.as_str(),
-                    now_ms()
-                ],
-            )?;
+            super::sqlite_idempotency::insert_plan(c, &p)?;
             Ok(())
         })
     }
@@ -321,90 +303,6 @@ impl PlanStore for SqliteStore {
                 let _ = changes.send(super::Change::Plan(id));
             }
             Ok(changed)
-        })
-    }
-}
-
-impl IdempotencyStore for SqliteStore {
-    fn reserve_idempotency_key<'a>(
-        &'a self,
-        key: &'a IdemKey,
-        now: i64,
-        stale_after_ms: i64,
-    ) -> StoreFuture<'a, Reservation> {
-        let k = key.clone();
-        self.run(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let inserted = tx.execute(
-                "INSERT INTO idempotency (key_id, route, idem, status, body, created_ms, state) \
-                 VALUES (?1, ?2, ?3, 0, '', ?4, 'in_flight') ON CONFLICT DO NOTHING",
-                params![k.key_id, k.route, k.idem, now],
-            )?;
-            let taken_over = inserted == 0
-                && tx.execute(
-                    "UPDATE idempotency SET created_ms = ?4 WHERE key_id = ?1 AND route = ?2 \
-                     AND idem = ?3 AND state = 'in_flight' AND created_ms < ?5",
-                    params![
-                        k.key_id,
-                        k.route,
-                        k.idem,
-                        now,
-                        now.saturating_sub(stale_after_ms)
-                    ],
-                )? == 1;
-            let r = if inserted == 1 || taken_over {
-                Reservation::Won
-            } else {
-                let (state, status, body): (String, i64, String) = tx.query_row(
-                    "SELECT state, status, body FROM idempotency \
-                     WHERE key_id = ?1 AND route = ?2 AND idem = ?3",
-                    params![k.key_id, k.route, k.idem],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )?;
-                match state.as_str() {
-                    "in_flight" => Reservation::InFlight,
-                    "done" => Reservation::Replay(StoredAnswer {
-                        status: u16::try_from(status).map_err(|_| {
-                            StoreError::Corrupt(format!("stored HTTP status {status}"))
-                        })?,
-                        body,
-                    }),
-                    other => {
-                        return Err(StoreError::Corrupt(format!(
-                            "unknown idempotency state {other:?}"
-                        )));
-                    }
-                }
-            };
-            tx.commit()?;
-            Ok(r)
-        })
-    }
-
-    fn complete_idempotency_key<'a>(
-        &'a self,
-        key: &'a IdemKey,
-        answer: &'a StoredAnswer,
-    ) -> StoreFuture<'a, bool> {
-        let (k, a) = (key.clone(), answer.clone());
-        self.run(move |c| {
-            Ok(c.execute(
-                "UPDATE idempotency SET state = 'done', status = ?4, body = ?5 \
-                 WHERE key_id = ?1 AND route = ?2 AND idem = ?3 AND state = 'in_flight'",
-                params![k.key_id, k.route, k.idem, i64::from(a.status), a.body],
-            )? == 1)
-        })
-    }
-
-    fn release_idempotency_key<'a>(&'a self, key: &'a IdemKey) -> StoreFuture<'a, ()> {
-        let k = key.clone();
-        self.run(move |c| {
-            c.execute(
-                "DELETE FROM idempotency WHERE key_id = ?1 AND route = ?2 AND idem = ?3 \
-                 AND state = 'in_flight'",
-                params![k.key_id, k.route, k.idem],
-            )?;
-            Ok(())
         })
     }
 }

@@ -17,6 +17,10 @@
 )]
 
 pub use super::delegation_suite::*;
+pub use super::suite_idempotency::{
+    idempotency, idempotency_fencing, idempotency_heartbeat, race_idempotency_key,
+    race_idempotency_mint, race_takeover_and_completion,
+};
 use super::{
     AuditCursor, AuditRow, DelegationStatus, IdemKey, NewDelegation, PlanRecord, PlanStatus,
     Reservation, Role, Store, StoreError, StoreFuture, StoredAnswer, migrations,
@@ -66,6 +70,9 @@ macro_rules! store_suite {
             approval_binding approval_lifetimes race_decide_audited
             trust_records race_reanchor_plan usage_rows race_put_usage
             race_usage_snapshots);
+        $crate::store_suite!(@each $harness;
+            idempotency_fencing idempotency_heartbeat race_idempotency_mint
+            race_takeover_and_completion);
     };
     (@each $harness:expr; $($t:ident)*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -79,7 +86,7 @@ pub(super) async fn fresh(h: &impl Harness) -> Arc<dyn Store> {
     h.open(&h.fresh()).await.unwrap()
 }
 
-fn plan(id: &str) -> PlanRecord {
+pub(super) fn plan(id: &str) -> PlanRecord {
     PlanRecord {
         plan_id: id.into(),
         plan_hash: "ab".repeat(32),
@@ -141,67 +148,6 @@ pub async fn plans(h: &impl Harness) {
     assert_eq!(
         s.get_plan("p1").await.unwrap().unwrap().status,
         PlanStatus::Revoked
-    );
-}
-
-pub async fn idempotency(h: &impl Harness) {
-    let s = fresh(h).await;
-    let k = IdemKey {
-        key_id: 1,
-        route: "token".into(),
-        idem: "k1".into(),
-    };
-    let answer = StoredAnswer {
-        status: 403,
-        body: r#"{"success":false}"#.into(),
-    };
-    assert_eq!(
-        s.reserve_idempotency_key(&k, 1000, 60_000).await.unwrap(),
-        Reservation::Won
-    );
-    assert_eq!(
-        s.reserve_idempotency_key(&k, 1001, 60_000).await.unwrap(),
-        Reservation::InFlight
-    );
-    assert!(s.complete_idempotency_key(&k, &answer).await.unwrap());
-    // Completed once: a second completion and a release change nothing.
-    assert!(!s.complete_idempotency_key(&k, &answer).await.unwrap());
-    s.release_idempotency_key(&k).await.unwrap();
-    assert_eq!(
-        s.reserve_idempotency_key(&k, 1_000_000, 1).await.unwrap(),
-        Reservation::Replay(answer.clone())
-    );
-    // Keys are per API key and route.
-    let other = IdemKey {
-        key_id: 2,
-        ..k.clone()
-    };
-    assert_eq!(
-        s.reserve_idempotency_key(&other, 1000, 60_000)
-            .await
-            .unwrap(),
-        Reservation::Won
-    );
-    // A released reservation starts afresh.
-    s.release_idempotency_key(&other).await.unwrap();
-    assert_eq!(
-        s.reserve_idempotency_key(&other, 1001, 60_000)
-            .await
-            .unwrap(),
-        Reservation::Won
-    );
-    // A reservation whose holder died is taken over once stale.
-    assert_eq!(
-        s.reserve_idempotency_key(&other, 2000, 60_000)
-            .await
-            .unwrap(),
-        Reservation::InFlight
-    );
-    assert_eq!(
-        s.reserve_idempotency_key(&other, 70_000, 60_000)
-            .await
-            .unwrap(),
-        Reservation::Won
     );
 }
 
@@ -377,50 +323,6 @@ where
         out.push(t.await.unwrap());
     }
     out
-}
-
-pub async fn race_idempotency_key(h: &impl Harness) {
-    let s = fresh(h).await;
-    let reserved = Arc::new(Barrier::new(RACERS));
-    let completed = Arc::new(Barrier::new(RACERS));
-    let s2 = s.clone();
-    let got = race(move |i| {
-        let (s, reserved, completed) = (s2.clone(), reserved.clone(), completed.clone());
-        async move {
-            let k = IdemKey {
-                key_id: 7,
-                route: "token".into(),
-                idem: "same".into(),
-            };
-            let first = s.reserve_idempotency_key(&k, 1000, 60_000).await.unwrap();
-            reserved.wait().await;
-            // No assertion before the last barrier: a failing racer must not
-            // leave the others waiting.
-            let completed_ok = if first == Reservation::Won {
-                let answer = StoredAnswer {
-                    status: 200,
-                    body: format!(r#"{{"minted_by":{i}}}"#),
-                };
-                s.complete_idempotency_key(&k, &answer).await.ok()
-            } else {
-                None
-            };
-            completed.wait().await;
-            let then = s.reserve_idempotency_key(&k, 1001, 60_000).await.unwrap();
-            assert_ne!(completed_ok, Some(false), "a winner could not complete");
-            (first, then)
-        }
-    })
-    .await;
-    let winners = got.iter().filter(|(f, _)| *f == Reservation::Won).count();
-    let in_flight = got
-        .iter()
-        .filter(|(f, _)| *f == Reservation::InFlight)
-        .count();
-    assert_eq!((winners, in_flight), (1, RACERS - 1), "{got:?}");
-    let answers: BTreeSet<_> = got.iter().map(|(_, t)| format!("{t:?}")).collect();
-    assert_eq!(answers.len(), 1, "{answers:?}");
-    assert!(matches!(got[0].1, Reservation::Replay(_)), "{got:?}");
 }
 
 fn trust(

@@ -40,7 +40,7 @@ mod imp {
     }
 
     /// Big-endian bytes to little-endian words.
-    fn words(be: &[u8; 32]) -> [u32; 8] {
+    pub fn words(be: &[u8; 32]) -> [u32; 8] {
         let mut le = [0u8; 32];
         p256_cm4::convert_endianness(&mut le, be);
         let mut w = [0u32; 8];
@@ -130,6 +130,8 @@ mod imp {
 }
 
 pub use imp::{P256Key, key, verify};
+#[cfg(armoriq_p256 = "cm4")]
+pub use imp::words;
 
 /// Whether the P-256 verify is small enough in stack (p256-cm4: ~2.2 KiB) to
 /// run where armoriq-core asks for it, in one pass; RustCrypto's (a 6.2 KiB

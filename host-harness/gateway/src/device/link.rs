@@ -12,7 +12,7 @@
 
 use super::spec::DeviceSpec;
 use armoriq_device::{Device, DeviceError, QemuOptions};
-use armoriq_frame::{DeviceInfo, RECEIPT_LEN, RejectKind, Request, Response, VerifyRequest};
+use armoriq_frame::{DeviceInfo, RejectKind, Request, Response, VerifyRequest};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -46,7 +46,7 @@ pub enum DeviceVerdict {
     /// Accepted, with its signed receipt.
     Accepted {
         /// The receipt (SPEC §7).
-        receipt: [u8; RECEIPT_LEN],
+        receipt: Vec<u8>,
         /// The step's leaf hash, as the device computed it.
         leaf_hash: [u8; 32],
     },
@@ -265,7 +265,7 @@ fn ask(
         Response::Receipted {
             accepted, receipt, ..
         } => Ok(DeviceVerdict::Accepted {
-            receipt,
+            receipt: receipt.to_vec(),
             leaf_hash: accepted.leaf_hash,
         }),
         Response::Rejected(r) => Ok(DeviceVerdict::Refused {

@@ -26,10 +26,11 @@
 //! million boots, or 5·10⁹ receipts. A restart leaves a gap of at most
 //! `BLOCK − 1` counters.
 //!
-//! This module only decides: [`Counter::boot`] and [`Counter::take`] return
-//! the [`Write`] the caller must make (and complete) before it signs with the
-//! counter they return. It is pure logic over the pages' words; nothing
-//! panics.
+//! This module only decides: [`Counter::boot`] and [`Counter::take`] read
+//! the pages through the caller's `read(page, slot)` (the slot's word, `None`
+//! past the page's end) and return the [`Write`] the caller must make (and
+//! complete) before it signs with the counter they return. It is pure logic
+//! over the pages' words; nothing panics.
 
 use crate::error::Error;
 
@@ -148,10 +149,20 @@ impl Write {
     }
 }
 
+/// A page reader: the word of `(page, slot)`, `None` past a page's end.
+pub trait Read: Fn(usize, usize) -> Option<u64> {}
+impl<F: Fn(usize, usize) -> Option<u64>> Read for F {}
+
+/// The reader of pages held as arrays.
+#[must_use]
+pub fn read_array<const S: usize>(pages: &[[u64; S]; 2]) -> impl Read + '_ {
+    |p: usize, s: usize| pages.get(p).and_then(|page| page.get(s)).copied()
+}
+
 /// The device's lasting counter: the block in use and where the next record
 /// goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Counter<const S: usize> {
+pub struct Counter {
     record: Record,
     /// The next counter to hand out.
     next: u64,
@@ -160,27 +171,30 @@ pub struct Counter<const S: usize> {
     slot: usize,
 }
 
-impl<const S: usize> Counter<S> {
+impl Counter {
     /// Reads both pages at boot: the newest record (none on a new device)
     /// and the reservation of this boot's first block, with the write that
     /// makes it.
     ///
     /// # Errors
     /// [`Error::ReceiptCounterExhausted`] when the boot or block number
-    /// cannot grow, or `S` is 0.
-    pub fn boot(pages: &[[u64; S]; 2]) -> Result<(Self, Write), Error> {
+    /// cannot grow, or a page has no slot.
+    pub fn boot(read: impl Read) -> Result<(Self, Write), Error> {
         let mut newest: Option<(Record, usize, usize)> = None;
-        for (p, page) in pages.iter().enumerate() {
-            for (i, &slot) in page.iter().enumerate() {
+        for p in 0..2 {
+            let mut i = 0;
+            while let Some(slot) = read(p, i) {
                 if let Some(r) = Record::from_slot(slot)
                     && newest.is_none_or(|(n, _, _)| r > n)
                 {
                     newest = Some((r, p, i));
                 }
+                i = i.saturating_add(1);
             }
         }
         let (record, page, slot) = match newest {
-            None => (Record { boot: 1, block: 0 }, 1, S),
+            // Past page 1's end: the first record goes to page 0, erased first.
+            None => (Record { boot: 1, block: 0 }, 1, usize::MAX),
             Some((n, p, i)) => (
                 Record {
                     boot: n
@@ -202,21 +216,18 @@ impl<const S: usize> Counter<S> {
             page,
             slot,
         };
-        let w = c.place(pages, record)?;
+        let w = c.place(&read, record)?;
         Ok((c, w))
     }
 
     /// Where `record` goes after the newest one, and moves there.
-    fn place(&mut self, pages: &[[u64; S]; 2], record: Record) -> Result<Write, Error> {
-        if S == 0 {
+    fn place(&mut self, read: &impl Read, record: Record) -> Result<Write, Error> {
+        if read(0, 0).is_none() || read(1, 0).is_none() {
             return Err(Error::ReceiptCounterExhausted);
         }
         let value = record.to_slot();
         let slot = self.slot.saturating_add(1);
-        let erased = pages
-            .get(self.page)
-            .and_then(|p| p.get(slot))
-            .is_some_and(|&s| s == ERASED);
+        let erased = read(self.page, slot) == Some(ERASED);
         if erased {
             self.slot = slot;
             return Ok(Write::Program {
@@ -251,7 +262,7 @@ impl<const S: usize> Counter<S> {
     ///
     /// # Errors
     /// [`Error::ReceiptCounterExhausted`] when the block number cannot grow.
-    pub fn take(&mut self, pages: &[[u64; S]; 2]) -> Result<(u64, Option<Write>), Error> {
+    pub fn take(&mut self, read: impl Read) -> Result<(u64, Option<Write>), Error> {
         let mut write = None;
         if self.next > self.record.last() {
             let record = Record {
@@ -262,7 +273,7 @@ impl<const S: usize> Counter<S> {
                     .checked_add(1)
                     .ok_or(Error::ReceiptCounterExhausted)?,
             };
-            write = Some(self.place(pages, record)?);
+            write = Some(self.place(&read, record)?);
             self.record = record;
             self.next = record.first();
         }
@@ -287,14 +298,14 @@ mod tests {
     }
 
     /// Boots on `pages`, applying the boot's write.
-    fn boot(pages: &mut [[u64; S]; 2]) -> Counter<S> {
-        let (c, w) = Counter::boot(pages).unwrap();
+    fn boot(pages: &mut [[u64; S]; 2]) -> Counter {
+        let (c, w) = Counter::boot(read_array(pages)).unwrap();
         w.apply(pages);
         c
     }
 
-    fn take(c: &mut Counter<S>, pages: &mut [[u64; S]; 2]) -> u64 {
-        let (n, w) = c.take(pages).unwrap();
+    fn take(c: &mut Counter, pages: &mut [[u64; S]; 2]) -> u64 {
+        let (n, w) = c.take(read_array(pages)).unwrap();
         if let Some(w) = w {
             w.apply(pages);
         }
@@ -359,14 +370,17 @@ mod tests {
             block: 7,
         }
         .to_slot();
-        assert_eq!(Counter::boot(&pages), Err(Error::ReceiptCounterExhausted));
+        assert_eq!(
+            Counter::boot(read_array(&pages)),
+            Err(Error::ReceiptCounterExhausted)
+        );
     }
 
     #[test]
     fn zero_slots_refuse() {
         let pages = [[ERASED; 0]; 2];
         assert_eq!(
-            Counter::<0>::boot(&pages),
+            Counter::boot(read_array(&pages)),
             Err(Error::ReceiptCounterExhausted)
         );
     }

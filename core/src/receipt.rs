@@ -161,16 +161,21 @@ impl ReceiptBody {
     #[must_use]
     pub fn to_bytes(&self) -> [u8; BODY_LEN] {
         let mut b = [0u8; BODY_LEN];
-        put(&mut b, 0, &MAGIC);
-        put(&mut b, 4, &[self.alg.to_u8()]);
-        put(&mut b, 5, &self.device_id);
-        put(&mut b, 21, &self.boot.to_le_bytes());
-        put(&mut b, 25, &self.counter.to_le_bytes());
-        put(&mut b, 33, &self.jti_hash);
-        put(&mut b, 65, &self.leaf_hash);
-        put(&mut b, 97, &self.call_hash);
-        put(&mut b, 129, &[self.verdict]);
+        self.write(&mut b);
         b
+    }
+
+    /// Writes the version-2 body into `b` (a signer's output buffer).
+    pub fn write(&self, b: &mut [u8; BODY_LEN]) {
+        put(b, 0, &MAGIC);
+        put(b, 4, &[self.alg.to_u8()]);
+        put(b, 5, &self.device_id);
+        put(b, 21, &self.boot.to_le_bytes());
+        put(b, 25, &self.counter.to_le_bytes());
+        put(b, 33, &self.jti_hash);
+        put(b, 65, &self.leaf_hash);
+        put(b, 97, &self.call_hash);
+        put(b, 129, &[self.verdict]);
     }
 
     /// The signed bytes of a version-1 body (Ed25519; `alg` and `boot` are

@@ -299,7 +299,9 @@ impl Server {
             hw::armoriq_bench_end();
             let ticks = self.ticks.since(self.t0);
             let ok = deferred::take_verdict();
-            defmt::info!("bare {} verify ok={} ({} ticks)", alg_name(alg), ok, ticks);
+            // Per-request logs are `debug` (compiled out at the default
+            // DEFMT_LOG=info: ~250 B of the M4F's 64 KiB; issue 28).
+            defmt::debug!("bare {} verify ok={} ({} ticks)", alg_name(alg), ok, ticks);
             return self.respond(uart, &Response::BareVerify { ok, ticks }.into());
         }
         // The frame's bytes are unchanged since `serve` decoded them.
@@ -448,7 +450,7 @@ impl Server {
         let ticks = self.check_ticks;
         match verdict {
             Ok((ok, receipt)) => {
-                defmt::info!(
+                defmt::debug!(
                     "accepted step {} of {} ({} ticks)",
                     ok.index,
                     ok.step_count,

@@ -18,15 +18,17 @@
 //! into the flash page for secrets; the QEMU boards have neither, so that
 //! path is not built.
 //!
-//! The counter is `armoriq_core::counter`'s block reservation: at boot the
-//! device reserves a block of 1,024 counters past the newest record (boot
-//! number one up), and another record each 1,024 receipts. On a board the
-//! records are two flash pages; the QEMU boards' flash does not persist
-//! across runs, so here the pages are RAM, erased at every boot (boot 1,
-//! counter from 1, as a device fresh from the factory).
+//! The counter: the QEMU boards' flash does not persist across runs, so these
+//! images keep it in RAM and sign boot 0 ("no lasting counter", SPEC §7): it
+//! starts at 1 at every boot. A board with flash would run
+//! `armoriq_core::counter`'s block reservation (two flash pages; at boot a
+//! block of 1,024 counters past the newest record, boot number one up; a
+//! record each 1,024 receipts) and sign its boot number; that module is
+//! pure and tested on the host. It is not linked here: its ~550 B of code
+//! (scan, placement, the RAM stand-in for the pages) do not fit the M4F
+//! image's 64 KiB next to the ES256 signer (README, issue 28).
 
 use armoriq_core::canon::Canonicalizer;
-use armoriq_core::counter::{Counter, ERASED};
 use armoriq_core::receipt::{
     self, BODY_LEN, RECEIPT_LEN, ReceiptAlg, ReceiptBody, VERDICT_ACCEPTED,
 };
@@ -45,10 +47,6 @@ use ed25519 as imp;
 #[cfg(any(armoriq_receipt = "es256-cm4", armoriq_receipt = "es256-rustcrypto"))]
 use es256 as imp;
 
-/// Slots per counter page (8 B each). A 2 KiB flash page holds 256; the
-/// RAM pages of the QEMU images 32.
-const SLOTS: usize = 32;
-
 /// Why no receipt was signed for an accepted call.
 pub type Refusal = armoriq_core::Error;
 
@@ -59,8 +57,6 @@ pub struct Signer {
     pub public_key: [u8; MAX_DEVICE_KEY_LEN],
     /// [`receipt::device_id`] of the public key.
     pub device_id: [u8; receipt::DEVICE_ID_LEN],
-    counter: Counter<SLOTS>,
-    pages: [[u64; SLOTS]; 2],
     /// The last receipt's counter (0: none yet this boot).
     pub signed: u64,
 }
@@ -80,22 +76,17 @@ impl Signer {
         let pk = pk.get(..imp::ALG.key_len())?;
         let mut public_key = [0u8; MAX_DEVICE_KEY_LEN];
         public_key.get_mut(..pk.len())?.copy_from_slice(pk);
-        let mut pages = [[ERASED; SLOTS]; 2];
-        let (counter, write) = Counter::boot(&pages).ok()?;
-        write.apply(&mut pages);
         Some(Self {
             key,
             public_key,
             device_id: receipt::device_id(pk),
-            counter,
-            pages,
             signed: 0,
         })
     }
 
-    /// This boot's number.
+    /// This boot's number: 0, no lasting counter (see above).
     pub const fn boot_number(&self) -> u32 {
-        self.counter.boot_number()
+        0
     }
 
     /// The receipt for an accepted call: its body (the token's `jti`, the
@@ -111,29 +102,28 @@ impl Signer {
     ) -> Result<[u8; RECEIPT_LEN], Refusal> {
         let jti_hash = receipt::jti_hash(req.token, claims)?;
         let call_hash = receipt::call_hash(canon, req.mcp, req.action, req.params)?;
-        let (counter, write) = self.counter.take(&self.pages)?;
-        if let Some(w) = write {
-            // On a board: program the flash record, and wait for it, here.
-            w.apply(&mut self.pages);
-        }
+        let counter = self
+            .signed
+            .checked_add(1)
+            .ok_or(Refusal::ReceiptCounterExhausted)?;
         let body = ReceiptBody {
             version: 2,
             alg: imp::ALG,
             device_id: self.device_id,
-            boot: self.counter.boot_number(),
+            boot: self.boot_number(),
             counter,
             jti_hash,
             leaf_hash: ok.leaf_hash,
             call_hash,
             verdict: VERDICT_ACCEPTED,
         };
-        let msg = body.to_bytes();
-        let sig = self.key.sign(&msg).ok_or(Refusal::BadSignature)?;
-        self.signed = counter;
         let mut out = [0u8; RECEIPT_LEN];
-        let (b, s) = out.split_at_mut(BODY_LEN);
-        b.copy_from_slice(&msg);
+        let (msg, s) = out.split_at_mut(BODY_LEN);
+        let msg: &mut [u8; BODY_LEN] = msg.try_into().map_err(|_| Refusal::ReceiptMalformed)?;
+        body.write(msg);
+        let sig = self.key.sign(msg).ok_or(Refusal::BadSignature)?;
         s.copy_from_slice(&sig);
+        self.signed = counter;
         Ok(out)
     }
 }

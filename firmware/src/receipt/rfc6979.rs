@@ -1,14 +1,15 @@
 //! The ECDSA nonce of RFC 6979 §3.2 for P-256 with SHA-256 (qlen = hlen =
-//! 256 bits), over RustCrypto's `hmac` (HMAC-SHA256 on the sha2 already in
-//! the image). p256-cm4's `sign` checks `1 ≤ k < n` and `r, s ≠ 0` itself and
+//! 256 bits), with HMAC-SHA256 (RFC 2104) written out over the sha2 already
+//! in the image: RustCrypto's `hmac` 0.13 (`SimpleHmac`) did the same for
+//! 160 B more flash, which the M4F's 64 KiB budget could not spare (README,
+//! issue 28). RFC 6979's A.2.5 vectors check both on the device. p256-cm4's `sign` checks `1 ≤ k < n` and `r, s ≠ 0` itself and
 //! asks for the next candidate otherwise, which is step h.3's loop.
 //!
 //! The inputs are the private scalar and `h1 = SHA-256(m)`; nothing branches
 //! on them (the reduction of `h1` mod n is a masked select), so the nonce
 //! costs the same for every message: five HMACs, one more pair per retry.
 
-use hmac::{KeyInit, Mac, SimpleHmac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 /// The order n of P-256, big-endian.
 const N: [u8; 32] = [
@@ -16,16 +17,28 @@ const N: [u8; 32] = [
     0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
 ];
 
-/// HMAC-SHA256 with key `k` over the concatenation of `parts`.
+/// `V`'s initial value (step b), a constant so that no fill with ones is
+/// linked in for it.
+const V0: [u8; 32] = [1; 32];
+
+/// HMAC-SHA256 (RFC 2104) with the 32-byte key `k` over the concatenation
+/// of `parts`: `H((k ⊕ opad) ‖ H((k ⊕ ipad) ‖ m))`, the key zero-padded to
+/// SHA-256's 64-byte block.
 fn hmac(k: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
-    let Ok(mut m) = SimpleHmac::<Sha256>::new_from_slice(k) else {
-        // HMAC takes keys of any length.
-        return [0; 32];
-    };
-    for p in parts {
-        m.update(p);
+    let mut pad = [0u8; 64];
+    for (p, &b) in pad.iter_mut().zip(k) {
+        *p = b;
     }
-    m.finalize().into_bytes().into()
+    let xored = |x: u8| pad.map(|b| b ^ x);
+    let mut inner = Sha256::new().chain_update(xored(0x36));
+    for p in parts {
+        inner.update(p);
+    }
+    Sha256::new()
+        .chain_update(xored(0x5c))
+        .chain_update(inner.finalize())
+        .finalize()
+        .into()
 }
 
 /// `bits2octets(h1)` (§2.3.4) for qlen = hlen: `h1 mod n`, i.e. `h1 − n`
@@ -62,9 +75,8 @@ impl Nonces {
     /// `h1 = SHA-256(m)`.
     pub fn new(x: &[u8; 32], h1: &[u8; 32]) -> Self {
         let h = bits2octets(h1);
-        let v = [1u8; 32];
-        let k = hmac(&[0; 32], &[&v, &[0], x, &h]);
-        let v = hmac(&k, &[&v]);
+        let k = hmac(&[0; 32], &[&V0, &[0], x, &h]);
+        let v = hmac(&k, &[&V0]);
         let k = hmac(&k, &[&v, &[1], x, &h]);
         let v = hmac(&k, &[&v]);
         Self {

@@ -106,7 +106,10 @@ pub fn open(spec: &DeviceSpec, timeout: Duration) -> Result<Device, String> {
     let mut dev = match spec {
         DeviceSpec::Tcp(addr) => Device::connect_tcp(addr),
         DeviceSpec::Serial(path) => Device::open_serial(path),
-        DeviceSpec::Qemu(elf) => Device::boot_qemu(elf, &QemuOptions::for_elf(elf)),
+        DeviceSpec::Qemu(elf) => {
+            let opts = QemuOptions::for_elf(elf).map_err(|e| format!("{spec}: {e}"))?;
+            Device::boot_qemu(elf, &opts)
+        }
     }
     .map_err(|e| format!("{spec}: {e}"))?;
     dev.set_timeout(timeout)

@@ -137,7 +137,9 @@ fn a_receipt_of_the_other_algorithm_does_not_verify() {
 #[test]
 fn version_1_receipts_still_verify() {
     let (key, pk) = key(Alg::EdDsa);
-    let rows: Vec<_> = (1..=3).map(|c| row(&key, &pk, c as i64, 0, c, true)).collect();
+    let rows: Vec<_> = (1..=3)
+        .map(|c| row(&key, &pk, c as i64, 0, c, true))
+        .collect();
     let r = verify_receipts(&rows, &pk).unwrap();
     assert_eq!(r.verified, 3);
     assert!(r.findings.is_empty());
@@ -147,7 +149,9 @@ fn version_1_receipts_still_verify() {
 fn a_restart_is_reported_and_removed_rows_around_it_are_found() {
     let (key, pk) = key(Alg::Es256);
     // Boot 1 signs 1..=3; boot 2 starts at the next block.
-    let mut log: Vec<_> = (1..=3).map(|c| row(&key, &pk, c as i64, 1, c, false)).collect();
+    let mut log: Vec<_> = (1..=3)
+        .map(|c| row(&key, &pk, c as i64, 1, c, false))
+        .collect();
     for (i, c) in (BLOCK + 1..=BLOCK + 3).enumerate() {
         log.push(row(&key, &pk, 4 + i as i64, 2, c, false));
     }

@@ -8,6 +8,7 @@
 mod deferred;
 mod es256;
 mod hw;
+mod vectors;
 #[cfg(not(armoriq_receipt = "none"))]
 mod receipt;
 
@@ -413,36 +414,10 @@ impl Server {
         }
     }
 
-    /// An RFC 6979 signature with the request's key (`test-vectors` images
-    /// with ES256 receipts), or "unknown type".
-    #[allow(clippy::unused_self)]
+    /// An RFC 6979 signature with the request's key ([`vectors`]).
     fn sign_vector(&self, key: &[u8; 32], msg: &[u8]) -> Response<'static> {
-        #[cfg(all(
-            feature = "test-vectors",
-            any(armoriq_receipt = "es256-cm4", armoriq_receipt = "es256-rustcrypto")
-        ))]
-        {
-            let t = self.ticks.now();
-            if let Some(signature) = receipt::sign_vector(key, msg) {
-                return Response::Signed {
-                    signature,
-                    ticks: self.ticks.since(t),
-                };
-            }
-            Response::Rejected(Rejected {
-                kind: RejectKind::InvalidInput,
-                error: armoriq_core::Error::KeyInvalid.name(),
-                ticks: 0,
-            })
-        }
-        #[cfg(not(all(
-            feature = "test-vectors",
-            any(armoriq_receipt = "es256-cm4", armoriq_receipt = "es256-rustcrypto")
-        )))]
-        {
-            let _ = (key, msg);
-            Response::FrameError(FrameErrorCode::UnknownType(frame::TYPE_SIGN_VECTOR))
-        }
+        let t = self.ticks.now();
+        vectors::sign(key, msg, || self.ticks.since(t))
     }
 
     /// The response to a finished check.
@@ -509,7 +484,7 @@ impl Server {
         if sig.len() != 64 {
             return false;
         }
-        if let Some((key, msg)) = vector_key(alg, msg) {
+        if let Some((key, msg)) = vectors::vector_key(alg, msg) {
             let Ok(key) = key else { return false };
             deferred::record(frame, deferred::KeyRef::Es256(&key), msg, sig);
         } else {
@@ -549,30 +524,6 @@ impl Server {
         }
         self.served = self.served.wrapping_add(1);
     }
-}
-
-/// With the `test-vectors` feature (test images only): an ES256 bare verify
-/// whose token is `b64url(key) "." msg "." b64url(sig)`, with `key` an
-/// uncompressed P-256 point, brings its own key, so that Wycheproof's vectors
-/// (one key per test group) run through the device's P-256 backend: the key
-/// parsed as at boot (a key off the curve is refused), and the message and
-/// signature as the bytes after the first dot. `None` for any other token (a
-/// JWS header is JSON, never a point), and always without the feature.
-fn vector_key(
-    alg: frame::Alg,
-    msg: &[u8],
-) -> Option<(Result<es256::P256Key, armoriq_core::Error>, &[u8])> {
-    if !cfg!(feature = "test-vectors") || alg != frame::Alg::Es256 {
-        return None;
-    }
-    let dot = msg.iter().position(|&b| b == b'.')?;
-    let (key64, rest) = msg.split_at(dot);
-    let mut sec1 = [0u8; 65];
-    let sec1 = armoriq_core::b64::decode(key64, &mut sec1, 0).ok()?;
-    if sec1.len() != 65 || sec1.first() != Some(&0x04) {
-        return None;
-    }
-    Some((es256::key(sec1), rest.get(1..).unwrap_or_default()))
 }
 
 /// The request in a frame that the receiver has checked (header, length

@@ -21,24 +21,42 @@ const N: [u8; 32] = [
 /// linked in for it.
 const V0: [u8; 32] = [1; 32];
 
-/// HMAC-SHA256 (RFC 2104) with the 32-byte key `k` over the concatenation
-/// of `parts`: `H((k ⊕ opad) ‖ H((k ⊕ ipad) ‖ m))`, the key zero-padded to
-/// SHA-256's 64-byte block.
-fn hmac(k: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
-    let mut pad = [0u8; 64];
-    for (p, &b) in pad.iter_mut().zip(k) {
-        *p = b;
+/// HMAC-SHA256 (RFC 2104) keyed with a 32-byte key: the SHA-256 states
+/// after `k ⊕ ipad` and `k ⊕ opad` (the key zero-padded to the 64-byte
+/// block), kept so that each MAC under the same key costs its message and
+/// one more block, not the two key blocks again.
+struct Keyed {
+    inner: Sha256,
+    outer: Sha256,
+}
+
+impl Keyed {
+    fn new(k: &[u8; 32]) -> Self {
+        // Written byte by byte: a fill with 0x36 would link `memset`.
+        let mut pad = [0u8; 64];
+        for (i, p) in pad.iter_mut().enumerate() {
+            *p = k.get(i).copied().unwrap_or(0) ^ 0x36;
+        }
+        let mut inner = Sha256::new();
+        inner.update(pad);
+        for p in &mut pad {
+            *p ^= 0x36 ^ 0x5c;
+        }
+        let mut outer = Sha256::new();
+        outer.update(pad);
+        Self { inner, outer }
     }
-    let xored = |x: u8| pad.map(|b| b ^ x);
-    let mut inner = Sha256::new().chain_update(xored(0x36));
-    for p in parts {
-        inner.update(p);
+
+    /// `H((k ⊕ opad) ‖ H((k ⊕ ipad) ‖ m))`, `m` the concatenation of `parts`.
+    fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut inner = self.inner.clone();
+        for p in parts {
+            inner.update(p);
+        }
+        let mut outer = self.outer.clone();
+        outer.update(inner.finalize());
+        outer.finalize().into()
     }
-    Sha256::new()
-        .chain_update(xored(0x5c))
-        .chain_update(inner.finalize())
-        .finalize()
-        .into()
 }
 
 /// `bits2octets(h1)` (§2.3.4) for qlen = hlen: `h1 mod n`, i.e. `h1 − n`
@@ -62,10 +80,10 @@ fn bits2octets(h1: &[u8; 32]) -> [u8; 32] {
     out
 }
 
-/// The HMAC_DRBG state (`K`, `V`) of §3.2 steps d–g, and whether a
-/// candidate was drawn already.
+/// The HMAC_DRBG state (`K`, keyed, and `V`) of §3.2 steps d–g, and
+/// whether a candidate was drawn already.
 pub struct Nonces {
-    k: [u8; 32],
+    k: Keyed,
     v: [u8; 32],
     drawn: bool,
 }
@@ -75,10 +93,10 @@ impl Nonces {
     /// `h1 = SHA-256(m)`.
     pub fn new(x: &[u8; 32], h1: &[u8; 32]) -> Self {
         let h = bits2octets(h1);
-        let k = hmac(&[0; 32], &[&V0, &[0], x, &h]);
-        let v = hmac(&k, &[&V0]);
-        let k = hmac(&k, &[&v, &[1], x, &h]);
-        let v = hmac(&k, &[&v]);
+        let k = Keyed::new(&Keyed::new(&[0; 32]).mac(&[&V0, &[0], x, &h]));
+        let v = k.mac(&[&V0]);
+        let k = Keyed::new(&k.mac(&[&v, &[1], x, &h]));
+        let v = k.mac(&[&v]);
         Self {
             k,
             v,
@@ -90,11 +108,11 @@ impl Nonces {
     /// h.3's `K = HMAC_K(V ‖ 0x00)`, `V = HMAC_K(V)` comes first.
     pub fn next_k(&mut self) -> [u8; 32] {
         if self.drawn {
-            self.k = hmac(&self.k, &[&self.v, &[0]]);
-            self.v = hmac(&self.k, &[&self.v]);
+            self.k = Keyed::new(&self.k.mac(&[&self.v, &[0]]));
+            self.v = self.k.mac(&[&self.v]);
         }
         self.drawn = true;
-        self.v = hmac(&self.k, &[&self.v]);
+        self.v = self.k.mac(&[&self.v]);
         self.v
     }
 }

@@ -130,7 +130,8 @@ mod imp {
 }
 
 pub use imp::{P256Key, key, verify};
-#[cfg(armoriq_p256 = "cm4")]
+/// The receipt signer takes its scalars as p256-cm4 words too.
+#[cfg(armoriq_receipt = "es256-cm4")]
 pub use imp::words;
 
 /// Whether the P-256 verify is small enough in stack (p256-cm4: ~2.2 KiB) to

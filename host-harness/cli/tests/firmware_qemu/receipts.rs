@@ -112,6 +112,13 @@ fn accepted_calls_carry_receipts_that_verify_and_count() {
             }
         }
         assert_eq!(device_info(&mut dev).counter, n);
+        // The signer's stack on top of the check's: within the 8 KiB budget.
+        let s = super::stats(&mut dev);
+        eprintln!(
+            "{}: stack peak after checks with ES256 receipts: {} B",
+            img.machine, s.stack_peak
+        );
+        assert!(s.stack_peak <= super::STACK, "{s:?}");
     }
 }
 

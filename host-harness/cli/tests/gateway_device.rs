@@ -324,7 +324,8 @@ fn official_sdk_through_the_device_checked_gateway() {
     let rows = g.rows();
     let row = *invokes(&rows).last().unwrap();
     assert_eq!(row.outcome, "allowed");
-    assert_eq!(row.receipt.as_deref().map(str::len), Some(2 * 189));
+    // A version-2 receipt (SPEC §7): 130-byte body, 64-byte ES256 signature.
+    assert_eq!(row.receipt.as_deref().map(str::len), Some(2 * 194));
     assert!(
         row.device_verdict
             .as_deref()

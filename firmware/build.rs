@@ -117,8 +117,7 @@ fn main() {
             } else {
                 device_p256(&pem)
             }
-        })
-    {
+        }) {
         Ok(seed) => seed,
         Err(e) => {
             eprintln!("error: device key {}: {e}", device.display());

@@ -129,10 +129,10 @@ mod imp {
     }
 }
 
-pub use imp::{P256Key, key, verify};
 /// The receipt signer takes its scalars as p256-cm4 words too.
 #[cfg(armoriq_receipt = "es256-cm4")]
 pub use imp::words;
+pub use imp::{P256Key, key, verify};
 
 /// Whether the P-256 verify is small enough in stack (p256-cm4: ~2.2 KiB) to
 /// run where armoriq-core asks for it, in one pass; RustCrypto's (a 6.2 KiB

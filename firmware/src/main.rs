@@ -8,9 +8,9 @@
 mod deferred;
 mod es256;
 mod hw;
-mod vectors;
 #[cfg(not(armoriq_receipt = "none"))]
 mod receipt;
+mod vectors;
 
 use armoriq_core::canon::Canonicalizer;
 use armoriq_core::jws::Expect;
@@ -243,7 +243,7 @@ impl Server {
             Ok(Request::Verify(req)) => self.begin_check(frame, &req, false),
             Ok(Request::VerifyReceipt(req)) => self.begin_check(frame, &req, true),
             Ok(Request::DeviceInfo) => Handled::Response(self.device_info()),
-        Ok(Request::SignVector { key, msg }) => Handled::Response(self.sign_vector(&key, msg)),
+            Ok(Request::SignVector { key, msg }) => Handled::Response(self.sign_vector(&key, msg)),
             Ok(Request::BareVerify { alg, token }) => {
                 if self.bare_begin(frame, alg, token) {
                     Handled::Signature
@@ -441,7 +441,9 @@ impl Server {
                     ticks,
                 };
                 match receipt {
-                    Some((receipt, sign_ticks)) => Handled::Receipted(accepted, receipt, sign_ticks),
+                    Some((receipt, sign_ticks)) => {
+                        Handled::Receipted(accepted, receipt, sign_ticks)
+                    }
                     None => Response::Accepted(accepted).into(),
                 }
             }

@@ -37,7 +37,10 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(&r.body.to_v1_bytes()[..], signed, "v1 body round trip");
         }
         assert_eq!(ReceiptBody::parse(signed), Ok(r.body));
-        for (alg, pk) in [(ReceiptAlg::Ed25519, &PK[..]), (ReceiptAlg::Es256, &P256_G[..])] {
+        for (alg, pk) in [
+            (ReceiptAlg::Ed25519, &PK[..]),
+            (ReceiptAlg::Es256, &P256_G[..]),
+        ] {
             let key = DeviceKey::<RustCrypto>::parse(alg, pk).expect("a base point is a key");
             let mut forged = r.body;
             forged.version = 2;
@@ -46,7 +49,10 @@ fuzz_target!(|data: &[u8]| {
             let mut bytes = forged.to_bytes().to_vec();
             bytes.extend_from_slice(&r.signature);
             let forged = Receipt::parse(&bytes).expect("a re-encoded body parses");
-            assert!(forged.verify(pk, &key).is_err(), "unsigned receipt accepted");
+            assert!(
+                forged.verify(pk, &key).is_err(),
+                "unsigned receipt accepted"
+            );
         }
     }
     let _ = ReceiptBody::parse(data);

@@ -65,9 +65,7 @@ fn bits2octets(h1: &[u8; 32]) -> [u8; 32] {
     let mut diff = [0u8; 32];
     let mut borrow = 0u16;
     for ((d, &a), &b) in diff.iter_mut().zip(h1).zip(&N).rev() {
-        let t = u16::from(a)
-            .wrapping_sub(u16::from(b))
-            .wrapping_sub(borrow);
+        let t = u16::from(a).wrapping_sub(u16::from(b)).wrapping_sub(borrow);
         *d = t.to_le_bytes()[0];
         borrow = (t >> 8) & 1;
     }
@@ -97,11 +95,7 @@ impl Nonces {
         let v = k.mac(&[&V0]);
         let k = Keyed::new(&k.mac(&[&v, &[1], x, &h]));
         let v = k.mac(&[&v]);
-        Self {
-            k,
-            v,
-            drawn: false,
-        }
+        Self { k, v, drawn: false }
     }
 
     /// Step h: the next candidate `k` (big-endian); after the first, step

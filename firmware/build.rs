@@ -7,7 +7,13 @@
 //! AN385/AN386 (`memory-mps2.x`). P-256 backend (cfg `armoriq_p256`): `cm4`
 //! (p256-cm4) with feature `p256-cm4` on thumbv7em / thumbv8m.main unless
 //! `rustcrypto-p256` is on; `rustcrypto` on thumbv7m or with
-//! `rustcrypto-p256`; `none` without `es256`.
+//! `rustcrypto-p256`; `none` without `es256`. Receipt signer (cfg
+//! `armoriq_receipt`): `es256-cm4` / `es256-rustcrypto` (feature `receipts`,
+//! the P-256 backend's), `ed25519` (feature `receipts-ed25519`), `none`.
+//!
+//! The device's receipt key is `$ARMORIQ_DEVICE_KEY` if set, else
+//! `keys/dev/device-p256.pem` (ES256 receipts) or
+//! `keys/dev/device-ed25519.pem` (Ed25519 receipts): a PKCS#8 PEM.
 //!
 //! The key file is `$ARMORIQ_FIRMWARE_KEYS` if set, else `keys/trusted.json`.
 //! It is either a JWK Set `{"keys": [JWK, ...]}` with optional verifier
@@ -59,6 +65,20 @@ fn main() {
         std::process::exit(1);
     };
     println!("cargo:rustc-cfg=armoriq_p256=\"{p256}\"");
+    println!(
+        "cargo::rustc-check-cfg=cfg(armoriq_receipt, values(\"es256-cm4\", \"es256-rustcrypto\", \"ed25519\", \"none\"))"
+    );
+    let receipt = match (feature("RECEIPTS"), feature("RECEIPTS_ED25519"), p256) {
+        (true, true, _) => {
+            eprintln!("error: features receipts (ES256) and receipts-ed25519: choose one");
+            std::process::exit(1);
+        }
+        (true, false, "cm4") => "es256-cm4",
+        (true, false, _) => "es256-rustcrypto",
+        (false, true, _) => "ed25519",
+        (false, false, _) => "none",
+    };
+    println!("cargo:rustc-cfg=armoriq_receipt=\"{receipt}\"");
     println!("cargo:rerun-if-changed=device.x");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=ARMORIQ_FIRMWARE_KEYS");
@@ -76,16 +96,28 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let ed25519 = receipt == "ed25519";
     let device = std::env::var_os("ARMORIQ_DEVICE_KEY").map_or_else(
-        || PathBuf::from("keys/dev/device-ed25519.pem"),
+        || {
+            PathBuf::from(if ed25519 {
+                "keys/dev/device-ed25519.pem"
+            } else {
+                "keys/dev/device-p256.pem"
+            })
+        },
         PathBuf::from,
     );
     println!("cargo:rerun-if-env-changed=ARMORIQ_DEVICE_KEY");
     println!("cargo:rerun-if-changed={}", device.display());
     let seed = match std::fs::read_to_string(&device)
         .map_err(|e| e.to_string())
-        .and_then(|pem| device_seed(&pem))
-    {
+        .and_then(|pem| {
+            if ed25519 {
+                device_seed(&pem)
+            } else {
+                device_p256(&pem)
+            }
+        }) {
         Ok(seed) => seed,
         Err(e) => {
             eprintln!("error: device key {}: {e}", device.display());
@@ -93,8 +125,9 @@ fn main() {
         }
     };
     let code = format!(
-        "{code}/// The device's Ed25519 receipt key (seed), provisioned at build.\n\
-         #[allow(dead_code)]\npub static DEVICE_SEED: [u8; 32] = {};\n",
+        "{code}/// The device's receipt key, provisioned at build: the Ed25519 seed\n\
+         /// (`receipts-ed25519`) or the P-256 private scalar, big-endian.\n\
+         #[allow(dead_code)]\npub static DEVICE_KEY: [u8; 32] = {};\n",
         bytes_lit(&seed)
     );
     std::fs::write(out.join("provisioned.rs"), code).expect("write provisioned.rs");
@@ -123,6 +156,32 @@ fn device_seed(pem: &str) -> Result<[u8; 32], String> {
         Some(seed) if seed.len() == 32 => Ok(seed.try_into().unwrap()),
         _ => Err("not an Ed25519 PKCS#8 key (RFC 8410)".into()),
     }
+}
+
+/// The private scalar of a P-256 private key in PKCS#8 PEM (RFC 5208 with
+/// RFC 5915's ECPrivateKey inside, as `openssl genpkey -algorithm EC
+/// -pkeyopt ec_paramgen_curve:P-256` and `armoriq keygen --alg ES256` write
+/// it): the algorithm and curve OIDs must be id-ecPublicKey and prime256v1,
+/// and the scalar is the ECPrivateKey's `version 1, OCTET STRING (32)`.
+fn device_p256(pem: &str) -> Result<[u8; 32], String> {
+    const EC_PUBLIC_KEY: [u8; 9] = [0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+    const PRIME256V1: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+    const SCALAR: [u8; 5] = [0x02, 0x01, 0x01, 0x04, 0x20];
+    if !pem.contains("-----BEGIN PRIVATE KEY-----") {
+        return Err("not a PKCS#8 PEM (BEGIN PRIVATE KEY)".into());
+    }
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|e| e.to_string())?;
+    let find = |pat: &[u8]| der.windows(pat.len()).position(|w| w == pat);
+    if find(&EC_PUBLIC_KEY).is_none() || find(&PRIME256V1).is_none() {
+        return Err("not a P-256 PKCS#8 key".into());
+    }
+    let at = find(&SCALAR).ok_or("no ECPrivateKey scalar")? + SCALAR.len();
+    der.get(at..at + 32)
+        .and_then(|d| <[u8; 32]>::try_from(d).ok())
+        .ok_or_else(|| "truncated ECPrivateKey".into())
 }
 
 fn b64(jwk: &Value, member: &str, len: usize) -> Result<Vec<u8>, String> {

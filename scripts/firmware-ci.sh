@@ -6,8 +6,10 @@
 # Copies the host test's images (host-harness/cli/tests/firmware_qemu.rs) to
 # firmware/target/images/ and writes their paths to
 #   firmware/target/firmware-elf.env   ARMORIQ_FIRMWARE_ELF=, _ELF_M3=, _ELF_M33=,
-#                                      _VECTORS_ELF=, _VECTORS_ELF_M3=, _GATEWAY_ELF=,
-#                                      _NO_RECEIPTS_ELF= (the ES256-only image: protocol revision 1)
+#                                      _VECTORS_ELF=, _VECTORS_ELF_M3=, _VECTORS_ELF_M33=,
+#                                      _GATEWAY_ELF=, _NO_RECEIPTS_ELF= (the ES256-only image:
+#                                      protocol revision 1), _ED25519_RECEIPTS_ELF= (M4F,
+#                                      Ed25519 receipts: the comparison image of issue 28)
 # and prints them as `export ...` lines (also appended to $GITHUB_ENV if set).
 #
 # Usage: bash scripts/firmware-ci.sh
@@ -51,8 +53,8 @@ step "build thumbv7m-none-eabi (Cortex-M3, mps2-an385; ES256 through RustCrypto 
 cargo build --release --target thumbv7m-none-eabi
 step "build thumbv8m.main-none-eabihf (Cortex-M33, mps2-an505; ES256 through p256-cm4), release"
 cargo build --release --target thumbv8m.main-none-eabihf
-step "test-vectors images (Wycheproof through p256-cm4 on the M4F, RustCrypto on the M3), release"
-for t in thumbv7em-none-eabihf thumbv7m-none-eabi; do
+step "test-vectors images (Wycheproof and RFC 6979 through p256-cm4 on the M4F and M33, RustCrypto on the M3), release"
+for t in thumbv7em-none-eabihf thumbv7m-none-eabi thumbv8m.main-none-eabihf; do
   cargo build --release --target "$t" --features test-vectors --target-dir target/vectors
 done
 step "gateway image (M4F; the development EdDSA key, issuer armoriq-gateway: armoriq serve --device qemu:ELF tests)"
@@ -61,6 +63,14 @@ step "gateway image (M4F; the development EdDSA key, issuer armoriq-gateway: arm
 # iss/aud (armoriq-gateway / armoriq-proxy).
 ARMORIQ_FIRMWARE_KEYS="$fw/keys/trusted-gateway.json" cargo build --release --target thumbv7em-none-eabihf \
   --target-dir target/gateway
+step "Ed25519-receipt image (M4F, feature receipts-ed25519: EdDSA-only deployments; the comparison image)"
+# curve25519-dalek and subtle at opt-level 3 for the receipt's signature
+# (at z its constant-time table lookups spend ~25 % of a receipt in copies).
+ed_receipts=(--no-default-features --features es256,eddsa,p256-cm4,receipts-ed25519
+             --config 'profile.release.package.curve25519-dalek.opt-level=3'
+             --config 'profile.release.package.subtle.opt-level=3' --target-dir target/receipts-ed25519)
+ARMORIQ_FIRMWARE_KEYS="$fw/keys/trusted.json" cargo build --release --target thumbv7em-none-eabihf "${ed_receipts[@]}"
+cargo clippy --release --target thumbv7em-none-eabihf "${ed_receipts[@]}" -- -D warnings
 step "clippy (firmware: M4F with test-vectors, M3, M33)"
 cargo clippy --release --target thumbv7em-none-eabihf --features test-vectors --target-dir target/vectors -- -D warnings
 cargo clippy --release --target thumbv7m-none-eabi -- -D warnings
@@ -68,15 +78,13 @@ cargo clippy --release --target thumbv8m.main-none-eabihf -- -D warnings
 step "one-algorithm images (ES256 only, EdDSA only; thumbv7em), release, clippy"
 # Each with the development key of its algorithm (keys/trusted-<alg>.json):
 # a key of an algorithm that is not linked in fails the build.
-# They have no receipts, so curve25519-dalek and subtle stay at opt-level z
-# (Cargo.toml raises them to 3 for the receipt's signature).
-size_opt=(--config 'profile.release.package.curve25519-dalek.opt-level="z"'
-          --config 'profile.release.package.subtle.opt-level="z"')
+# They have no receipts.
+size_opt=()
 for a in es256 eddsa; do
   f="$a"; [ "$a" = es256 ] && f="es256,p256-cm4"
-  ARMORIQ_FIRMWARE_KEYS="$fw/keys/trusted-$a.json" cargo build "${size_opt[@]}" --release --target thumbv7em-none-eabihf \
+  ARMORIQ_FIRMWARE_KEYS="$fw/keys/trusted-$a.json" cargo build ${size_opt[@]+"${size_opt[@]}"} --release --target thumbv7em-none-eabihf \
     --no-default-features --features "$f" --target-dir "target/only-$a"
-  ARMORIQ_FIRMWARE_KEYS="$fw/keys/trusted-$a.json" cargo clippy "${size_opt[@]}" --release --target thumbv7em-none-eabihf \
+  ARMORIQ_FIRMWARE_KEYS="$fw/keys/trusted-$a.json" cargo clippy ${size_opt[@]+"${size_opt[@]}"} --release --target thumbv7em-none-eabihf \
     --no-default-features --features "$f" --target-dir "target/only-$a" -- -D warnings
 done
 
@@ -107,14 +115,14 @@ sections() {  # "name size flags" per section, from arm-none-eabi-objdump -h
     case "$idx" in [0-9]*) read -r flags; echo "$name $((16#$size)) $flags" ;; esac
   done
 }
-# The M4F image has signed receipts (feature `receipts`, issue 19): 124,024 B
-# measured, of which 64,008 B are the receipts' (curve25519-dalek's basepoint
-# tables and its field arithmetic at opt-level 3: firmware/README.md); the
-# one-algorithm images are built without receipts; the EdDSA-only one had 96 B
-# to spare and protocol revision 2 (two request types, two answers: +744 B)
-# takes it to 53,896 B, so its budget is 53 KiB (54,272 B).
+# The M4F image signs ES256 receipts through p256-cm4 (issue 28): 64 KiB
+# (65,536 B) with both verify algorithms. The Ed25519-receipt image (issue 19's
+# receipts, feature receipts-ed25519) keeps its 124 KiB (126,976 B). The
+# one-algorithm images are built without receipts; the EdDSA-only one is
+# 53 KiB (54,272 B): protocol revision 2 took it to 53,896 B.
 #       name       ELF under target/                                           flash budget (B; 0: reported)
-images="m4         thumbv7em-none-eabihf/release/armoriq-firmware                 126976
+images="m4         thumbv7em-none-eabihf/release/armoriq-firmware                 65536
+m4-ed25519-receipts receipts-ed25519/thumbv7em-none-eabihf/release/armoriq-firmware 126976
 m3         thumbv7m-none-eabi/release/armoriq-firmware                    0
 m33        thumbv8m.main-none-eabihf/release/armoriq-firmware             0
 only-es256 only-es256/thumbv7em-none-eabihf/release/armoriq-firmware      49152
@@ -131,9 +139,9 @@ while read -r name elf budget; do
   else
     verdict="(reported)"
   fi
-  printf '%-11s flash %6d B (%.1f KiB: %s)  %s\n' "$name" "$flash" "$(awk "BEGIN{print $flash/1024}")" \
+  printf '%-19s flash %6d B (%.1f KiB: %s)  %s\n' "$name" "$flash" "$(awk "BEGIN{print $flash/1024}")" \
     "${parts//,/ + }" "$verdict"
-  printf '%-11s static RAM %6d B (.data + .bss + .uninit); heap: none (no allocator linked)\n' "$name" "$ram"
+  printf '%-19s static RAM %6d B (.data + .bss + .uninit); heap: none (no allocator linked)\n' "$name" "$ram"
 done <<< "$images"
 # QEMU < 8.2 (Debian 12: 7.2) raises UNDEF on a 32-bit LDM with one register
 # and no writeback (UNPREDICTABLE in Armv7-M); vendor/p256-cm4 has the one
@@ -169,7 +177,9 @@ env_file="$fw/target/firmware-elf.env"
 : > "$env_file"
 for pair in ELF:thumbv7em-none-eabihf ELF_M3:thumbv7m-none-eabi ELF_M33:thumbv8m.main-none-eabihf \
             VECTORS_ELF:vectors/thumbv7em-none-eabihf VECTORS_ELF_M3:vectors/thumbv7m-none-eabi \
-            GATEWAY_ELF:gateway/thumbv7em-none-eabihf NO_RECEIPTS_ELF:only-es256/thumbv7em-none-eabihf; do
+            VECTORS_ELF_M33:vectors/thumbv8m.main-none-eabihf \
+            GATEWAY_ELF:gateway/thumbv7em-none-eabihf NO_RECEIPTS_ELF:only-es256/thumbv7em-none-eabihf \
+            ED25519_RECEIPTS_ELF:receipts-ed25519/thumbv7em-none-eabihf; do
   var="ARMORIQ_FIRMWARE_${pair%%:*}"
   dir="${pair#*:}"
   copy="$fw/target/images/${dir//\//-}.elf"

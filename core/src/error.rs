@@ -300,8 +300,9 @@ pub enum Error {
     StepMalformed,
 
     // ----- Device receipts (SPEC §7) -----
-    /// A receipt is not [`crate::receipt::RECEIPT_LEN`] bytes or its body's
-    /// magic or verdict byte is wrong.
+    /// A receipt is not [`crate::receipt::RECEIPT_LEN`] (or, version 1,
+    /// [`crate::receipt::RECEIPT_V1_LEN`]) bytes or its body's magic,
+    /// algorithm or verdict byte is wrong.
     ReceiptMalformed,
     /// A receipt names another device than the enrolled key's.
     ReceiptDeviceMismatch,
@@ -320,6 +321,9 @@ pub enum Error {
         /// The counter found.
         found: u64,
     },
+    /// The device's lasting receipt counter cannot go on: its reservation
+    /// records are used up or unreadable ([`crate::counter`]).
+    ReceiptCounterExhausted,
 }
 
 impl Error {
@@ -425,6 +429,7 @@ impl Error {
             Self::ReceiptDeviceMismatch => "ReceiptDeviceMismatch",
             Self::ReceiptCounterGap { .. } => "ReceiptCounterGap",
             Self::ReceiptCounterRepeat { .. } => "ReceiptCounterRepeat",
+            Self::ReceiptCounterExhausted => "ReceiptCounterExhausted",
         }
     }
 
@@ -565,6 +570,9 @@ impl fmt::Display for Error {
                 f,
                 "receipt counter {found} is not above the previous {previous}: repeated receipt"
             ),
+            Self::ReceiptCounterExhausted => {
+                f.write_str("the device's receipt counter cannot go on (reservations used up)")
+            }
         }
     }
 }

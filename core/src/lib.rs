@@ -11,6 +11,7 @@
 //! * [`csrg`]: the ArmorIQ CSRG token object.
 //! * [`verify`]: the one-call invocation check.
 //! * [`receipt`]: the verifier device's signed receipts (SPEC §7).
+//! * [`counter`]: the receipt counter that survives restarts (block reservations).
 //!
 //! `#![no_std]`, no `alloc` even behind a feature, `forbid(unsafe_code)`. Limits (depth,
 //! members, steps) are const generics; exhausting one is an [`Error`] variant
@@ -33,6 +34,7 @@
 
 pub mod b64;
 pub mod canon;
+pub mod counter;
 pub mod csrg;
 pub mod decimal;
 pub mod error;

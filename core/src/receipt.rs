@@ -1,52 +1,129 @@
 //! The verifier device's signed receipts (SPEC §7).
 //!
-//! For every call it accepts, the device signs with its own Ed25519 key a
-//! fixed 125-byte body:
+//! For every call it accepts, the device signs with its own key a fixed
+//! body. Two versions exist, told apart by the magic; a receipt of either
+//! verifies:
 //!
 //! ```text
-//! off len
-//!   0   4  magic "AQR1"
-//!   4  16  device id: SHA-256(device public key)[..16]
-//!  20   8  counter, u64 little-endian: 1, 2, 3, … per receipt since provisioning
-//!  28  32  SHA-256 of the token's `jti` (UTF-8, escapes decoded)
-//!  60  32  the step's leaf hash, SHA-256(0x00 ‖ canonical(step))
-//!  92  32  the call hash (see [`call_hash`])
-//! 124   1  verdict: 1 = accepted
+//! version 2 ("AQR2", 130 bytes)          version 1 ("AQR1", 125 bytes, Ed25519)
+//! off len                                off len
+//!   0   4  magic "AQR2"                    0   4  magic "AQR1"
+//!   4   1  algorithm: 1 Ed25519, 2 ES256   4  16  device id
+//!   5  16  device id                      20   8  counter
+//!  21   4  boot, u32 LE (0: no lasting    28  32  SHA-256(jti)
+//!          counter on this device)        60  32  leaf hash
+//!  25   8  counter, u64 LE                92  32  call hash
+//!  33  32  SHA-256 of the token's `jti`  124   1  verdict
+//!  65  32  the step's leaf hash
+//!  97  32  the call hash (see [`call_hash`])
+//! 129   1  verdict: 1 = accepted
 //! ```
 //!
-//! and the receipt is the body followed by the 64-byte signature (plain
-//! Ed25519 over the body, RFC 8032). A host checks one with
-//! [`Receipt::verify`] (through any [`Backend`], strict verification) and a
-//! log's receipts in order with [`Sequence`]: a counter that skips values is a
-//! missing receipt, one that does not grow a repeated one.
+//! The receipt is the body followed by the 64-byte signature over it: Ed25519
+//! (RFC 8032) or, for algorithm 2, ECDSA P-256 / SHA-256 as `r ‖ s` (the JWS
+//! ES256 form, RFC 7518 §3.4). The algorithm is inside the signed bytes, so a
+//! signature cannot be re-read under the other one. The device id is the first
+//! 16 bytes of SHA-256 of the device's public key (32 raw Ed25519 bytes, or the
+//! 65-byte uncompressed SEC1 P-256 point).
+//!
+//! A host checks one with [`Receipt::verify`] (through any [`Backend`]) and a
+//! log's receipts in counter order with [`Sequence`]: within one boot a
+//! counter that skips values is a missing receipt, one that does not grow a
+//! repeated one; a new boot's first counter lands on a block boundary
+//! ([`crate::counter`]), which tells a restart from removed rows.
 //!
 //! Everything here is bounded and allocation-free; nothing panics.
 
 use crate::b64;
 use crate::canon::{Canonicalizer, Profile};
+use crate::counter::is_block_start;
 use crate::error::Error;
 use crate::jws::Claims;
 use crate::sig::Backend;
 use sha2::{Digest, Sha256};
 
-/// The body's first four bytes.
-pub const MAGIC: [u8; 4] = *b"AQR1";
-/// Length of the signed body.
-pub const BODY_LEN: usize = 125;
-/// Length of the signature.
+/// The magic of a version-1 body (Ed25519 only, no boot field).
+pub const MAGIC_V1: [u8; 4] = *b"AQR1";
+/// The magic of a version-2 body (algorithm and boot fields).
+pub const MAGIC: [u8; 4] = *b"AQR2";
+/// Length of a version-2 body (what devices sign today).
+pub const BODY_LEN: usize = 130;
+/// Length of a version-1 body.
+pub const BODY_V1_LEN: usize = 125;
+/// Length of the signature (Ed25519, or ES256's `r ‖ s`).
 pub const SIGNATURE_LEN: usize = 64;
-/// Length of a whole receipt (body and signature).
+/// Length of a whole version-2 receipt (body and signature).
 pub const RECEIPT_LEN: usize = BODY_LEN + SIGNATURE_LEN;
+/// Length of a whole version-1 receipt.
+pub const RECEIPT_V1_LEN: usize = BODY_V1_LEN + SIGNATURE_LEN;
 /// Length of a device id.
 pub const DEVICE_ID_LEN: usize = 16;
 /// The verdict byte of an accepted call (the only verdict signed today).
 pub const VERDICT_ACCEPTED: u8 = 1;
+/// Length of the longest device public key (uncompressed SEC1 P-256).
+pub const MAX_KEY_LEN: usize = 65;
+
+/// A receipt's signature algorithm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReceiptAlg {
+    /// Ed25519 (RFC 8032); every version-1 receipt.
+    Ed25519,
+    /// ECDSA P-256 / SHA-256, `r ‖ s` (ES256).
+    Es256,
+}
+
+impl ReceiptAlg {
+    /// The algorithm byte of a version-2 body.
+    #[must_use]
+    pub const fn to_u8(self) -> u8 {
+        match self {
+            Self::Ed25519 => 1,
+            Self::Es256 => 2,
+        }
+    }
+
+    /// The algorithm of a version-2 body's byte.
+    #[must_use]
+    pub const fn from_u8(b: u8) -> Option<Self> {
+        match b {
+            1 => Some(Self::Ed25519),
+            2 => Some(Self::Es256),
+            _ => None,
+        }
+    }
+
+    /// The length of a public key of this algorithm (32 raw Ed25519 bytes,
+    /// 65 for an uncompressed P-256 point).
+    #[must_use]
+    pub const fn key_len(self) -> usize {
+        match self {
+            Self::Ed25519 => 32,
+            Self::Es256 => 65,
+        }
+    }
+
+    /// The JOSE name (`EdDSA`, `ES256`).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Ed25519 => "EdDSA",
+            Self::Es256 => "ES256",
+        }
+    }
+}
 
 /// What a receipt says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReceiptBody {
+    /// The body's version: 1 (`AQR1`) or 2 (`AQR2`).
+    pub version: u8,
+    /// The signature algorithm (always Ed25519 in version 1).
+    pub alg: ReceiptAlg,
     /// The signing device ([`device_id`] of its public key).
     pub device_id: [u8; DEVICE_ID_LEN],
+    /// The device's boot number (0: the device keeps no lasting counter;
+    /// always 0 in version 1).
+    pub boot: u32,
     /// The receipt's number on that device.
     pub counter: u64,
     /// SHA-256 of the token's `jti` ([`jti_hash`]).
@@ -79,11 +156,34 @@ fn take<const N: usize>(b: &[u8], at: usize) -> Result<[u8; N], Error> {
 }
 
 impl ReceiptBody {
-    /// The signed bytes.
+    /// The signed bytes of a version-2 body (`version` is not consulted:
+    /// devices sign version 2).
     #[must_use]
     pub fn to_bytes(&self) -> [u8; BODY_LEN] {
         let mut b = [0u8; BODY_LEN];
-        put(&mut b, 0, &MAGIC);
+        self.write(&mut b);
+        b
+    }
+
+    /// Writes the version-2 body into `b` (a signer's output buffer).
+    pub fn write(&self, b: &mut [u8; BODY_LEN]) {
+        put(b, 0, &MAGIC);
+        put(b, 4, &[self.alg.to_u8()]);
+        put(b, 5, &self.device_id);
+        put(b, 21, &self.boot.to_le_bytes());
+        put(b, 25, &self.counter.to_le_bytes());
+        put(b, 33, &self.jti_hash);
+        put(b, 65, &self.leaf_hash);
+        put(b, 97, &self.call_hash);
+        put(b, 129, &[self.verdict]);
+    }
+
+    /// The signed bytes of a version-1 body (Ed25519; `alg` and `boot` are
+    /// not in it): what revision-2 firmware signed.
+    #[must_use]
+    pub fn to_v1_bytes(&self) -> [u8; BODY_V1_LEN] {
+        let mut b = [0u8; BODY_V1_LEN];
+        put(&mut b, 0, &MAGIC_V1);
         put(&mut b, 4, &self.device_id);
         put(&mut b, 20, &self.counter.to_le_bytes());
         put(&mut b, 28, &self.jti_hash);
@@ -93,22 +193,41 @@ impl ReceiptBody {
         b
     }
 
-    /// Reads a body.
+    /// Reads a body of either version.
     ///
     /// # Errors
-    /// [`Error::ReceiptMalformed`]: not [`BODY_LEN`] bytes, another magic, or
+    /// [`Error::ReceiptMalformed`]: not [`BODY_LEN`] bytes after `AQR2` (or
+    /// [`BODY_V1_LEN`] after `AQR1`), another magic, an unknown algorithm, or
     /// a verdict other than [`VERDICT_ACCEPTED`].
     pub fn parse(b: &[u8]) -> Result<Self, Error> {
-        if b.len() != BODY_LEN || take::<4>(b, 0)? != MAGIC {
+        let magic = take::<4>(b, 0)?;
+        let body = if magic == MAGIC && b.len() == BODY_LEN {
+            Self {
+                version: 2,
+                alg: ReceiptAlg::from_u8(u8::from_le_bytes(take(b, 4)?))
+                    .ok_or(Error::ReceiptMalformed)?,
+                device_id: take(b, 5)?,
+                boot: u32::from_le_bytes(take(b, 21)?),
+                counter: u64::from_le_bytes(take(b, 25)?),
+                jti_hash: take(b, 33)?,
+                leaf_hash: take(b, 65)?,
+                call_hash: take(b, 97)?,
+                verdict: u8::from_le_bytes(take(b, 129)?),
+            }
+        } else if magic == MAGIC_V1 && b.len() == BODY_V1_LEN {
+            Self {
+                version: 1,
+                alg: ReceiptAlg::Ed25519,
+                device_id: take(b, 4)?,
+                boot: 0,
+                counter: u64::from_le_bytes(take(b, 20)?),
+                jti_hash: take(b, 28)?,
+                leaf_hash: take(b, 60)?,
+                call_hash: take(b, 92)?,
+                verdict: u8::from_le_bytes(take(b, 124)?),
+            }
+        } else {
             return Err(Error::ReceiptMalformed);
-        }
-        let body = Self {
-            device_id: take(b, 4)?,
-            counter: u64::from_le_bytes(take(b, 20)?),
-            jti_hash: take(b, 28)?,
-            leaf_hash: take(b, 60)?,
-            call_hash: take(b, 92)?,
-            verdict: u8::from_le_bytes(take(b, 124)?),
         };
         if body.verdict != VERDICT_ACCEPTED {
             return Err(Error::ReceiptMalformed);
@@ -117,54 +236,112 @@ impl ReceiptBody {
     }
 }
 
+/// A device's receipt key, parsed by a [`Backend`].
+#[derive(Clone, Debug)]
+pub enum DeviceKey<B: Backend> {
+    /// An Ed25519 key.
+    Ed25519(B::Ed25519Key),
+    /// A P-256 key.
+    Es256(B::P256Key),
+}
+
+impl<B: Backend> DeviceKey<B> {
+    /// Parses a device public key of `alg`: 32 raw bytes (Ed25519) or the
+    /// 65-byte uncompressed SEC1 point (P-256).
+    ///
+    /// # Errors
+    /// [`Error::KeyInvalid`]: another length, or not a key.
+    pub fn parse(alg: ReceiptAlg, public_key: &[u8]) -> Result<Self, Error> {
+        if public_key.len() != alg.key_len() {
+            return Err(Error::KeyInvalid);
+        }
+        match alg {
+            ReceiptAlg::Ed25519 => {
+                let raw: &[u8; 32] = public_key.try_into().map_err(|_| Error::KeyInvalid)?;
+                B::ed25519_key(raw).map(Self::Ed25519)
+            }
+            ReceiptAlg::Es256 => B::p256_key(public_key).map(Self::Es256),
+        }
+    }
+
+    /// The key's algorithm.
+    #[must_use]
+    pub const fn alg(&self) -> ReceiptAlg {
+        match self {
+            Self::Ed25519(_) => ReceiptAlg::Ed25519,
+            Self::Es256(_) => ReceiptAlg::Es256,
+        }
+    }
+}
+
 /// A signed receipt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Receipt {
     /// What it says.
     pub body: ReceiptBody,
-    /// The signed bytes (as received).
+    /// The signed bytes (as received), [`Receipt::signed_len`] of them.
     pub signed: [u8; BODY_LEN],
-    /// The Ed25519 signature over `signed`.
+    /// How many bytes of `signed` are the body (125 or 130).
+    pub signed_len: usize,
+    /// The signature over the signed bytes.
     pub signature: [u8; SIGNATURE_LEN],
 }
 
 impl Receipt {
-    /// Reads a receipt: body then signature.
+    /// Reads a receipt of either version: body then signature.
     ///
     /// # Errors
     /// [`Error::ReceiptMalformed`].
     pub fn parse(b: &[u8]) -> Result<Self, Error> {
-        if b.len() != RECEIPT_LEN {
-            return Err(Error::ReceiptMalformed);
-        }
-        let signed: [u8; BODY_LEN] = take(b, 0)?;
+        let body_len = b
+            .len()
+            .checked_sub(SIGNATURE_LEN)
+            .ok_or(Error::ReceiptMalformed)?;
+        let (head, sig) = b.split_at(body_len);
+        let body = ReceiptBody::parse(head)?;
+        let mut signed = [0u8; BODY_LEN];
+        put(&mut signed, 0, head);
         Ok(Self {
-            body: ReceiptBody::parse(&signed)?,
+            body,
             signed,
-            signature: take(b, BODY_LEN)?,
+            signed_len: body_len,
+            signature: take(sig, 0)?,
         })
     }
 
+    /// The signed bytes.
+    #[must_use]
+    pub fn signed_bytes(&self) -> &[u8] {
+        self.signed.get(..self.signed_len).unwrap_or_default()
+    }
+
     /// Checks that the receipt names the device of `public_key` and that
-    /// `key` (the same key, parsed by the backend) signed it.
+    /// `key` (the same key, parsed by the backend) signed it with the
+    /// receipt's algorithm.
     ///
     /// # Errors
-    /// [`Error::ReceiptDeviceMismatch`], [`Error::BadSignature`].
-    pub fn verify<B: Backend>(
-        &self,
-        public_key: &[u8; 32],
-        key: &B::Ed25519Key,
-    ) -> Result<(), Error> {
+    /// [`Error::ReceiptDeviceMismatch`]; [`Error::BadSignature`], also when
+    /// the receipt's algorithm is not the key's.
+    pub fn verify<B: Backend>(&self, public_key: &[u8], key: &DeviceKey<B>) -> Result<(), Error> {
         if self.body.device_id != device_id(public_key) {
             return Err(Error::ReceiptDeviceMismatch);
         }
-        B::verify_ed25519(key, &self.signed, &self.signature)
+        match (self.body.alg, key) {
+            (ReceiptAlg::Ed25519, DeviceKey::Ed25519(k)) => {
+                B::verify_ed25519(k, self.signed_bytes(), &self.signature)
+            }
+            (ReceiptAlg::Es256, DeviceKey::Es256(k)) => {
+                B::verify_es256(k, self.signed_bytes(), &self.signature)
+            }
+            _ => Err(Error::BadSignature),
+        }
     }
 }
 
-/// A device's id: the first 16 bytes of SHA-256 of its Ed25519 public key.
+/// A device's id: the first 16 bytes of SHA-256 of its public key (32 raw
+/// Ed25519 bytes, or the 65-byte uncompressed SEC1 P-256 point).
 #[must_use]
-pub fn device_id(public_key: &[u8; 32]) -> [u8; DEVICE_ID_LEN] {
+pub fn device_id(public_key: &[u8]) -> [u8; DEVICE_ID_LEN] {
     let d: [u8; 32] = Sha256::digest(public_key).into();
     take(&d, 0).unwrap_or_default()
 }
@@ -229,13 +406,32 @@ pub fn jti_hash(token: &[u8], buf: &mut [u8]) -> Result<[u8; 32], Error> {
     Ok(h.finalize().into())
 }
 
+/// What [`Sequence::next`] saw in a receipt that it accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// The first receipt, or the next counter of the same boot.
+    Next,
+    /// The device restarted: the receipt is of a later boot and its counter
+    /// is the first of a block above the previous one ([`crate::counter`]);
+    /// counters `from..to` were never signed.
+    Restart {
+        /// The first counter skipped.
+        from: u64,
+        /// The receipt's counter.
+        to: u64,
+    },
+}
+
 /// The counters of one device's receipts, taken in counter order (a log's
-/// rows may commit in another order than the device answered): each must be
-/// the previous one plus one (the first may be any value: a log may start
-/// after the device did).
+/// rows may commit in another order than the device answered): within a
+/// boot each must be the previous one plus one; a later boot's first one
+/// must be the first counter of a block ([`crate::counter::BLOCK`]) above
+/// the previous counter (the first receipt may be any value: a log may start
+/// after the device did). Version-1 receipts, and devices without a lasting
+/// counter, are boot 0: there, every receipt is the previous plus one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Sequence {
-    last: Option<u64>,
+    last: Option<(u32, u64)>,
 }
 
 impl Sequence {
@@ -247,162 +443,57 @@ impl Sequence {
 
     /// The last counter accepted.
     #[must_use]
-    pub const fn last(&self) -> Option<u64> {
-        self.last
+    pub fn last(&self) -> Option<u64> {
+        self.last.map(|(_, c)| c)
     }
 
-    /// Takes the next receipt's counter. The counter is recorded even when
-    /// it is refused, so one missing receipt is reported once.
+    /// Takes the next receipt's boot and counter. The pair is recorded even
+    /// when it is refused, so one missing receipt is reported once.
     ///
     /// # Errors
-    /// [`Error::ReceiptCounterRepeat`] when it does not grow,
-    /// [`Error::ReceiptCounterGap`] when it skips values.
-    pub fn next(&mut self, counter: u64) -> Result<(), Error> {
-        let previous = self.last.replace(counter);
-        match previous {
-            None => Ok(()),
-            Some(p) if counter <= p => Err(Error::ReceiptCounterRepeat {
+    /// [`Error::ReceiptCounterRepeat`] when the counter does not grow (or the
+    /// boot goes back), [`Error::ReceiptCounterGap`] when it skips values
+    /// within a boot, or a new boot's counter is not a block's first.
+    pub fn next(&mut self, boot: u32, counter: u64) -> Result<Step, Error> {
+        let previous = self.last.replace((boot, counter));
+        let Some((pb, p)) = previous else {
+            return Ok(Step::Next);
+        };
+        if counter <= p || boot < pb {
+            return Err(Error::ReceiptCounterRepeat {
                 previous: p,
                 found: counter,
-            }),
-            Some(p) if Some(counter) != p.checked_add(1) => Err(Error::ReceiptCounterGap {
-                expected: p.saturating_add(1),
-                found: counter,
-            }),
-            Some(_) => Ok(()),
+            });
         }
+        let expected = p.saturating_add(1);
+        if counter == expected && (boot == pb || is_block_start(counter)) {
+            // A new boot's block may start right after the previous counter.
+            return Ok(if boot == pb {
+                Step::Next
+            } else {
+                Step::Restart {
+                    from: expected,
+                    to: counter,
+                }
+            });
+        }
+        if boot > pb && is_block_start(counter) {
+            return Ok(Step::Restart {
+                from: expected,
+                to: counter,
+            });
+        }
+        Err(Error::ReceiptCounterGap {
+            expected: if boot > pb {
+                crate::counter::next_block_start(p)
+            } else {
+                expected
+            },
+            found: counter,
+        })
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::RustCrypto;
-    use ed25519_dalek::{Signer, SigningKey};
-
-    fn body(counter: u64) -> ReceiptBody {
-        ReceiptBody {
-            device_id: [7; 16],
-            counter,
-            jti_hash: [1; 32],
-            leaf_hash: [2; 32],
-            call_hash: [3; 32],
-            verdict: VERDICT_ACCEPTED,
-        }
-    }
-
-    #[test]
-    fn body_round_trips_and_refuses_other_bytes() {
-        let b = body(42);
-        let bytes = b.to_bytes();
-        assert_eq!(&bytes[..4], b"AQR1");
-        assert_eq!(&bytes[20..28], &42u64.to_le_bytes());
-        assert_eq!(ReceiptBody::parse(&bytes), Ok(b));
-        assert_eq!(
-            ReceiptBody::parse(&bytes[..124]),
-            Err(Error::ReceiptMalformed)
-        );
-        let mut bad = bytes;
-        bad[0] = b'X';
-        assert_eq!(ReceiptBody::parse(&bad), Err(Error::ReceiptMalformed));
-        let mut bad = bytes;
-        bad[124] = 0;
-        assert_eq!(ReceiptBody::parse(&bad), Err(Error::ReceiptMalformed));
-    }
-
-    #[test]
-    fn signed_receipts_verify_and_altered_ones_do_not() {
-        let sk = SigningKey::from_bytes(&[9; 32]);
-        let pk = sk.verifying_key().to_bytes();
-        let mut b = body(1);
-        b.device_id = device_id(&pk);
-        let signed = b.to_bytes();
-        let sig = sk.sign(&signed).to_bytes();
-        let mut whole = [0u8; RECEIPT_LEN];
-        whole[..BODY_LEN].copy_from_slice(&signed);
-        whole[BODY_LEN..].copy_from_slice(&sig);
-        let key = RustCrypto::ed25519_key(&pk).unwrap();
-        let r = Receipt::parse(&whole).unwrap();
-        assert_eq!(r.verify::<RustCrypto>(&pk, &key), Ok(()));
-        for at in [5, 25, 40, 70, 100, 130] {
-            let mut bad = whole;
-            bad[at] ^= 1;
-            let got = Receipt::parse(&bad).and_then(|r| r.verify::<RustCrypto>(&pk, &key));
-            assert!(got.is_err(), "byte {at} altered");
-        }
-        let other = SigningKey::from_bytes(&[8; 32]).verifying_key().to_bytes();
-        let other_key = RustCrypto::ed25519_key(&other).unwrap();
-        assert_eq!(
-            r.verify::<RustCrypto>(&other, &other_key),
-            Err(Error::ReceiptDeviceMismatch)
-        );
-    }
-
-    #[test]
-    fn sequence_reports_gaps_and_repeats() {
-        let mut s = Sequence::new();
-        assert_eq!(s.next(5), Ok(()));
-        assert_eq!(s.next(6), Ok(()));
-        assert_eq!(
-            s.next(8),
-            Err(Error::ReceiptCounterGap {
-                expected: 7,
-                found: 8
-            })
-        );
-        assert_eq!(s.next(9), Ok(()));
-        assert_eq!(
-            s.next(9),
-            Err(Error::ReceiptCounterRepeat {
-                previous: 9,
-                found: 9
-            })
-        );
-        assert_eq!(
-            s.next(u64::MAX),
-            Err(Error::ReceiptCounterGap {
-                expected: 10,
-                found: u64::MAX
-            })
-        );
-        assert!(s.next(0).is_err());
-    }
-
-    #[test]
-    fn call_hash_is_canonical_and_binds_every_part() {
-        let mut c = Canonicalizer::<8, 16>::new();
-        let a = call_hash(&mut c, "m", "a", Some(br#"{"b":1,"a":2}"#)).unwrap();
-        let b = call_hash(&mut c, "m", "a", Some(br#"{ "a":2, "b":1.0e0 }"#)).unwrap();
-        assert_ne!(a, b, "1 and 1.0 are different canonical numbers");
-        let b = call_hash(&mut c, "m", "a", Some(br#"{ "a":2, "b":1 }"#)).unwrap();
-        assert_eq!(a, b);
-        assert_ne!(
-            a,
-            call_hash(&mut c, "ma", "", Some(br#"{"a":2,"b":1}"#)).unwrap()
-        );
-        assert_eq!(
-            call_hash(&mut c, "m", "a", None).unwrap(),
-            call_hash(&mut c, "m", "a", Some(b"{}")).unwrap()
-        );
-        let mut h = Sha256::new();
-        h.update([1, 0, b'm', 1, 0, b'a']);
-        h.update(br#"{"a":2,"b":1}"#);
-        assert_eq!(a, <[u8; 32]>::from(h.finalize()));
-    }
-
-    #[test]
-    fn jti_hash_reads_the_claim() {
-        use base64::Engine as _;
-        let claims = br#"{"jti":"ab\u0063","exp":1}"#;
-        let enc = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims);
-        let token = [b"e30.".as_slice(), enc.as_bytes(), b".c2k"].concat();
-        let mut buf = [0u8; 128];
-        let got = jti_hash(&token, &mut buf).unwrap();
-        assert_eq!(got, jti_text_hash("abc"));
-        assert_eq!(
-            jti_hash(b"e30.e30.c2k", &mut buf),
-            Err(Error::MissingClaim { claim: "jti" })
-        );
-        assert_eq!(jti_hash(b"e30.e30", &mut buf), Err(Error::TokenMalformed));
-    }
-}
+#[path = "receipt_tests.rs"]
+mod tests;

@@ -40,7 +40,7 @@ mod imp {
     }
 
     /// Big-endian bytes to little-endian words.
-    fn words(be: &[u8; 32]) -> [u32; 8] {
+    pub fn words(be: &[u8; 32]) -> [u32; 8] {
         let mut le = [0u8; 32];
         p256_cm4::convert_endianness(&mut le, be);
         let mut w = [0u32; 8];
@@ -129,6 +129,9 @@ mod imp {
     }
 }
 
+/// The receipt signer takes its scalars as p256-cm4 words too.
+#[cfg(armoriq_receipt = "es256-cm4")]
+pub use imp::words;
 pub use imp::{P256Key, key, verify};
 
 /// Whether the P-256 verify is small enough in stack (p256-cm4: ~2.2 KiB) to

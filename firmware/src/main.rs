@@ -8,8 +8,9 @@
 mod deferred;
 mod es256;
 mod hw;
-#[cfg(feature = "receipts")]
+#[cfg(not(armoriq_receipt = "none"))]
 mod receipt;
+mod vectors;
 
 use armoriq_core::canon::Canonicalizer;
 use armoriq_core::jws::Expect;
@@ -186,7 +187,7 @@ struct Server {
     /// SysTick ticks of the last check, taken where its measured region ends.
     check_ticks: u32,
     /// The device's receipt key and counter.
-    #[cfg(feature = "receipts")]
+    #[cfg(not(armoriq_receipt = "none"))]
     signer: receipt::Signer,
 }
 
@@ -229,9 +230,9 @@ impl Server {
                 },
             }
         };
-        let Some(resp) = resp.into_response() else {
+        if matches!(resp, Handled::Signature) {
             return true;
-        };
+        }
         self.respond(uart, &resp);
         false
     }
@@ -242,6 +243,7 @@ impl Server {
             Ok(Request::Verify(req)) => self.begin_check(frame, &req, false),
             Ok(Request::VerifyReceipt(req)) => self.begin_check(frame, &req, true),
             Ok(Request::DeviceInfo) => Handled::Response(self.device_info()),
+            Ok(Request::SignVector { key, msg }) => Handled::Response(self.sign_vector(&key, msg)),
             Ok(Request::BareVerify { alg, token }) => {
                 if self.bare_begin(frame, alg, token) {
                     Handled::Signature
@@ -269,7 +271,7 @@ impl Server {
         req: &VerifyRequest<'_>,
         want_receipt: bool,
     ) -> Handled<'f> {
-        if want_receipt && !cfg!(feature = "receipts") {
+        if want_receipt && cfg!(armoriq_receipt = "none") {
             // What a firmware without receipts is: one that predates them.
             return Handled::Response(Response::FrameError(FrameErrorCode::UnknownType(
                 frame::TYPE_VERIFY_RECEIPT,
@@ -287,7 +289,7 @@ impl Server {
         // or ES256 verified inline): that is the verdict.
         let concluded = self.conclude(req, verdict);
         deferred::end();
-        Handled::Response(self.verdict(concluded))
+        self.verdict(concluded)
     }
 
     /// After [`deferred::run`]: pass 2 of the check (or the bare verify's
@@ -298,8 +300,10 @@ impl Server {
             hw::armoriq_bench_end();
             let ticks = self.ticks.since(self.t0);
             let ok = deferred::take_verdict();
-            defmt::info!("bare {} verify ok={} ({} ticks)", alg_name(alg), ok, ticks);
-            return self.respond(uart, &Response::BareVerify { ok, ticks });
+            // Per-request logs are `debug` (compiled out at the default
+            // DEFMT_LOG=info: ~250 B of the M4F's 64 KiB; issue 28).
+            defmt::debug!("bare {} verify ok={} ({} ticks)", alg_name(alg), ok, ticks);
+            return self.respond(uart, &Response::BareVerify { ok, ticks }.into());
         }
         // The frame's bytes are unchanged since `serve` decoded them.
         let req = request_in(rx.frame());
@@ -320,6 +324,7 @@ impl Server {
                 error: "Internal",
                 ticks: 0,
             })
+            .into()
         };
         self.respond(uart, &resp);
     }
@@ -376,7 +381,7 @@ impl Server {
     }
 
     /// The receipt of an accepted call.
-    #[cfg(feature = "receipts")]
+    #[cfg(not(armoriq_receipt = "none"))]
     fn sign(&mut self, req: &VerifyRequest<'_>, verdict: Result<VerifiedStep, Error>) -> Concluded {
         let ok = verdict?;
         let t = self.ticks.now();
@@ -385,34 +390,42 @@ impl Server {
     }
 
     /// Without receipts a receipt is never asked for ([`Server::begin_check`]).
-    #[cfg(not(feature = "receipts"))]
+    #[cfg(armoriq_receipt = "none")]
     fn sign(&mut self, _: &VerifyRequest<'_>, verdict: Result<VerifiedStep, Error>) -> Concluded {
         verdict.map(|ok| (ok, None))
     }
 
-    /// The device's identity (revision 2), or "unknown type" without receipts.
+    /// The device's identity (revision 3), or "unknown type" without receipts.
     fn device_info(&self) -> Response<'static> {
-        #[cfg(feature = "receipts")]
+        #[cfg(not(armoriq_receipt = "none"))]
         {
             Response::DeviceInfo(frame::DeviceInfo {
                 revision: frame::PROTOCOL_REVISION,
+                alg: receipt::ALG,
                 public_key: self.signer.public_key,
                 device_id: self.signer.device_id,
-                counter: self.signer.counter,
+                counter: self.signer.signed,
+                boot: self.signer.boot_number(),
             })
         }
-        #[cfg(not(feature = "receipts"))]
+        #[cfg(armoriq_receipt = "none")]
         {
             Response::FrameError(FrameErrorCode::UnknownType(frame::TYPE_DEVICE_INFO))
         }
     }
 
+    /// An RFC 6979 signature with the request's key ([`vectors`]).
+    fn sign_vector(&self, key: &[u8; 32], msg: &[u8]) -> Response<'static> {
+        let t = self.ticks.now();
+        vectors::sign(key, msg, || self.ticks.since(t))
+    }
+
     /// The response to a finished check.
-    fn verdict(&self, verdict: Concluded) -> Response<'static> {
+    fn verdict(&self, verdict: Concluded) -> Handled<'static> {
         let ticks = self.check_ticks;
         match verdict {
             Ok((ok, receipt)) => {
-                defmt::info!(
+                defmt::debug!(
                     "accepted step {} of {} ({} ticks)",
                     ok.index,
                     ok.step_count,
@@ -428,12 +441,10 @@ impl Server {
                     ticks,
                 };
                 match receipt {
-                    Some((receipt, sign_ticks)) => Response::Receipted {
-                        accepted,
-                        receipt,
-                        sign_ticks,
-                    },
-                    None => Response::Accepted(accepted),
+                    Some((receipt, sign_ticks)) => {
+                        Handled::Receipted(accepted, receipt, sign_ticks)
+                    }
+                    None => Response::Accepted(accepted).into(),
                 }
             }
             Err(r) => {
@@ -449,6 +460,7 @@ impl Server {
                     error: r.name(),
                     ticks,
                 })
+                .into()
             }
         }
     }
@@ -474,7 +486,7 @@ impl Server {
         if sig.len() != 64 {
             return false;
         }
-        if let Some((key, msg)) = vector_key(alg, msg) {
+        if let Some((key, msg)) = vectors::vector_key(alg, msg) {
             let Ok(key) = key else { return false };
             deferred::record(frame, deferred::KeyRef::Es256(&key), msg, sig);
         } else {
@@ -499,34 +511,21 @@ impl Server {
         })
     }
 
-    fn respond(&mut self, uart: &mut hw::Uart, resp: &Response<'_>) {
-        send(uart, resp);
+    fn respond(&mut self, uart: &mut hw::Uart, resp: &Handled<'_>) {
+        match resp {
+            Handled::Response(r) => send(uart, r),
+            Handled::Receipted(accepted, receipt, sign_ticks) => send(
+                uart,
+                &Response::Receipted {
+                    accepted: *accepted,
+                    receipt,
+                    sign_ticks: *sign_ticks,
+                },
+            ),
+            Handled::Signature => return,
+        }
         self.served = self.served.wrapping_add(1);
     }
-}
-
-/// With the `test-vectors` feature (test images only): an ES256 bare verify
-/// whose token is `b64url(key) "." msg "." b64url(sig)`, with `key` an
-/// uncompressed P-256 point, brings its own key, so that Wycheproof's vectors
-/// (one key per test group) run through the device's P-256 backend: the key
-/// parsed as at boot (a key off the curve is refused), and the message and
-/// signature as the bytes after the first dot. `None` for any other token (a
-/// JWS header is JSON, never a point), and always without the feature.
-fn vector_key(
-    alg: frame::Alg,
-    msg: &[u8],
-) -> Option<(Result<es256::P256Key, armoriq_core::Error>, &[u8])> {
-    if !cfg!(feature = "test-vectors") || alg != frame::Alg::Es256 {
-        return None;
-    }
-    let dot = msg.iter().position(|&b| b == b'.')?;
-    let (key64, rest) = msg.split_at(dot);
-    let mut sec1 = [0u8; 65];
-    let sec1 = armoriq_core::b64::decode(key64, &mut sec1, 0).ok()?;
-    if sec1.len() != 65 || sec1.first() != Some(&0x04) {
-        return None;
-    }
-    Some((es256::key(sec1), rest.get(1..).unwrap_or_default()))
 }
 
 /// The request in a frame that the receiver has checked (header, length
@@ -544,17 +543,11 @@ fn request_in(frame: &[u8]) -> Result<Request<'_>, frame::DecodeError> {
 #[allow(clippy::large_enum_variant)]
 enum Handled<'f> {
     Response(Response<'f>),
+    /// An accepted call's verdict and receipt (the answer borrows it when it
+    /// is sent).
+    Receipted(Accepted, [u8; RECEIPT_LEN], u32),
     /// A signature check was recorded.
     Signature,
-}
-
-impl<'f> Handled<'f> {
-    fn into_response(self) -> Option<Response<'f>> {
-        match self {
-            Self::Response(r) => Some(r),
-            Self::Signature => None,
-        }
-    }
 }
 
 impl<'f> From<Response<'f>> for Handled<'f> {
@@ -572,7 +565,7 @@ const fn alg_name(alg: frame::Alg) -> &'static str {
 
 #[inline(never)]
 fn send(uart: &mut hw::Uart, resp: &Response<'_>) {
-    // The largest answer: a verdict with its receipt (330 B).
+    // The largest answer: a verdict with its receipt (335 B).
     let mut out = [0u8; 336];
     match frame::encode_response(resp, &mut out) {
         Ok(n) => {
@@ -621,6 +614,11 @@ fn setup(stack_size: u32) -> &'static mut Firmware {
         semihosting::process::exit(3)
     }
     let keys: &Keys = keys;
+    #[cfg(not(armoriq_receipt = "none"))]
+    let Some(signer) = receipt::Signer::boot() else {
+        defmt::error!("device receipt key rejected, or the receipt counter cannot go on");
+        semihosting::process::exit(3)
+    };
     let Some(cp) = cortex_m::Peripherals::take() else {
         semihosting::process::exit(4)
     };
@@ -644,8 +642,8 @@ fn setup(stack_size: u32) -> &'static mut Firmware {
         stack_size,
         want_receipt: false,
         check_ticks: 0,
-        #[cfg(feature = "receipts")]
-        signer: receipt::Signer::boot(),
+        #[cfg(not(armoriq_receipt = "none"))]
+        signer,
     };
     FIRMWARE.init(Firmware {
         server,

@@ -24,17 +24,23 @@
 //! A **verify-with-receipt request** (type [`TYPE_VERIFY_RECEIPT`]) has the
 //! verify request's payload; an accepted call is answered with
 //! [`Response::Receipted`]: the verdict and the device's signed receipt
-//! ([`RECEIPT_LEN`] bytes, SPEC §7). A **device-info request** (type
-//! [`TYPE_DEVICE_INFO`], empty payload) is answered with
-//! [`Response::DeviceInfo`]: the protocol revision, the device's Ed25519
-//! public key, its id and its receipt counter.
+//! ([`RECEIPT_LEN`] bytes, SPEC §7; [`RECEIPT_V1_LEN`] from a revision-2
+//! firmware). A **device-info request** (type [`TYPE_DEVICE_INFO`], empty
+//! payload) is answered with [`Response::DeviceInfo`]: the protocol
+//! revision, the receipt algorithm (revision 3), the device's public key,
+//! its id, its receipt counter and (revision 3) its boot number. A
+//! **sign-vector request** (type [`TYPE_SIGN_VECTOR`], revision 3, served by
+//! test images only) asks for an RFC 6979 ECDSA P-256 / SHA-256 signature of
+//! a message with a key it carries, for the RFC's test vectors.
 //!
 //! **Versioning.** The frame `version` byte stays 1: new requests are new
 //! frame types, and [`PROTOCOL_REVISION`] (carried by the device-info
 //! answer) names the set a firmware serves. Firmware that predates a type
 //! answers it with [`Response::FrameError`] ([`FrameErrorCode::UnknownType`]
 //! with the type byte), never silence: revision 1 is verify, stats and bare
-//! verify; revision 2 adds device info and verify-with-receipt.
+//! verify; revision 2 adds device info and verify-with-receipt; revision 3
+//! adds the receipt's algorithm and boot to the device info, receipts of
+//! body version 2, and the sign-vector request.
 //!
 //! A **response** (type [`TYPE_RESPONSE`]) starts with a status byte; see
 //! [`Response`].
@@ -91,14 +97,24 @@ pub const TYPE_DEVICE_INFO: u8 = 0x04;
 /// Frame type: verify one invocation and sign a receipt when it is accepted
 /// (host → device; protocol revision 2).
 pub const TYPE_VERIFY_RECEIPT: u8 = 0x05;
+/// Frame type: sign a message with a key the request carries, ECDSA P-256 /
+/// SHA-256 with an RFC 6979 nonce (host → device; revision 3, test images
+/// only: RFC 6979's vectors).
+pub const TYPE_SIGN_VECTOR: u8 = 0x06;
 /// The request set this crate speaks: 1 (verify, stats, bare verify), 2
-/// (adds device info and verify-with-receipt).
-pub const PROTOCOL_REVISION: u8 = 2;
-/// Length of a signed receipt: its body (SPEC §7) and a 64-byte Ed25519
-/// signature.
+/// (adds device info and verify-with-receipt), 3 (receipt algorithm and boot
+/// in the device info, version-2 receipts, sign-vector).
+pub const PROTOCOL_REVISION: u8 = 3;
+/// Length of a signed receipt of body version 2 (SPEC §7) with its 64-byte
+/// signature (Ed25519, or ES256's `r ‖ s`).
 pub const RECEIPT_LEN: usize = RECEIPT_BODY_LEN + 64;
-/// Length of a receipt's signed body (SPEC §7).
-pub const RECEIPT_BODY_LEN: usize = 125;
+/// Length of a version-2 receipt's signed body (SPEC §7).
+pub const RECEIPT_BODY_LEN: usize = 130;
+/// Length of a version-1 receipt (revision-2 firmware: 125-byte body and an
+/// Ed25519 signature).
+pub const RECEIPT_V1_LEN: usize = 125 + 64;
+/// Length of the longest device public key (an uncompressed P-256 point).
+pub const MAX_DEVICE_KEY_LEN: usize = 65;
 /// Length of a device id.
 pub const DEVICE_ID_LEN: usize = 16;
 /// Frame type: any answer (device → host).
@@ -382,6 +398,14 @@ pub enum Request<'a> {
     /// Check one invocation and sign a receipt when it is accepted
     /// (revision 2).
     VerifyReceipt(VerifyRequest<'a>),
+    /// Sign `msg` with `key` (ECDSA P-256 / SHA-256, RFC 6979 nonce): test
+    /// images only (revision 3).
+    SignVector {
+        /// The private scalar, big-endian.
+        key: [u8; 32],
+        /// The message (hashed by the device).
+        msg: &'a [u8],
+    },
 }
 
 /// The surface class of a rejection (SPEC §5 exceptions).
@@ -491,11 +515,39 @@ pub enum Response<'a> {
     Receipted {
         /// The verdict.
         accepted: Accepted,
-        /// The receipt: body and signature (SPEC §7).
-        receipt: [u8; RECEIPT_LEN],
+        /// The receipt: body and signature (SPEC §7), [`RECEIPT_LEN`] or
+        /// (revision 2) [`RECEIPT_V1_LEN`] bytes.
+        receipt: &'a [u8],
         /// SysTick ticks the receipt took (hashes and signature).
         sign_ticks: u32,
     },
+    /// Answer to [`Request::SignVector`]: the signature `r ‖ s`.
+    Signed {
+        /// `r ‖ s`, big-endian.
+        signature: [u8; 64],
+        /// SysTick ticks signing took.
+        ticks: u32,
+    },
+}
+
+/// A device's receipt-signing algorithm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceKeyAlg {
+    /// Ed25519: a 32-byte public key.
+    Ed25519,
+    /// ECDSA P-256: a 65-byte uncompressed SEC1 public key.
+    Es256,
+}
+
+impl DeviceKeyAlg {
+    /// Length of a public key of this algorithm.
+    #[must_use]
+    pub const fn key_len(self) -> usize {
+        match self {
+            Self::Ed25519 => 32,
+            Self::Es256 => 65,
+        }
+    }
 }
 
 /// The device's identity (answer to [`Request::DeviceInfo`]).
@@ -503,12 +555,27 @@ pub enum Response<'a> {
 pub struct DeviceInfo {
     /// The request set the firmware serves ([`PROTOCOL_REVISION`]).
     pub revision: u8,
-    /// The device's Ed25519 receipt public key.
-    pub public_key: [u8; 32],
+    /// The receipt algorithm (Ed25519 before revision 3).
+    pub alg: DeviceKeyAlg,
+    /// The device's receipt public key: its first [`DeviceKeyAlg::key_len`]
+    /// bytes ([`DeviceInfo::key`]), zeros after.
+    pub public_key: [u8; MAX_DEVICE_KEY_LEN],
     /// The device id: the first 16 bytes of SHA-256 of the public key.
     pub device_id: [u8; DEVICE_ID_LEN],
     /// The counter of the last receipt signed (0: none yet).
     pub counter: u64,
+    /// The device's boot number (0: no lasting counter; before revision 3).
+    pub boot: u32,
+}
+
+impl DeviceInfo {
+    /// The public key's bytes.
+    #[must_use]
+    pub fn key(&self) -> &[u8] {
+        self.public_key
+            .get(..self.alg.key_len())
+            .unwrap_or_default()
+    }
 }
 
 const STATUS_ACCEPTED: u8 = 0;
@@ -518,6 +585,7 @@ const STATUS_STATS: u8 = 3;
 const STATUS_BARE: u8 = 4;
 const STATUS_DEVICE_INFO: u8 = 5;
 const STATUS_RECEIPTED: u8 = 6;
+const STATUS_SIGNED: u8 = 7;
 
 /// Longest error name a [`Rejected`] carries.
 pub const MAX_ERROR_NAME: usize = 64;
@@ -555,6 +623,10 @@ pub fn encode_request(req: &Request<'_>, out: &mut [u8]) -> Result<usize, Encode
         Request::Verify(v) => frame(out, TYPE_VERIFY, |w| verify_body(w, v)),
         Request::VerifyReceipt(v) => frame(out, TYPE_VERIFY_RECEIPT, |w| verify_body(w, v)),
         Request::DeviceInfo => frame(out, TYPE_DEVICE_INFO, |_| {}),
+        Request::SignVector { key, msg } => frame(out, TYPE_SIGN_VECTOR, |w| {
+            w.bytes(key);
+            w.field(Field::Token, msg);
+        }),
         Request::Stats => frame(out, TYPE_STATS, |_| {}),
         Request::BareVerify { alg, token } => frame(out, TYPE_BARE_VERIFY, |w| {
             w.u8(match alg {
@@ -631,9 +703,20 @@ pub fn encode_response(resp: &Response<'_>, out: &mut [u8]) -> Result<usize, Enc
         Response::DeviceInfo(d) => {
             w.u8(STATUS_DEVICE_INFO);
             w.u8(d.revision);
-            w.bytes(&d.public_key);
+            if d.revision >= 3 {
+                w.u8(match d.alg {
+                    DeviceKeyAlg::Ed25519 => 1,
+                    DeviceKeyAlg::Es256 => 2,
+                });
+                w.bytes(d.key());
+            } else {
+                w.bytes(d.public_key.get(..32).unwrap_or_default());
+            }
             w.bytes(&d.device_id);
             w.u64(d.counter);
+            if d.revision >= 3 {
+                w.u32(d.boot);
+            }
         }
         Response::Receipted {
             accepted: a,
@@ -644,6 +727,11 @@ pub fn encode_response(resp: &Response<'_>, out: &mut [u8]) -> Result<usize, Enc
             accepted_body(w, a);
             w.bytes(receipt);
             w.u32(*sign_ticks);
+        }
+        Response::Signed { signature, ticks } => {
+            w.u8(STATUS_SIGNED);
+            w.bytes(signature);
+            w.u32(*ticks);
         }
     })
 }
@@ -762,6 +850,10 @@ pub fn request_payload(ty: u8, payload: &[u8]) -> Result<Request<'_>, DecodeErro
         TYPE_VERIFY => Request::Verify(read_verify(&mut r)?),
         TYPE_VERIFY_RECEIPT => Request::VerifyReceipt(read_verify(&mut r)?),
         TYPE_DEVICE_INFO => Request::DeviceInfo,
+        TYPE_SIGN_VECTOR => Request::SignVector {
+            key: r.array(Field::Body)?,
+            msg: r.field(Field::Token)?,
+        },
         TYPE_STATS => Request::Stats,
         TYPE_BARE_VERIFY => {
             let alg = match r.u8(Field::Alg)? {
@@ -778,6 +870,40 @@ pub fn request_payload(ty: u8, payload: &[u8]) -> Result<Request<'_>, DecodeErro
     };
     r.finish()?;
     Ok(req)
+}
+
+/// A device-info answer: revision 2 (Ed25519 key, no boot) or 3.
+fn read_device_info(r: &mut Reader<'_>) -> Result<DeviceInfo, DecodeError> {
+    let revision = r.u8(Field::Body)?;
+    let alg = if revision >= 3 {
+        match r.u8(Field::Body)? {
+            1 => DeviceKeyAlg::Ed25519,
+            2 => DeviceKeyAlg::Es256,
+            _ => return Err(DecodeError::Malformed { field: Field::Body }),
+        }
+    } else {
+        DeviceKeyAlg::Ed25519
+    };
+    let mut public_key = [0u8; MAX_DEVICE_KEY_LEN];
+    let key = r.take(alg.key_len(), Field::Body)?;
+    if let Some(dst) = public_key.get_mut(..key.len()) {
+        dst.copy_from_slice(key);
+    }
+    let device_id = r.array(Field::Body)?;
+    let counter = r.u64(Field::Body)?;
+    let boot = if revision >= 3 {
+        r.u32(Field::Body)?
+    } else {
+        0
+    };
+    Ok(DeviceInfo {
+        revision,
+        alg,
+        public_key,
+        device_id,
+        counter,
+        boot,
+    })
 }
 
 /// The payload of a verify (or verify-with-receipt) request.
@@ -847,16 +973,22 @@ pub fn response_payload(ty: u8, payload: &[u8]) -> Result<Response<'_>, DecodeEr
     let mut r = Reader::new(payload);
     let resp = match r.u8(Field::Status)? {
         STATUS_ACCEPTED => Response::Accepted(read_accepted(&mut r)?),
-        STATUS_DEVICE_INFO => Response::DeviceInfo(DeviceInfo {
-            revision: r.u8(Field::Body)?,
-            public_key: r.hash(Field::Body)?,
-            device_id: r.array(Field::Body)?,
-            counter: r.u64(Field::Body)?,
-        }),
-        STATUS_RECEIPTED => Response::Receipted {
-            accepted: read_accepted(&mut r)?,
-            receipt: r.array(Field::Body)?,
-            sign_ticks: r.u32(Field::Body)?,
+        STATUS_DEVICE_INFO => Response::DeviceInfo(read_device_info(&mut r)?),
+        STATUS_RECEIPTED => {
+            let accepted = read_accepted(&mut r)?;
+            let n = r.remaining().saturating_sub(4);
+            if n != RECEIPT_LEN && n != RECEIPT_V1_LEN {
+                return Err(DecodeError::Malformed { field: Field::Body });
+            }
+            Response::Receipted {
+                accepted,
+                receipt: r.take(n, Field::Body)?,
+                sign_ticks: r.u32(Field::Body)?,
+            }
+        }
+        STATUS_SIGNED => Response::Signed {
+            signature: r.array(Field::Body)?,
+            ticks: r.u32(Field::Body)?,
         },
         STATUS_REJECTED => {
             let kind = RejectKind::from_u8(r.u8(Field::Kind)?)

@@ -431,19 +431,26 @@ proptest! {
 
     #[test]
     fn responses_round_trip(
-        status in 0u8..7, a in any::<u64>(), b in any::<u64>(), c in any::<i64>(),
+        status in 0u8..8, a in any::<u64>(), b in any::<u64>(), c in any::<i64>(),
         h in any::<[u8; 32]>(), t in any::<u32>(), name in "[A-Za-z]{0,64}", kind in 1u8..=4,
     ) {
+        let receipt = [h[9]; RECEIPT_LEN];
         let resp = match status {
             0 => Response::Accepted(Accepted { index: a, step_count: b, exp: c, plan_hash: h, merkle_root: [h[0]; 32], leaf_hash: [h[1]; 32], ticks: t }),
             1 => Response::Rejected(Rejected { kind: RejectKind::from_u8(kind).unwrap(), error: &name, ticks: t }),
             2 => Response::FrameError(FrameErrorCode::from_bytes(kind, h[0]).unwrap_or(FrameErrorCode::Checksum)),
             3 => Response::Stats(Stats { served: t, frame_errors: t / 2, stack_peak: t / 3, stack_size: t / 4, keys: t / 5 }),
             4 => Response::BareVerify { ok: t % 2 == 0, ticks: t },
-            5 => Response::DeviceInfo(DeviceInfo { revision: h[2], public_key: h, device_id: [h[3]; DEVICE_ID_LEN], counter: a }),
+            5 => {
+                let alg = if h[5] % 2 == 0 { DeviceKeyAlg::Ed25519 } else { DeviceKeyAlg::Es256 };
+                let mut public_key = [0u8; MAX_DEVICE_KEY_LEN];
+                public_key[..alg.key_len()].fill(h[6]);
+                Response::DeviceInfo(DeviceInfo { revision: 3 + h[2] % 4, alg, public_key, device_id: [h[3]; DEVICE_ID_LEN], counter: a, boot: t })
+            }
+            6 => Response::Signed { signature: [h[7]; 64], ticks: t },
             _ => Response::Receipted {
                 accepted: Accepted { index: a, step_count: b, exp: c, plan_hash: h, merkle_root: h, leaf_hash: h, ticks: t },
-                receipt: [h[4]; RECEIPT_LEN],
+                receipt: if h[8] % 2 == 0 { &receipt[..] } else { &receipt[..RECEIPT_V1_LEN] },
                 sign_ticks: t / 7,
             },
         };
@@ -475,7 +482,12 @@ fn revision_2_messages_round_trip() {
     let Request::Verify(v) = sample(&sib) else {
         unreachable!()
     };
-    for r in [Request::DeviceInfo, Request::VerifyReceipt(v)] {
+    let msg = b"sample";
+    for r in [
+        Request::DeviceInfo,
+        Request::VerifyReceipt(v),
+        Request::SignVector { key: [3; 32], msg },
+    ] {
         let b = enc_req(&r);
         assert_eq!(decode_request::<MAX>(&b).unwrap(), (r, b.len()));
     }
@@ -500,17 +512,39 @@ fn revision_2_messages_round_trip() {
     for (i, b) in receipt.iter_mut().enumerate() {
         *b = i as u8;
     }
+    let mut ed = [0u8; MAX_DEVICE_KEY_LEN];
+    ed[..32].fill(9);
     for r in [
+        // Revision 2 (a firmware that predates revision 3): Ed25519, no boot.
         Response::DeviceInfo(DeviceInfo {
-            revision: PROTOCOL_REVISION,
-            public_key: [9; 32],
+            revision: 2,
+            alg: DeviceKeyAlg::Ed25519,
+            public_key: ed,
             device_id: [8; DEVICE_ID_LEN],
             counter: u64::MAX,
+            boot: 0,
+        }),
+        Response::DeviceInfo(DeviceInfo {
+            revision: PROTOCOL_REVISION,
+            alg: DeviceKeyAlg::Es256,
+            public_key: [4; MAX_DEVICE_KEY_LEN],
+            device_id: [8; DEVICE_ID_LEN],
+            counter: 3,
+            boot: 7,
         }),
         Response::Receipted {
             accepted,
-            receipt,
+            receipt: &receipt,
             sign_ticks: 11,
+        },
+        Response::Receipted {
+            accepted,
+            receipt: &receipt[..RECEIPT_V1_LEN],
+            sign_ticks: 11,
+        },
+        Response::Signed {
+            signature: [5; 64],
+            ticks: 12,
         },
     ] {
         let b = enc_resp(&r);
@@ -526,10 +560,18 @@ fn revision_2_messages_round_trip() {
 /// answers as a frame error (never silence).
 #[test]
 fn unknown_request_types_are_a_typed_error() {
-    for ty in [TYPE_DEVICE_INFO, TYPE_VERIFY_RECEIPT, 0x06, 0x7f] {
+    for ty in [
+        TYPE_DEVICE_INFO,
+        TYPE_VERIFY_RECEIPT,
+        TYPE_SIGN_VECTOR,
+        0x07,
+        0x7f,
+    ] {
         let payload: &[u8] = if ty == TYPE_VERIFY_RECEIPT { &[1] } else { &[] };
         let got = request_payload(ty, payload);
-        if ty == TYPE_DEVICE_INFO {
+        if ty == TYPE_SIGN_VECTOR {
+            assert_eq!(got, Err(DecodeError::Malformed { field: Field::Body }));
+        } else if ty == TYPE_DEVICE_INFO {
             assert_eq!(got, Ok(Request::DeviceInfo));
         } else if ty == TYPE_VERIFY_RECEIPT {
             assert_eq!(got, Err(DecodeError::Malformed { field: Field::Now }));

@@ -148,6 +148,10 @@ impl<'a> Reader<'a> {
         core::str::from_utf8(self.field(field)?).map_err(|_| DecodeError::Malformed { field })
     }
 
+    pub(crate) const fn remaining(&self) -> usize {
+        self.rest.len()
+    }
+
     pub(crate) fn finish(&self) -> Result<(), DecodeError> {
         if self.rest.is_empty() {
             Ok(())

@@ -115,7 +115,7 @@ fn images() -> &'static [Image] {
             return Vec::new();
         }
         let elf = elf_var("ARMORIQ_FIRMWARE_ELF").unwrap_or_else(build_m4);
-        let machine = QemuOptions::for_elf(&elf).machine;
+        let machine = QemuOptions::for_elf(&elf).unwrap().machine;
         let main = machine == "mps2-an386";
         let mut v = vec![Image { elf, machine, main }];
         for (var, machine) in [
@@ -161,7 +161,7 @@ fn boot(img: &Image, icount: bool) -> Device {
 fn options(img: &Image) -> QemuOptions {
     QemuOptions {
         machine: img.machine.clone(),
-        ..QemuOptions::for_elf(&img.elf)
+        ..QemuOptions::default()
     }
 }
 

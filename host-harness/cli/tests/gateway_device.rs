@@ -138,7 +138,9 @@ impl DeviceGateway {
         let out = g.armoriq(&["device", "enroll", "--device", &g.spec(), "--state-dir"]);
         assert!(out.status.success(), "enroll: {out:?}");
         let enrolled: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(enrolled["public_key"].as_str().unwrap().len(), 64);
+        // ES256 receipts (issue 28): an uncompressed P-256 point.
+        assert_eq!(enrolled["alg"], "ES256", "{enrolled}");
+        assert_eq!(enrolled["public_key"].as_str().unwrap().len(), 130);
         g
     }
 
@@ -322,7 +324,8 @@ fn official_sdk_through_the_device_checked_gateway() {
     let rows = g.rows();
     let row = *invokes(&rows).last().unwrap();
     assert_eq!(row.outcome, "allowed");
-    assert_eq!(row.receipt.as_deref().map(str::len), Some(2 * 189));
+    // A version-2 receipt (SPEC §7): 130-byte body, 64-byte ES256 signature.
+    assert_eq!(row.receipt.as_deref().map(str::len), Some(2 * 194));
     assert!(
         row.device_verdict
             .as_deref()
@@ -507,9 +510,9 @@ fn the_device_is_the_last_word_and_must_be_the_enrolled_one() {
     g.stop();
 
     // Another enrolled key: serve refuses the device and does not start.
-    let enrolled = g.state().join("device-ed25519.json");
+    let enrolled = g.state().join("device-key.json");
     let mut e: Value = serde_json::from_slice(&std::fs::read(&enrolled).unwrap()).unwrap();
-    e["public_key"] = Value::String("11".repeat(32));
+    e["public_key"] = Value::String(format!("04{}", "11".repeat(64)));
     std::fs::write(&enrolled, e.to_string()).unwrap();
     let out = g.serve_command().output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
@@ -541,11 +544,13 @@ fn a_firmware_without_receipts_is_named_not_waited_for() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("predates protocol revision 2"), "{err}");
     assert!(t0.elapsed() < std::time::Duration::from_secs(20));
-    assert!(!dir.join("device-ed25519.json").exists());
+    assert!(!dir.join("device-key.json").exists());
 
-    let mut dev =
-        armoriq_device::Device::boot_qemu(&elf, &armoriq_device::QemuOptions::for_elf(&elf))
-            .unwrap();
+    let mut dev = armoriq_device::Device::boot_qemu(
+        &elf,
+        &armoriq_device::QemuOptions::for_elf(&elf).unwrap(),
+    )
+    .unwrap();
     let req = armoriq_frame::VerifyRequest {
         now: 0,
         token: b"a.b.c",

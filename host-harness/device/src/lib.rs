@@ -3,6 +3,8 @@
 //! `firmware/` serves UART0 on tcp 127.0.0.1:4444), then exchange
 //! `armoriq-frame` frames.
 
+pub mod elf_arch;
+
 use armoriq_frame::{
     self as frame, DecodeError, EncodeError, OVERHEAD, Progress, Receiver, Request, Response,
 };
@@ -69,8 +71,9 @@ impl From<io::Error> for DeviceError {
 pub struct QemuOptions {
     /// `qemu-system-arm` (or a path to it).
     pub qemu: PathBuf,
-    /// `-M`: `mps2-an386` (Cortex-M4F, thumbv7em-none-eabihf) or
-    /// `mps2-an385` (Cortex-M3, thumbv7m-none-eabi).
+    /// `-M`: `mps2-an386` (Cortex-M4F, thumbv7em-none-eabihf),
+    /// `mps2-an385` (Cortex-M3, thumbv7m-none-eabi) or `mps2-an505`
+    /// (Cortex-M33, thumbv8m.main-none-eabihf).
     pub machine: String,
     /// `-icount shift=0`: one virtual nanosecond per instruction, so the
     /// firmware's SysTick counts are deterministic.
@@ -94,26 +97,21 @@ impl Default for QemuOptions {
 }
 
 impl QemuOptions {
-    /// The machine for an ELF built for `thumbv7m-none-eabi` (no FPU, M3) or
-    /// anything else (M4F), read from the ELF header's float-ABI flag.
-    #[must_use]
-    pub fn for_elf(elf: &Path) -> Self {
-        let hard_float = std::fs::read(elf).ok().is_some_and(|b| {
-            // e_flags at 0x24 in a 32-bit ELF; EF_ARM_ABI_FLOAT_HARD = 0x400.
-            b.get(0x24..0x28)
-                .and_then(|f| f.try_into().ok())
-                .map(u32::from_le_bytes)
-                .is_some_and(|flags| flags & 0x400 != 0)
-        });
-        Self {
-            machine: if hard_float {
-                "mps2-an386"
-            } else {
-                "mps2-an385"
-            }
-            .into(),
+    /// The options for an ELF, its machine picked from the architecture its
+    /// ARM build attributes name ([`elf_arch`]): `mps2-an385` (Armv7-M,
+    /// Cortex-M3), `mps2-an386` (Armv7E-M, Cortex-M4F), `mps2-an505`
+    /// (Armv8-M Mainline, Cortex-M33).
+    ///
+    /// # Errors
+    /// The file cannot be read, has no build attributes, or names another
+    /// architecture.
+    pub fn for_elf(elf: &Path) -> Result<Self, String> {
+        let arch = elf_arch::arch_of(elf)?;
+        let machine = elf_arch::machine_for(arch).map_err(|e| format!("{}: {e}", elf.display()))?;
+        Ok(Self {
+            machine: machine.into(),
             ..Self::default()
-        }
+        })
     }
 }
 

@@ -27,7 +27,8 @@ pub struct Target {
 /// QEMU settings for `--qemu`.
 #[derive(clap::Args, Debug)]
 pub struct QemuArgs {
-    /// QEMU machine (default: mps2-an386 for a hard-float ELF, else mps2-an385).
+    /// QEMU machine (default: from the ELF's ARM build attributes: mps2-an385 for
+    /// Armv7-M, mps2-an386 for Armv7E-M, mps2-an505 for Armv8-M Mainline).
     #[arg(long)]
     machine: Option<String>,
     /// Run QEMU with `-icount shift=0` (deterministic tick counts).
@@ -117,8 +118,9 @@ fn enroll(spec: &armoriq_gateway::device::DeviceSpec, state_dir: Option<PathBuf>
         Ok(e) => {
             println!(
                 "{}",
-                serde_json::json!({"public_key": e.public_key, "device_id": e.device_id,
-                                   "counter": info.counter, "revision": info.revision,
+                serde_json::json!({"alg": e.alg, "public_key": e.public_key,
+                                   "device_id": e.device_id, "counter": info.counter,
+                                   "boot": info.boot, "revision": info.revision,
                                    "file": enrolled::path(&dir)})
             );
             ExitCode::SUCCESS
@@ -139,10 +141,14 @@ fn value_or_file(arg: &str) -> Result<Vec<u8>, String> {
 
 fn connect(t: &Target, q: &QemuArgs) -> Result<Device, String> {
     if let Some(elf) = &t.qemu {
-        let mut opts = QemuOptions::for_elf(elf);
-        if let Some(m) = &q.machine {
-            opts.machine.clone_from(m);
-        }
+        // An explicit --machine wins; else the ELF's architecture picks it.
+        let mut opts = match &q.machine {
+            Some(m) => QemuOptions {
+                machine: m.clone(),
+                ..QemuOptions::default()
+            },
+            None => QemuOptions::for_elf(elf)?,
+        };
         opts.icount = q.icount;
         opts.log.clone_from(&q.defmt_log);
         return Device::boot_qemu(elf, &opts).map_err(|e| e.to_string());

@@ -422,6 +422,13 @@ fn verify_receipts(
         Ok(r) => r,
         Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
     };
+    // A device restart (a later boot whose first counter is a block's
+    // first): reported, not a finding (SPEC §7).
+    let restarts: Vec<_> = report
+        .restarts
+        .iter()
+        .map(|r| serde_json::json!({"row": r.row, "boot": r.boot, "skipped": [r.from, r.to]}))
+        .collect();
     if json {
         let findings: Vec<_> = report
             .findings
@@ -431,9 +438,16 @@ fn verify_receipts(
         println!(
             "{}",
             serde_json::json!({"rows": rows.len(), "verified": report.verified,
-                               "counters": report.counters, "findings": findings})
+                               "counters": report.counters, "findings": findings,
+                               "restarts": restarts})
         );
     } else {
+        for r in &report.restarts {
+            println!(
+                "row {}: device restart (boot {}): counters {}..{} never signed, not a gap",
+                r.row, r.boot, r.from, r.to
+            );
+        }
         for f in &report.findings {
             println!("row {}: {}", f.row, f.problem);
         }

@@ -16,8 +16,7 @@ use crate::error::{GatewayError, GwResult};
 use crate::plans::ReadyPlan;
 use armoriq_core::RustCrypto;
 use armoriq_core::canon::Canonicalizer;
-use armoriq_core::receipt::{self, Receipt};
-use armoriq_core::sig::Backend;
+use armoriq_core::receipt::{self, DeviceKey, Receipt};
 use armoriq_frame::RejectKind;
 use std::time::Instant;
 
@@ -126,10 +125,10 @@ fn authentic(
     leaf_hash: &[u8; 32],
 ) -> Result<u64, String> {
     let r = Receipt::parse(bytes).map_err(|e| e.name().to_owned())?;
-    let pk = &link.info.public_key;
-    let key = RustCrypto::ed25519_key(pk).map_err(|e| e.name().to_owned())?;
-    r.verify::<RustCrypto>(pk, &key)
+    let pk = link.info.key();
+    let key = DeviceKey::<RustCrypto>::parse(super::enrolled::receipt_alg(link.info.alg), pk)
         .map_err(|e| e.name().to_owned())?;
+    r.verify(pk, &key).map_err(|e| e.name().to_owned())?;
     let mut buf = vec![0u8; call.token.len()];
     let jti =
         receipt::jti_hash(call.token.as_bytes(), &mut buf).map_err(|e| e.name().to_owned())?;

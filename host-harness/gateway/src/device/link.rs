@@ -12,7 +12,7 @@
 
 use super::spec::DeviceSpec;
 use armoriq_device::{Device, DeviceError, QemuOptions};
-use armoriq_frame::{DeviceInfo, RECEIPT_LEN, RejectKind, Request, Response, VerifyRequest};
+use armoriq_frame::{DeviceInfo, RejectKind, Request, Response, VerifyRequest};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -46,7 +46,7 @@ pub enum DeviceVerdict {
     /// Accepted, with its signed receipt.
     Accepted {
         /// The receipt (SPEC §7).
-        receipt: [u8; RECEIPT_LEN],
+        receipt: Vec<u8>,
         /// The step's leaf hash, as the device computed it.
         leaf_hash: [u8; 32],
     },
@@ -106,7 +106,10 @@ pub fn open(spec: &DeviceSpec, timeout: Duration) -> Result<Device, String> {
     let mut dev = match spec {
         DeviceSpec::Tcp(addr) => Device::connect_tcp(addr),
         DeviceSpec::Serial(path) => Device::open_serial(path),
-        DeviceSpec::Qemu(elf) => Device::boot_qemu(elf, &QemuOptions::for_elf(elf)),
+        DeviceSpec::Qemu(elf) => {
+            let opts = QemuOptions::for_elf(elf).map_err(|e| format!("{spec}: {e}"))?;
+            Device::boot_qemu(elf, &opts)
+        }
     }
     .map_err(|e| format!("{spec}: {e}"))?;
     dev.set_timeout(timeout)
@@ -265,7 +268,7 @@ fn ask(
         Response::Receipted {
             accepted, receipt, ..
         } => Ok(DeviceVerdict::Accepted {
-            receipt,
+            receipt: receipt.to_vec(),
             leaf_hash: accepted.leaf_hash,
         }),
         Response::Rejected(r) => Ok(DeviceVerdict::Refused {

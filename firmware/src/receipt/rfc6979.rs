@@ -1,0 +1,112 @@
+//! The ECDSA nonce of RFC 6979 §3.2 for P-256 with SHA-256 (qlen = hlen =
+//! 256 bits), with HMAC-SHA256 (RFC 2104) written out over the sha2 already
+//! in the image: RustCrypto's `hmac` 0.13 (`SimpleHmac`) did the same for
+//! 160 B more flash, which the M4F's 64 KiB budget could not spare (README,
+//! issue 28). RFC 6979's A.2.5 vectors check both on the device. p256-cm4's `sign` checks `1 ≤ k < n` and `r, s ≠ 0` itself and
+//! asks for the next candidate otherwise, which is step h.3's loop.
+//!
+//! The inputs are the private scalar and `h1 = SHA-256(m)`; nothing branches
+//! on them (the reduction of `h1` mod n is a masked select), so the nonce
+//! costs the same for every message: five HMACs, one more pair per retry.
+
+use sha2::{Digest, Sha256};
+
+/// The order n of P-256, big-endian.
+const N: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+];
+
+/// `V`'s initial value (step b), a constant so that no fill with ones is
+/// linked in for it.
+const V0: [u8; 32] = [1; 32];
+
+/// HMAC-SHA256 (RFC 2104) keyed with a 32-byte key: the SHA-256 states
+/// after `k ⊕ ipad` and `k ⊕ opad` (the key zero-padded to the 64-byte
+/// block), kept so that each MAC under the same key costs its message and
+/// one more block, not the two key blocks again.
+struct Keyed {
+    inner: Sha256,
+    outer: Sha256,
+}
+
+impl Keyed {
+    fn new(k: &[u8; 32]) -> Self {
+        // Written byte by byte: a fill with 0x36 would link `memset`.
+        let mut pad = [0u8; 64];
+        for (i, p) in pad.iter_mut().enumerate() {
+            *p = k.get(i).copied().unwrap_or(0) ^ 0x36;
+        }
+        let mut inner = Sha256::new();
+        inner.update(pad);
+        for p in &mut pad {
+            *p ^= 0x36 ^ 0x5c;
+        }
+        let mut outer = Sha256::new();
+        outer.update(pad);
+        Self { inner, outer }
+    }
+
+    /// `H((k ⊕ opad) ‖ H((k ⊕ ipad) ‖ m))`, `m` the concatenation of `parts`.
+    fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut inner = self.inner.clone();
+        for p in parts {
+            inner.update(p);
+        }
+        let mut outer = self.outer.clone();
+        outer.update(inner.finalize());
+        outer.finalize().into()
+    }
+}
+
+/// `bits2octets(h1)` (§2.3.4) for qlen = hlen: `h1 mod n`, i.e. `h1 − n`
+/// when `h1 ≥ n` (h1 < 2²⁵⁶ < 2n), chosen by mask.
+fn bits2octets(h1: &[u8; 32]) -> [u8; 32] {
+    let mut diff = [0u8; 32];
+    let mut borrow = 0u16;
+    for ((d, &a), &b) in diff.iter_mut().zip(h1).zip(&N).rev() {
+        let t = u16::from(a).wrapping_sub(u16::from(b)).wrapping_sub(borrow);
+        *d = t.to_le_bytes()[0];
+        borrow = (t >> 8) & 1;
+    }
+    // borrow = 1: h1 < n, keep h1.
+    let keep = 0u8.wrapping_sub(borrow.to_le_bytes()[0]);
+    let mut out = [0u8; 32];
+    for ((o, &a), &d) in out.iter_mut().zip(h1).zip(&diff) {
+        *o = (a & keep) | (d & !keep);
+    }
+    out
+}
+
+/// The HMAC_DRBG state (`K`, keyed, and `V`) of §3.2 steps d–g, and
+/// whether a candidate was drawn already.
+pub struct Nonces {
+    k: Keyed,
+    v: [u8; 32],
+    drawn: bool,
+}
+
+impl Nonces {
+    /// Steps a–g for the private scalar `x` (big-endian, 1 ≤ x < n) and
+    /// `h1 = SHA-256(m)`.
+    pub fn new(x: &[u8; 32], h1: &[u8; 32]) -> Self {
+        let h = bits2octets(h1);
+        let k = Keyed::new(&Keyed::new(&[0; 32]).mac(&[&V0, &[0], x, &h]));
+        let v = k.mac(&[&V0]);
+        let k = Keyed::new(&k.mac(&[&v, &[1], x, &h]));
+        let v = k.mac(&[&v]);
+        Self { k, v, drawn: false }
+    }
+
+    /// Step h: the next candidate `k` (big-endian); after the first, step
+    /// h.3's `K = HMAC_K(V ‖ 0x00)`, `V = HMAC_K(V)` comes first.
+    pub fn next_k(&mut self) -> [u8; 32] {
+        if self.drawn {
+            self.k = Keyed::new(&self.k.mac(&[&self.v, &[0]]));
+            self.v = self.k.mac(&[&self.v]);
+        }
+        self.drawn = true;
+        self.v = self.k.mac(&[&self.v]);
+        self.v
+    }
+}

@@ -15,24 +15,10 @@
 use armoriq_gateway::store::{AuditRow, DelegationStatus};
 use serde_json::Value;
 
+#[macro_use]
 mod common;
 use common::free_port;
 use common::gateway::{Backend, Gateway, MCP, exception, python};
-
-macro_rules! on_both_backends {
-    ($($name:ident)*) => {$(
-        mod $name {
-            #[test]
-            fn sqlite() {
-                super::$name(super::Backend::Sqlite);
-            }
-            #[test]
-            fn postgres() {
-                super::$name(super::Backend::Postgres);
-            }
-        }
-    )*};
-}
 
 on_both_backends!(
     an_approval_covers_exactly_the_approved_call

@@ -23,26 +23,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+#[macro_use]
 mod common;
 use common::free_port;
 use common::gateway::{Backend, Gateway, MCP, exception, python, run};
 use common::http::{http, json_of};
-
-/// Each test, once per backend: `mod NAME { fn sqlite(), fn postgres() }`.
-macro_rules! on_both_backends {
-    ($($name:ident)*) => {$(
-        mod $name {
-            #[test]
-            fn sqlite() {
-                super::$name(super::Backend::Sqlite);
-            }
-            #[test]
-            fn postgres() {
-                super::$name(super::Backend::Postgres);
-            }
-        }
-    )*};
-}
 
 on_both_backends!(
     official_python_sdk_against_the_gateway

@@ -244,12 +244,13 @@ pub async fn create_key(
     let row = actor.row(
         "key_created",
         format!(
-            "{} key #{id} ({}{}) created by {} via {}",
+            "{} key #{id}{} created by {} via {}",
             key.role.as_str(),
-            key.label,
-            key.email
-                .as_deref()
-                .map_or(String::new(), |e| format!(", {e}")),
+            [key.label.as_str(), key.email.as_deref().unwrap_or_default()]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .map(|s| format!(" ({s})"))
+                .collect::<String>(),
             actor.name,
             actor.surface.as_str()
         ),

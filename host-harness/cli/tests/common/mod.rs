@@ -1,6 +1,24 @@
 //! Helpers shared by the integration tests that start processes on loopback.
 #![allow(dead_code, clippy::unwrap_used, clippy::panic)]
 
+/// Each test, once per backend: `mod NAME { fn sqlite(), fn postgres() }`
+/// (the test file imports `Backend` from [`gateway`]).
+#[allow(unused_macros)]
+macro_rules! on_both_backends {
+    ($($name:ident)*) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(super::Backend::Sqlite);
+            }
+            #[test]
+            fn postgres() {
+                super::$name(super::Backend::Postgres);
+            }
+        }
+    )*};
+}
+
 pub mod gateway;
 pub mod http;
 pub mod pg;

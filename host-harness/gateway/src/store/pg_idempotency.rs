@@ -23,6 +23,31 @@ pub(super) const INSERT_PLAN: &str = "INSERT INTO plans (plan_id, plan_hash, mer
      plan_json, step_count, intent_reference, user_email, agent_id, expires_at, status, \
      created_ms) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)";
 
+/// Runs [`INSERT_PLAN`] for `p` on `c` (a connection or a transaction).
+pub(super) async fn insert_plan(
+    c: &impl tokio_postgres::GenericClient,
+    p: &PlanRecord,
+) -> Result<u64, tokio_postgres::Error> {
+    let now = now_ms();
+    c.execute(
+        INSERT_PLAN,
+        &[
+            &p.plan_id,
+            &p.plan_hash,
+            &p.merkle_root,
+            &p.plan_json,
+            &steps(p),
+            &p.intent_reference,
+            &p.user_email,
+            &p.agent_id,
+            &p.expires_at,
+            &p.status.as_str(),
+            &now,
+        ],
+    )
+    .await
+}
+
 impl IdempotencyStore for PgStore {
     fn reserve_idempotency_key<'a>(
         &'a self,
@@ -165,24 +190,7 @@ impl IdempotencyStore for PgStore {
                 return Ok(false);
             }
             if let Some(p) = plan {
-                tx.execute(
-                    INSERT_PLAN,
-                    &[
-                        &p.plan_id,
-                        &p.plan_hash,
-                        &p.merkle_root,
-                        &p.plan_json,
-                        &steps(p),
-                        &p.intent_reference,
-                        &p.user_email,
-                        &p.agent_id,
-                        &p.expires_at,
-                        &p.status.as_str(),
-                        &now_ms(),
-                    ],
-                )
-                .await
-                .map_err(|e| self.err(e))?;
+                insert_plan(&*tx, p).await.map_err(|e| self.err(e))?;
             }
             tx.commit().await.map_err(|e| self.err(e))?;
             Ok(true)

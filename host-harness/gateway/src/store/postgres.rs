@@ -256,24 +256,9 @@ impl PlanStore for PgStore {
     fn put_plan<'a>(&'a self, p: &'a PlanRecord) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let c = self.client().await?;
-            c.execute(
-                super::pg_idempotency::INSERT_PLAN,
-                &[
-                    &p.plan_id,
-                    &p.plan_hash,
-                    &p.merkle_root,
-                    &p.plan_json,
-                    &steps(p),
-                    &p.intent_reference,
-                    &p.user_email,
-                    &p.agent_id,
-                    &p.expires_at,
-                    &p.status.as_str(),
-                    &now_ms(),
-                ],
-            )
-            .await
-            .map_err(|e| self.err(e))?;
+            super::pg_idempotency::insert_plan(&**c, p)
+                .await
+                .map_err(|e| self.err(e))?;
             Ok(())
         })
     }

@@ -82,15 +82,7 @@ fn official_typescript_sdk_against_the_gateway() {
         .env("AGENT_ID", "weather-agent")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let last = stdout.lines().last().unwrap_or_default();
-    let v: Value = serde_json::from_str(last).unwrap_or_else(|_| {
-        panic!(
-            "no JSON result\nstdout: {stdout}\nstderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    assert!(v.get("scenario_error").is_none(), "{v}");
+    let v = common::scenario_result(&out, "the TypeScript SDK's scenarios");
     let _ = std::fs::remove_dir_all(&dir);
 
     assert_eq!(v["minted"]["step_proofs"], 2, "{v}");

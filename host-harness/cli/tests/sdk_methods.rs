@@ -76,20 +76,7 @@ impl Setup {
             .env("ARMORIQ_OBSERVABILITY", "off")
             .output()
             .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let last = stdout.lines().last().unwrap_or_default();
-        let v: Value = serde_json::from_str(last).unwrap_or_else(|_| {
-            panic!(
-                "scenario {name}: no JSON result\nstdout: {stdout}\nstderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-        assert!(
-            v.get("scenario_error").is_none(),
-            "scenario {name} failed: {v}\nstderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        v
+        common::scenario_result(&out, &format!("scenario {name}"))
     }
 }
 

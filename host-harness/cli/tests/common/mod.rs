@@ -28,6 +28,26 @@ use std::path::PathBuf;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
+/// The JSON object a scenario script printed last (`scripts/py`,
+/// `scripts/ts`), failing the test with its output when there is none or
+/// when it reports a `scenario_error`.
+pub fn scenario_result(out: &std::process::Output, what: &str) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(last).unwrap_or_else(|_| {
+        panic!(
+            "{what}: no JSON result\nstdout: {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(
+        v.get("scenario_error").is_none(),
+        "{what} failed: {v}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    v
+}
+
 /// The reference Python (`ARMORIQ_PYTHON`, else the project's `.venv`), or
 /// `None` (the caller skips) when absent outside CI; under `CI=true` its
 /// absence fails the test.

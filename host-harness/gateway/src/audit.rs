@@ -53,10 +53,9 @@ pub fn audited(mut response: Response) -> Response {
 /// written the answer is the store's 503: nothing is refused unaudited.
 pub async fn audit_refusals(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let t0 = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
+    // A cheap handle (the router's shared path): its text is copied only
+    // for a refusal, never on the hot path of an answered call.
+    let matched = req.extensions().get::<MatchedPath>().cloned();
     let mut response = next.run(req).await;
     if response.extensions().get::<Audited>().is_some() {
         return response;
@@ -66,7 +65,7 @@ pub async fn audit_refusals(State(st): State<AppState>, req: Request, next: Next
     };
     let row = AuditRow {
         at_ms: now_ms(),
-        route,
+        route: matched.map_or_else(|| "(unmatched)".to_owned(), |p| p.as_str().to_owned()),
         outcome: refusal.outcome.into(),
         reason: Some(refusal.reason),
         latency_us: elapsed_us(t0),

@@ -113,6 +113,10 @@ ssl = on
 ssl_cert_file = '$TLS/server.crt'
 ssl_key_file = '$TLS/server.key'
 fsync = on
+# After a crash (the outage test's kill -9) the server syncs its data
+# directory before recovery; file by file that is minutes on a slow disk
+# once the tests have made a few hundred databases. One syncfs is not.
+recovery_init_sync_method = syncfs
 EOF
   "${AS[@]}" sh -c "cat '$DIR/postgresql.auto.conf.add' >> '$DATA/postgresql.conf'"
   if "${AS[@]}" "$BIN/pg_ctl" -D "$DATA" -l "$DIR/server.log" -w -t 30 start >/dev/null; then
@@ -132,18 +136,33 @@ CTL="$DIR/ctl.sh"
   echo '#!/usr/bin/env bash'
   echo 'set -eu'
   printf 'AS=(%s)\n' "${AS[*]:-}"
-  printf 'BIN=%q DATA=%q LOG=%q\n' "$BIN" "$DATA" "$DIR/server.log"
+  printf 'BIN=%q DATA=%q LOG=%q SOCK=%q\n' "$BIN" "$DATA" "$DIR/server.log" "$DIR"
   cat <<'EOF'
 case "${1:-}" in
   stop) "${AS[@]}" "$BIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null ;;
-  start) "${AS[@]}" "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 30 start >/dev/null ;;
-  restart) "${AS[@]}" "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -m fast -w -t 30 restart >/dev/null ;;
+  start|restart)
+    # Crash recovery can be slow on a loaded machine: wait up to 120 s, and
+    # say what the server logged when it still is not up.
+    if ! "${AS[@]}" "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -m fast -w -t 120 "$1" >/dev/null; then
+      echo "ctl.sh: $1 failed; the server log ends with:" >&2
+      tail -20 "$LOG" >&2
+      exit 1
+    fi ;;
   kill)
     pid="$(head -1 "$DATA/postmaster.pid")"
-    # pg_ctl starts the postmaster in a session of its own: its process
-    # group is the server (postmaster and every backend).
-    kill -9 -- "-$pid" 2>/dev/null || kill -9 "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done ;;
+    # The server as a crash leaves it: the postmaster and every backend
+    # (each in a session of its own) killed at once. Wait until all are
+    # dead, so none still holds the shared memory. Zombies do not count:
+    # in a container PID 1 may be slow to reap them.
+    procs="$pid $(pgrep -P "$pid" | tr '\n' ' ')"
+    kill -9 $procs 2>/dev/null || true
+    for _ in $(seq 200); do
+      ps -o stat= -p "${procs// /,}" 2>/dev/null | grep -qv '^Z' || break
+      sleep 0.05
+    done
+    # A zombie postmaster still matches the PID in its lock files, and a
+    # new server would take it for a live one; it is dead, so they are stale.
+    rm -f "$DATA/postmaster.pid" "$SOCK"/.s.PGSQL.*.lock ;;
   *) echo "usage: $0 stop|start|restart|kill" >&2; exit 2 ;;
 esac
 EOF

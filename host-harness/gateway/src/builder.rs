@@ -352,6 +352,18 @@ impl Built {
                 serve.await.map_err(|e| e.to_string())
             }));
         }
+        if let crate::metrics::MetricsAccess::Listen(addr) = gw.settings.metrics {
+            // Plain HTTP, as scrapers expect; bind it to a private address.
+            let listener = bind(addr).await?;
+            let mut stopped = stopped.clone();
+            let serve = axum::serve(listener, crate::metrics_app(gw.clone()))
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                });
+            tasks.push(tokio::spawn(async move {
+                serve.await.map_err(|e| e.to_string())
+            }));
+        }
         let sync = tokio::spawn(crate::sync::follow(
             gw.clone(),
             self.policy_version,

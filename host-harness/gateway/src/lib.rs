@@ -36,6 +36,8 @@ pub mod error;
 pub mod held;
 pub mod iap;
 pub mod mcp;
+pub mod mcp_http;
+pub mod metrics;
 pub mod ops;
 pub mod plans;
 pub mod policy;
@@ -49,6 +51,7 @@ pub mod signer;
 pub mod store;
 pub mod subtree;
 pub mod sync;
+pub mod telemetry;
 pub mod tls;
 pub mod tokens;
 pub mod trust;
@@ -92,6 +95,8 @@ pub struct Gateway {
     pub device: std::sync::OnceLock<device::DeviceLink>,
     /// Their tool schemas (short-lived cache).
     pub tools: catalogue::ToolCache,
+    /// What `/metrics` reports.
+    pub metrics: metrics::Metrics,
     key_cache: RwLock<HashMap<String, (KeyInfo, Instant)>>,
     key_cache_ttl: Duration,
 }
@@ -141,10 +146,19 @@ impl Gateway {
             .as_ref()
             .map(|c| c.mcp_servers.clone())
             .unwrap_or_default();
+        let token_cache = tokens::TokenCache::new(settings.token_cache_entries);
+        let server_ids: Vec<String> = servers.iter().map(|s| s.id.clone()).collect();
+        let metrics = metrics::Metrics::new(
+            store.node(),
+            &server_ids,
+            token_cache.hits.clone(),
+            token_cache.misses.clone(),
+        );
         Self {
             mcp: mcp::McpPool::new(&servers, settings.mcp_timeout),
             tools: catalogue::ToolCache::new(),
-            token_cache: tokens::TokenCache::new(settings.token_cache_entries),
+            token_cache,
+            metrics,
             plans: plans::PlanCache::new(4096).with_ttl(shared.then_some(SHARED_PLAN_CACHE_TTL)),
             policy: RwLock::new(Arc::new(policy)),
             key_cache: RwLock::new(HashMap::new()),
@@ -255,7 +269,26 @@ impl Gateway {
     /// The store's error (503 when it is unavailable): no response goes out
     /// unaudited.
     pub async fn audit(&self, row: AuditRow) -> GwResult<i64> {
-        Ok(self.store.audit(row).await?)
+        use tracing::Instrument;
+        let decision = self.metrics.decision(&row);
+        let t0 = Instant::now();
+        let written = self
+            .store
+            .audit(row)
+            .instrument(tracing::debug_span!("store_write"))
+            .await;
+        self.metrics
+            .stage(metrics::Stage::store_write, t0.elapsed());
+        match written {
+            Ok(id) => {
+                self.metrics.count(decision);
+                Ok(id)
+            }
+            Err(e) => {
+                self.metrics.store_error(&e);
+                Err(e.into())
+            }
+        }
     }
 }
 
@@ -308,9 +341,25 @@ async fn method_not_allowed() -> (StatusCode, axum::Json<serde_json::Value>) {
     )
 }
 
-/// The backend listener's router: [`app`] and the console at `/console`.
+/// The backend listener's router: [`app`], the console at `/console`, and
+/// `/metrics` unless it has a listener of its own.
 pub fn backend_app(state: AppState) -> Router {
-    console::mount(app(state.clone()), state)
+    let router = console::mount(app(state.clone()), state.clone());
+    match state.settings.metrics {
+        metrics::MetricsAccess::Listen(_) => router,
+        _ => router.merge(
+            Router::new()
+                .route("/metrics", get(metrics::serve))
+                .with_state(state),
+        ),
+    }
+}
+
+/// The router of `--metrics ADDR`'s own listener: `/metrics` only.
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::serve_own))
+        .with_state(state)
 }
 
 /// The router: every route on both listeners (backend and proxy).
@@ -357,6 +406,10 @@ pub fn app(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             audit::audit_refusals,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::observe,
         ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

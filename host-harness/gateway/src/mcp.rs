@@ -5,7 +5,9 @@
 use crate::error::GatewayError;
 use armoriq_common::yaml::McpServer;
 use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
+use crate::mcp_http::TracedHttp;
+use crate::telemetry::TraceContext;
+use rmcp::model::{CallToolRequestParams, CallToolResult, RequestMetaObject, Tool};
 use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -59,7 +61,8 @@ impl McpPool {
         v
     }
 
-    /// Calls `tool` on `mcp` with `args`.
+    /// Calls `tool` on `mcp` with `args`; the request carries `trace` (W3C
+    /// trace context) in its `_meta` and HTTP headers.
     ///
     /// # Errors
     /// `NotFound` for an unknown server, `McpTimeout`, `McpUnavailable`.
@@ -68,12 +71,21 @@ impl McpPool {
         mcp: &str,
         tool: &str,
         args: serde_json::Map<String, serde_json::Value>,
+        trace: Option<TraceContext>,
     ) -> Result<CallToolResult, GatewayError> {
         let server = self
             .servers
             .get(mcp)
             .ok_or_else(|| GatewayError::NotFound(format!("unknown MCP server {mcp:?}")))?;
-        let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(args);
+        let mut params = CallToolRequestParams::new(tool.to_owned()).with_arguments(args);
+        if let Some(t) = trace {
+            let mut meta = RequestMetaObject::new();
+            meta.set_traceparent(t.traceparent);
+            if let Some(ts) = t.tracestate {
+                meta.set_tracestate(ts);
+            }
+            params.meta = Some(meta);
+        }
         match tokio::time::timeout(self.timeout, server.call(params)).await {
             Ok(r) => r,
             Err(_) => {
@@ -147,7 +159,7 @@ impl Server {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| GatewayError::Internal(format!("HTTP client: {e}")))?;
-        let transport = StreamableHttpClientTransport::with_client(http, cfg);
+        let transport = StreamableHttpClientTransport::with_client(TracedHttp(http), cfg);
         let running = ().serve(transport).await.map_err(|e| {
             GatewayError::McpUnavailable(format!(
                 "cannot open an MCP session with {:?} at {}: {e}",

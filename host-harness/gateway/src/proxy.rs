@@ -20,6 +20,7 @@ use crate::audit::Audit;
 use crate::auth::ApiKey;
 use crate::error::{GatewayError, GwResult};
 use crate::held::HeldCall;
+use crate::metrics::Stage;
 use crate::plans::{ReadyPlan, StepMatch};
 use crate::policy::{PolicyCall, Verdict};
 use crate::store::PlanStatus;
@@ -36,6 +37,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
+use std::time::Instant;
+use tracing::Instrument;
 
 /// `intent_token` as the SDK sends it (`IntentToken.signed()`).
 #[derive(Deserialize, Default)]
@@ -392,10 +395,18 @@ async fn invoke_inner(
         .await?;
         return Ok(enforce_outcome(d));
     }
-    let (plan, step) = verify_call(st, &call, headers).await?;
+    let m = &st.metrics;
+    let (plan, step) = m
+        .timed(Stage::intent_check, verify_call(st, &call, headers))
+        .await?;
     audit.row.plan_id = Some(plan.record.plan_id.clone());
     audit.row.step = i64::try_from(step).ok();
-    let (outcome, reason) = crate::held::decide_call(st, &call, &plan, step).await?;
+    let (outcome, reason) = m
+        .timed(
+            Stage::policy,
+            crate::held::decide_call(st, &call, &plan, step),
+        )
+        .await?;
     if !st.mcp.knows(&call.mcp) {
         return Err(GatewayError::NotFound(format!(
             "unknown MCP server {:?} (configured: {})",
@@ -413,10 +424,15 @@ async fn invoke_inner(
             plan: &plan,
             step,
         };
-        crate::device::check::check_on_device(link, &accepted, now_secs(), audit).await?;
+        m.timed(
+            Stage::device,
+            crate::device::check::check_on_device(link, &accepted, now_secs(), audit),
+        )
+        .await?;
     }
     let value = forward(
         st,
+        headers,
         call.mcp,
         call.action,
         call.params,
@@ -469,6 +485,7 @@ async fn verify_call(
 /// not their sum. A forwarding failure then updates that row.
 async fn forward(
     st: &AppState,
+    headers: &HeaderMap,
     mcp: String,
     action: String,
     params: CleanParams,
@@ -478,7 +495,23 @@ async fn forward(
 ) -> GwResult<Value> {
     let row = audit.row_with(outcome, reason);
     audit.row.outcome = outcome.to_owned();
-    let (written, result) = tokio::join!(st.audit(row), st.mcp.call(&mcp, &action, params.map));
+    let span = tracing::debug_span!(
+        "upstream",
+        otel.name = "tools/call",
+        otel.kind = "client",
+        mcp.server = %mcp,
+        mcp.tool = %action,
+    );
+    let trace = crate::telemetry::upstream_context(&span, headers);
+    let upstream = async {
+        let t0 = Instant::now();
+        let r = st.mcp.call(&mcp, &action, params.map, trace).await;
+        let ok = r.as_ref().is_ok_and(|r| r.is_error != Some(true));
+        st.metrics.upstream(&mcp, ok, t0.elapsed());
+        r
+    }
+    .instrument(span);
+    let (written, result) = tokio::join!(st.audit(row), upstream);
     audit.written = Some(written?);
     let result = result?;
     let value = serde_json::to_value(&result).map_err(|e| GatewayError::Internal(e.to_string()))?;

@@ -53,6 +53,8 @@ pub struct Settings {
     /// presumed dead, and fenced out: it can no longer store its mint). A
     /// live holder renews it every quarter of this, so a slow mint keeps it.
     pub idempotency_stale: Duration,
+    /// `--metrics`: who may read `/metrics`, and on which listener.
+    pub metrics: crate::metrics::MetricsAccess,
     /// Tests only: how long each mint waits, its token signed, before its
     /// plan is stored (an artificially slow mint).
     #[cfg(test)]
@@ -83,6 +85,7 @@ impl Settings {
             store: None,
             tls: None,
             idempotency_stale: Duration::from_secs(60),
+            metrics: crate::metrics::MetricsAccess::Open,
             #[cfg(test)]
             mint_delay: Duration::ZERO,
         }

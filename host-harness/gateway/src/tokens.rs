@@ -193,6 +193,10 @@ pub fn canonical(v: &serde_json::Value) -> Result<Vec<u8>, String> {
 pub struct TokenCache {
     map: RwLock<HashMap<[u8; 32], SignedIntent>>,
     capacity: usize,
+    /// Tokens found verified here (`armoriq_token_cache_hits_total`).
+    pub hits: prometheus_client::metrics::counter::Counter,
+    /// Tokens verified in full (`armoriq_token_cache_misses_total`).
+    pub misses: prometheus_client::metrics::counter::Counter,
 }
 
 impl TokenCache {
@@ -201,6 +205,8 @@ impl TokenCache {
         Self {
             map: RwLock::new(HashMap::new()),
             capacity,
+            hits: prometheus_client::metrics::counter::Counter::default(),
+            misses: prometheus_client::metrics::counter::Counter::default(),
         }
     }
 
@@ -218,9 +224,11 @@ impl TokenCache {
         if self.capacity > 0
             && let Some(hit) = self.map.read().ok().and_then(|m| m.get(&digest).copied())
         {
+            self.hits.inc();
             hit.check_time(expect.now, expect.leeway)?;
             return Ok(hit);
         }
+        self.misses.inc();
         let mut buf = vec![0u8; token.len()];
         let signed = armoriq_core::verify_token(token.as_bytes(), expect, signer.keys(), &mut buf)?;
         if self.capacity > 0

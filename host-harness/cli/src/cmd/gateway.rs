@@ -91,6 +91,11 @@ pub struct ServeArgs {
     /// decision (past either: expired).
     #[arg(long, default_value_t = 30 * 60, env = "ARMORIQ_APPROVAL_TTL")]
     approval_ttl: u64,
+    /// Who may read `GET /metrics` (Prometheus): `open` (anyone who reaches
+    /// the backend listener), `admin` (admin API keys), or an address such
+    /// as `127.0.0.1:9464` (its own plain-HTTP listener, not the backend's).
+    #[arg(long, default_value = "open", env = "ARMORIQ_METRICS")]
+    metrics: armoriq_gateway::metrics::MetricsAccess,
     #[command(flatten)]
     secret: SecretArgs,
     /// Serve both listeners over HTTPS with this PEM certificate chain
@@ -139,6 +144,7 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
         });
     settings.console_session_ttl = Duration::from_secs(a.console_session_ttl.max(1));
     settings.approval_ttl = Duration::from_secs(a.approval_ttl.max(1));
+    settings.metrics = a.metrics.clone();
     if a.state.store.is_some() {
         match a.state.location() {
             Ok(loc) => settings.store = Some(loc),
@@ -178,13 +184,13 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
         eprintln!("armoriq: no API key yet; created one (shown once, only its hash is kept):");
         eprintln!("  export ARMORIQ_API_KEY={k}");
     }
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ARMORIQ_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+    // Traces, when OTEL_EXPORTER_OTLP_* names a collector (built outside
+    // the runtime: its exporter thread has a blocking HTTP client).
+    let telemetry = match armoriq_gateway::telemetry::Telemetry::from_env() {
+        Ok(t) => t,
+        Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
+    };
+    init_logging(telemetry.as_ref());
     let gw = &built.gateway;
     let scheme = if gw.settings.tls.is_some() {
         "https"
@@ -223,10 +229,41 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
                 " (generation {g} in the store)"
             ))
     );
-    match rt.block_on(async { built.start().await?.until_signal().await }) {
+    if telemetry.is_some() {
+        eprintln!("armoriq serve: traces to the OTLP/HTTP collector named by OTEL_EXPORTER_OTLP_*");
+    }
+    let served = rt.block_on(async { built.start().await?.until_signal().await });
+    if let Some(t) = telemetry
+        && let Err(e) = t.shutdown()
+    {
+        eprintln!("armoriq serve: flushing traces: {e}");
+    }
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e, EXIT_BAD_INPUT),
     }
+}
+
+/// Log lines to stderr (`ARMORIQ_LOG`, default `info`) and, with traces on,
+/// the gateway's spans (debug level, so they cost nothing when off) to the
+/// exporter.
+fn init_logging(telemetry: Option<&armoriq_gateway::telemetry::Telemetry>) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let log = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ARMORIQ_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        );
+    let spans = telemetry.map(|t| {
+        t.layer().with_filter(
+            tracing_subscriber::filter::Targets::new()
+                .with_target("armoriq_gateway", tracing_subscriber::filter::LevelFilter::DEBUG),
+        )
+    });
+    let _ = tracing_subscriber::registry().with(log).with(spans).try_init();
 }
 
 /// `armoriq approve ID` / `armoriq reject ID`.

@@ -13,6 +13,8 @@
 use super::spec::DeviceSpec;
 use armoriq_device::{Device, DeviceError, QemuOptions};
 use armoriq_frame::{DeviceInfo, RejectKind, Request, Response, VerifyRequest};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -91,6 +93,8 @@ struct Job {
 #[derive(Debug)]
 pub struct DeviceLink {
     tx: SyncSender<Job>,
+    /// Calls queued and not yet taken by the worker.
+    queued: Arc<AtomicUsize>,
     timeout: Duration,
     /// What the device reported when the gateway connected.
     pub info: DeviceInfo,
@@ -151,12 +155,15 @@ impl DeviceLink {
     ) -> Result<Self, String> {
         let (tx, rx) = sync_channel(queue.max(1));
         let worker_spec = spec.clone();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let taken = queued.clone();
         std::thread::Builder::new()
             .name("armoriq-device".into())
-            .spawn(move || worker(dev, &worker_spec, timeout, &rx))
+            .spawn(move || worker(dev, &worker_spec, timeout, &rx, &taken))
             .map_err(|e| format!("device worker: {e}"))?;
         Ok(Self {
             tx,
+            queued,
             timeout,
             info,
             spec,
@@ -169,11 +176,18 @@ impl DeviceLink {
     /// [`DeviceFailure`]: the caller must not forward the call.
     pub async fn verify(&self, call: DeviceCall) -> Result<DeviceVerdict, DeviceFailure> {
         let (reply, answer) = oneshot::channel();
+        // Counted before the send, so the worker never takes one uncounted.
+        self.queued.fetch_add(1, Ordering::Relaxed);
         match self.tx.try_send(Job { call, reply }) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(DeviceFailure::QueueFull),
-            Err(TrySendError::Disconnected(_)) => {
-                return Err(DeviceFailure::Unreachable("device worker stopped".into()));
+            Err(e) => {
+                self.queued.fetch_sub(1, Ordering::Relaxed);
+                return Err(match e {
+                    TrySendError::Full(_) => DeviceFailure::QueueFull,
+                    TrySendError::Disconnected(_) => {
+                        DeviceFailure::Unreachable("device worker stopped".into())
+                    }
+                });
             }
         }
         match tokio::time::timeout(self.timeout, answer).await {
@@ -181,6 +195,11 @@ impl DeviceLink {
             Ok(Err(_)) => Err(DeviceFailure::Unreachable("device worker stopped".into())),
             Err(_) => Err(DeviceFailure::Timeout),
         }
+    }
+
+    /// Calls waiting for the device now.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
     }
 }
 
@@ -192,9 +211,16 @@ enum Line {
     Down(String),
 }
 
-fn worker(dev: Device, spec: &DeviceSpec, timeout: Duration, rx: &Receiver<Job>) {
+fn worker(
+    dev: Device,
+    spec: &DeviceSpec,
+    timeout: Duration,
+    rx: &Receiver<Job>,
+    queued: &AtomicUsize,
+) {
     let mut line = Line::Up(dev);
     while let Ok(job) = rx.recv() {
+        queued.fetch_sub(1, Ordering::Relaxed);
         if job.reply.is_closed() {
             continue; // its caller gave up (timeout): do not spend the device on it
         }

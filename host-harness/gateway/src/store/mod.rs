@@ -536,6 +536,9 @@ pub trait DelegationStore: Send + Sync {
         status: Option<DelegationStatus>,
         now_ms: i64,
     ) -> StoreFuture<'_, Vec<Delegation>>;
+    /// How many held calls wait for a decision at `now_ms` (pending, not
+    /// expired), all of them counted.
+    fn count_pending_delegations(&self, now_ms: i64) -> StoreFuture<'_, u64>;
 }
 
 /// The audit log.
@@ -571,4 +574,6 @@ pub trait Store:
 {
     /// The schema version in force (the last applied migration).
     fn schema_version(&self) -> StoreFuture<'_, u32>;
+    /// The node name stamped on audit rows that carry none.
+    fn node(&self) -> &str;
 }

@@ -296,4 +296,19 @@ impl DelegationStore for PgStore {
                 .collect())
         })
     }
+
+    fn count_pending_delegations(&self, now: i64) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            let c = self.client().await?;
+            let n: i64 = c
+                .query_one(
+                    "SELECT count(*) FROM delegations WHERE status = 'pending' AND expires_ms >= $1",
+                    &[&now],
+                )
+                .await
+                .map_err(|e| self.err(e))?
+                .get(0);
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+    }
 }

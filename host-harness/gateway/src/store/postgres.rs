@@ -307,4 +307,8 @@ impl Store for PgStore {
         let v = self.inner.version;
         Box::pin(async move { Ok(v) })
     }
+
+    fn node(&self) -> &str {
+        Self::node(self)
+    }
 }

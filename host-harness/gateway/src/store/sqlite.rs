@@ -361,4 +361,8 @@ impl Store for SqliteStore {
         let v = self.inner.version;
         Box::pin(async move { Ok(v) })
     }
+
+    fn node(&self) -> &str {
+        Self::node(self)
+    }
 }

@@ -255,4 +255,15 @@ impl DelegationStore for SqliteStore {
                 .collect())
         })
     }
+
+    fn count_pending_delegations(&self, now: i64) -> StoreFuture<'_, u64> {
+        self.run(move |c| {
+            let n: i64 = c.query_row(
+                "SELECT count(*) FROM delegations WHERE status = 'pending' AND expires_ms >= ?1",
+                params![now],
+                |r| r.get(0),
+            )?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+    }
 }

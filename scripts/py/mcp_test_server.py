@@ -9,12 +9,15 @@ Tools:
   delete_records(table)      -> "deleted <table>"
   fail(message)              -> raises: the result has isError: true
   slow(seconds)              -> sleeps, then "slept"
+  trace_context()            -> JSON: the W3C traceparent the call carried in
+                                its MCP `_meta` and in its HTTP header
 """
 
 import asyncio
+import json
 import sys
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 
 name, port = sys.argv[1], int(sys.argv[2])
 server = MCPServer(name)
@@ -55,6 +58,22 @@ async def slow(seconds: float) -> str:
     """Sleeps."""
     await asyncio.sleep(seconds)
     return "slept"
+
+
+@server.tool()
+def trace_context(ctx: Context) -> str:
+    """The trace context this call carried (for the tracing tests)."""
+    rc = ctx.request_context
+    meta = rc.meta
+    if meta is None:
+        meta_tp = None
+    elif isinstance(meta, dict):
+        meta_tp = meta.get("traceparent")
+    else:
+        meta_tp = getattr(meta, "traceparent", None) or (getattr(meta, "model_extra", None) or {}).get("traceparent")
+    request = rc.request
+    header_tp = request.headers.get("traceparent") if request is not None else None
+    return json.dumps({"meta": meta_tp, "header": header_tp})
 
 
 server.run(transport="streamable-http", host="127.0.0.1", port=port, json_response=True)

@@ -80,6 +80,16 @@ def worked_example():
             "step_proofs": len(t.step_proofs or [])}
 
 
+def trace_token():
+    """A token for a one-step plan calling `trace_context`: the Rust test
+    sends that call itself, with a W3C traceparent header."""
+    c = client()
+    plan = {"goal": "Show the trace context", "steps": [
+        {"action": "trace_context", "mcp": MCP, "params": {}, "description": "trace"}]}
+    t = token(c, plan=plan)
+    return {"jwt": t.jwt_token, "plan_id": t.plan_id}
+
+
 def changed_param():
     c = client()
     t = token(c)

@@ -91,6 +91,9 @@ pub struct Audit {
     pub t0: Instant,
     /// The id of the row once written: a later failure updates it.
     pub written: Option<i64>,
+    /// The written row's decision, not yet counted in `/metrics` (counted
+    /// by [`Audit::finish`] with the outcome that stands).
+    pub uncounted: Option<crate::metrics::Decision>,
 }
 
 impl Audit {
@@ -103,6 +106,7 @@ impl Audit {
             },
             t0: Instant::now(),
             written: None,
+            uncounted: None,
         }
     }
 
@@ -128,10 +132,18 @@ impl Audit {
         reason: Option<String>,
     ) -> GwResult<()> {
         if let Some(id) = self.written {
-            if outcome != self.row.outcome {
+            let revised = outcome != self.row.outcome;
+            if revised {
                 st.store
                     .audit_update(id, outcome, reason.as_deref(), elapsed_us(self.t0))
                     .await?;
+            }
+            if let Some(d) = self.uncounted.take() {
+                st.metrics.count(if revised {
+                    st.metrics.revise(d, outcome)
+                } else {
+                    d
+                });
             }
             return Ok(());
         }

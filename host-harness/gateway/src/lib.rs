@@ -269,6 +269,19 @@ impl Gateway {
     /// The store's error (503 when it is unavailable): no response goes out
     /// unaudited.
     pub async fn audit(&self, row: AuditRow) -> GwResult<i64> {
+        let (written, decision) = self.audit_uncounted(row).await;
+        if written.is_ok() {
+            self.metrics.count(decision);
+        }
+        written
+    }
+
+    /// [`Gateway::audit`], leaving the decision to be counted by the caller
+    /// (once it knows whether the row's outcome stands).
+    ///
+    /// # Errors
+    /// As [`Gateway::audit`].
+    pub async fn audit_uncounted(&self, row: AuditRow) -> (GwResult<i64>, metrics::Decision) {
         use tracing::Instrument;
         let decision = self.metrics.decision(&row);
         let t0 = Instant::now();
@@ -279,16 +292,10 @@ impl Gateway {
             .await;
         self.metrics
             .stage(metrics::Stage::store_write, t0.elapsed());
-        match written {
-            Ok(id) => {
-                self.metrics.count(decision);
-                Ok(id)
-            }
-            Err(e) => {
-                self.metrics.store_error(&e);
-                Err(e.into())
-            }
+        if let Err(e) = &written {
+            self.metrics.store_error(e);
         }
+        (written.map_err(Into::into), decision)
     }
 }
 

@@ -3,10 +3,10 @@
 //! use and kept; a transport failure drops it so the next call reconnects.
 
 use crate::error::GatewayError;
-use armoriq_common::yaml::McpServer;
-use rmcp::ServiceExt;
 use crate::mcp_http::TracedHttp;
 use crate::telemetry::TraceContext;
+use armoriq_common::yaml::McpServer;
+use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult, RequestMetaObject, Tool};
 use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
@@ -131,9 +131,19 @@ impl McpPool {
 }
 
 impl Server {
+    /// A new session, opened in a task of its own: rmcp's session worker,
+    /// spawned inside, must not inherit the span of the call that happened
+    /// to open it (that span would never close, nor be exported).
     async fn connect(&self) -> Result<Session, GatewayError> {
-        let mut cfg = StreamableHttpClientTransportConfig::with_uri(self.cfg.url.clone());
-        match self.cfg.auth.header() {
+        let server = self.cfg.clone();
+        tokio::spawn(Self::open(server))
+            .await
+            .map_err(|e| GatewayError::Internal(format!("MCP session task: {e}")))?
+    }
+
+    async fn open(server: McpServer) -> Result<Session, GatewayError> {
+        let mut cfg = StreamableHttpClientTransportConfig::with_uri(server.url.clone());
+        match server.auth.header() {
             Some(("authorization", v)) => {
                 cfg = cfg.auth_header(v.trim_start_matches("Bearer ").to_owned());
             }
@@ -163,7 +173,7 @@ impl Server {
         let running = ().serve(transport).await.map_err(|e| {
             GatewayError::McpUnavailable(format!(
                 "cannot open an MCP session with {:?} at {}: {e}",
-                self.cfg.id, self.cfg.url
+                server.id, server.url
             ))
         })?;
         Ok(Arc::new(running))

@@ -5,13 +5,13 @@
 //! upstream that reads either joins the trace. Everything else is reqwest's
 //! rmcp client unchanged (response limits included).
 
+use axum::http::{HeaderName, HeaderValue};
 use futures::stream::BoxStream;
 use rmcp::model::{ClientJsonRpcMessage, ClientRequest, JsonRpcMessage};
 use rmcp::transport::streamable_http_client::{
     SseError, StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
     StreamableHttpResponseLimits,
 };
-use axum::http::{HeaderName, HeaderValue};
 use sse_stream::Sse;
 use std::collections::HashMap;
 use std::future::Future;

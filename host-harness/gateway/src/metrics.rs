@@ -9,10 +9,11 @@
 //! the first [`TOOL_LABELS`] seen (later ones are `_other`). No plan id,
 //! user, argument or other request text becomes a label.
 //!
-//! Decisions are counted as their audit rows are written, so a scrape and
-//! the audit log agree: an allowed call whose upstream then fails stays
-//! counted `allowed` here (its row is updated to `mcp_error`) and is counted
-//! in `armoriq_upstream_calls_total{result="error"}`.
+//! Decisions on calls are counted once their audit rows are durable, with
+//! the outcome that stands (an allowed call whose upstream fails is counted
+//! `mcp_error`, as its row says), so a scrape and the audit log agree. A
+//! person's approval or rejection is counted apart, in
+//! `armoriq_approval_decisions_total`.
 
 use crate::store::{AuditRow, StoreError};
 use crate::{AppState, now_ms};
@@ -45,8 +46,8 @@ const STORE_PROBE: Duration = Duration::from_secs(2);
 
 /// Latency buckets (seconds): 50 µs to 10 s.
 const BUCKETS: [f64; 17] = [
-    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-    0.5, 1.0, 2.5, 5.0, 10.0,
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0,
 ];
 
 fn histogram() -> Histogram {
@@ -95,6 +96,12 @@ struct RequestLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabels {
     kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ApprovalLabels {
+    decision: &'static str,
+    surface: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -176,6 +183,7 @@ pub struct Metrics {
     upstream: Family<UpstreamLabels, Histogram, fn() -> Histogram>,
     requests: Family<RequestLabels, Histogram, fn() -> Histogram>,
     store_errors: Family<KindLabels, Counter>,
+    approvals: Family<ApprovalLabels, Counter>,
     store_up: Gauge,
     pending_approvals: Gauge,
     device_queue: Gauge,
@@ -200,6 +208,7 @@ impl Metrics {
             upstream: Family::new_with_constructor(histogram),
             requests: Family::new_with_constructor(histogram),
             store_errors: Family::default(),
+            approvals: Family::default(),
             store_up: Gauge::default(),
             pending_approvals: Gauge::default(),
             device_queue: Gauge::default(),
@@ -212,7 +221,7 @@ impl Metrics {
         };
         registry.register(
             "decisions",
-            "Decisions, as their audit rows are written, by route, outcome, tool and MCP server",
+            "Decisions on calls, counted once their audit rows are durable, by route, outcome (the one that stands), tool and MCP server",
             m.decisions.clone(),
         );
         registry.register(
@@ -240,6 +249,12 @@ impl Metrics {
             "store_up",
             "1 when the store answered the last scrape's query within 2 s, else 0",
             m.store_up.clone(),
+        );
+        registry.register(
+            "approval_decisions",
+            "Held calls approved or rejected by a person through this gateway, by decision and \
+             surface (admin: the JSON route; console); `armoriq approve` runs in its own process",
+            m.approvals.clone(),
         );
         registry.register(
             "pending_approvals",
@@ -293,11 +308,19 @@ impl Metrics {
         }
     }
 
+    /// `d` with the outcome its row was changed to.
+    pub fn revise(&self, mut d: Decision, outcome: &str) -> Decision {
+        d.labels.outcome = self.outcomes.label(outcome);
+        d
+    }
+
     /// Counts a decision whose row is durable.
     pub fn count(&self, d: Decision) {
         self.decisions.get_or_create(&d.labels).inc();
         if let Some(kind) = d.device {
-            self.device_verdicts.get_or_create(&KindLabels { kind }).inc();
+            self.device_verdicts
+                .get_or_create(&KindLabels { kind })
+                .inc();
         }
     }
 
@@ -307,6 +330,14 @@ impl Metrics {
             Some(m) if self.servers.contains(m) => m.to_owned(),
             Some(_) => "_unknown".into(),
         }
+    }
+
+    /// Counts a person's decision on a held call, made through `surface`.
+    pub fn approval(&self, approve: bool, surface: &'static str) {
+        let decision = if approve { "approved" } else { "rejected" };
+        self.approvals
+            .get_or_create(&ApprovalLabels { decision, surface })
+            .inc();
     }
 
     /// Records `how_long` for `stage`.
@@ -400,15 +431,13 @@ pub async fn serve_own(State(st): State<AppState>) -> Response {
 /// encodes everything.
 async fn scrape(st: &AppState) -> Response {
     let m = &st.metrics;
-    let pending = tokio::time::timeout(
-        STORE_PROBE,
-        st.store.count_pending_delegations(now_ms()),
-    )
-    .await;
+    let pending =
+        tokio::time::timeout(STORE_PROBE, st.store.count_pending_delegations(now_ms())).await;
     match pending {
         Ok(Ok(n)) => {
             m.store_up.set(1);
-            m.pending_approvals.set(i64::try_from(n).unwrap_or(i64::MAX));
+            m.pending_approvals
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
         Ok(Err(e)) => {
             m.store_error(&e);

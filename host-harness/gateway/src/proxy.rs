@@ -511,8 +511,10 @@ async fn forward(
         r
     }
     .instrument(span);
-    let (written, result) = tokio::join!(st.audit(row), upstream);
+    // Counted in `/metrics` once the outcome stands ([`Audit::finish`]).
+    let ((written, decision), result) = tokio::join!(st.audit_uncounted(row), upstream);
     audit.written = Some(written?);
+    audit.uncounted = Some(decision);
     let result = result?;
     let value = serde_json::to_value(&result).map_err(|e| GatewayError::Internal(e.to_string()))?;
     if result.is_error == Some(true) {

@@ -355,6 +355,7 @@ async fn decide(st: AppState, key: AdminKey, id: String, approve: bool) -> JsonR
         surface: Surface::Api,
     };
     let d = ops::decide(st.store.as_ref(), &actor, &id, approve, None, now_ms()).await?;
+    st.metrics.approval(approve, "admin");
     Ok(Json(json!({
         "success": true, "delegationId": d.id, "status": d.status, "decidedBy": d.decided_by,
         "step": d.step, "arguments": d.arguments, "expiresAt": crate::policy::iso_time_ms(d.expires_ms),

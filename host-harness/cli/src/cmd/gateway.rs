@@ -258,12 +258,16 @@ fn init_logging(telemetry: Option<&armoriq_gateway::telemetry::Telemetry>) {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         );
     let spans = telemetry.map(|t| {
-        t.layer().with_filter(
-            tracing_subscriber::filter::Targets::new()
-                .with_target("armoriq_gateway", tracing_subscriber::filter::LevelFilter::DEBUG),
-        )
+        t.layer()
+            .with_filter(tracing_subscriber::filter::Targets::new().with_target(
+                "armoriq_gateway",
+                tracing_subscriber::filter::LevelFilter::DEBUG,
+            ))
     });
-    let _ = tracing_subscriber::registry().with(log).with(spans).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(log)
+        .with(spans)
+        .try_init();
 }
 
 /// `armoriq approve ID` / `armoriq reject ID`.

@@ -41,6 +41,8 @@ pub struct Gateway {
     pub admin: String,
     pub proc: Option<Proc>,
     pub extra: Vec<String>,
+    /// More environment for `armoriq serve`.
+    pub env: Vec<(String, String)>,
 }
 
 impl Gateway {
@@ -52,6 +54,17 @@ impl Gateway {
     /// `armoriq.yaml` naming the MCP server, and keys; `None` when the
     /// backend is not available here (the test is SKIPPED).
     pub fn new(backend: Backend, mcp_port: u16, policy: bool, extra: &[&str]) -> Option<Self> {
+        Self::with_env(backend, mcp_port, policy, extra, &[])
+    }
+
+    /// [`Gateway::new`], `armoriq serve` running with more environment.
+    pub fn with_env(
+        backend: Backend,
+        mcp_port: u16,
+        policy: bool,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Option<Self> {
         let store = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => Some(pg::fresh_database(&pg::admin_url()?)),
@@ -73,6 +86,10 @@ impl Gateway {
             admin: String::new(),
             proc: None,
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         };
         let policy_file = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/policy.json");
         if policy {
@@ -142,6 +159,7 @@ impl Gateway {
             .arg(format!("127.0.0.1:{}", self.proxy))
             .args(&self.extra)
             .env("ARMORIQ_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         self.store_args(&mut cmd);

@@ -262,6 +262,7 @@ async fn decide(
         now_ms(),
     )
     .await?;
+    st.metrics.approval(approve, "console");
     let word = if approve { "approved" } else { "rejected" };
     Ok(Redirect::to(&format!("/console/approvals?done={word}&id={}", d.id)).into_response())
 }

@@ -437,8 +437,7 @@ async fn invoke_inner(
         call.action,
         call.params,
         audit,
-        &outcome,
-        reason.clone(),
+        (&outcome, reason.clone()),
     )
     .await?;
     Ok((
@@ -490,8 +489,7 @@ async fn forward(
     action: String,
     params: CleanParams,
     audit: &mut Audit,
-    outcome: &str,
-    reason: Option<String>,
+    (outcome, reason): (&str, Option<String>),
 ) -> GwResult<Value> {
     let row = audit.row_with(outcome, reason);
     audit.row.outcome = outcome.to_owned();

@@ -148,11 +148,12 @@ impl Gateway {
             .unwrap_or_default();
         let token_cache = tokens::TokenCache::new(settings.token_cache_entries);
         let server_ids: Vec<String> = servers.iter().map(|s| s.id.clone()).collect();
-        let metrics = metrics::Metrics::new(
+        let metrics = metrics::Metrics::with_switch(
             store.node(),
             &server_ids,
             token_cache.hits.clone(),
             token_cache.misses.clone(),
+            settings.metrics != metrics::MetricsAccess::Off,
         );
         Self {
             mcp: mcp::McpPool::new(&servers, settings.mcp_timeout),
@@ -353,7 +354,7 @@ async fn method_not_allowed() -> (StatusCode, axum::Json<serde_json::Value>) {
 pub fn backend_app(state: AppState) -> Router {
     let router = console::mount(app(state.clone()), state.clone());
     match state.settings.metrics {
-        metrics::MetricsAccess::Listen(_) => router,
+        metrics::MetricsAccess::Listen(_) | metrics::MetricsAccess::Off => router,
         _ => router.merge(
             Router::new()
                 .route("/metrics", get(metrics::serve))

@@ -73,7 +73,7 @@ struct StageLabels {
     stage: Stage,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Clone, Debug, Default, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DecisionLabels {
     route: String,
     outcome: String,
@@ -110,6 +110,7 @@ struct BuildLabels {
 }
 
 /// A decision's series, taken from its row before the row is written.
+#[derive(Default)]
 pub struct Decision {
     labels: DecisionLabels,
     device: Option<&'static str>,
@@ -188,6 +189,7 @@ pub struct Metrics {
     pending_approvals: Gauge,
     device_queue: Gauge,
     device_verdicts: Family<KindLabels, Counter>,
+    on: bool,
     tools: Bounded,
     outcomes: Bounded,
     routes: Bounded,
@@ -198,6 +200,17 @@ impl Metrics {
     /// The metrics of the gateway `node` whose MCP servers are `servers`,
     /// with the token cache's counters `token_hits` / `token_misses`.
     pub fn new(node: &str, servers: &[String], token_hits: Counter, token_misses: Counter) -> Self {
+        Self::with_switch(node, servers, token_hits, token_misses, true)
+    }
+
+    /// [`Metrics::new`]; when `on` is false nothing is recorded.
+    pub fn with_switch(
+        node: &str,
+        servers: &[String],
+        token_hits: Counter,
+        token_misses: Counter,
+        on: bool,
+    ) -> Self {
         let mut registry = Registry::with_prefix_and_labels(
             "armoriq",
             [(Cow::Borrowed("node"), Cow::Owned(node.to_owned()))].into_iter(),
@@ -217,6 +230,7 @@ impl Metrics {
             outcomes: Bounded::new(CODE_LABELS),
             routes: Bounded::new(CODE_LABELS),
             servers: servers.iter().cloned().collect(),
+            on,
             registry: Registry::default(),
         };
         registry.register(
@@ -294,6 +308,9 @@ impl Metrics {
 
     /// What will be counted once the decision `row` records is durable.
     pub fn decision(&self, row: &AuditRow) -> Decision {
+        if !self.on {
+            return Decision::default();
+        }
         Decision {
             labels: DecisionLabels {
                 route: self.routes.label(&row.route),
@@ -316,6 +333,9 @@ impl Metrics {
 
     /// Counts a decision whose row is durable.
     pub fn count(&self, d: Decision) {
+        if !self.on {
+            return;
+        }
         self.decisions.get_or_create(&d.labels).inc();
         if let Some(kind) = d.device {
             self.device_verdicts
@@ -342,6 +362,9 @@ impl Metrics {
 
     /// Records `how_long` for `stage`.
     pub fn stage(&self, stage: Stage, how_long: Duration) {
+        if !self.on {
+            return;
+        }
         self.stages
             .get_or_create(&StageLabels { stage })
             .observe(how_long.as_secs_f64());
@@ -349,6 +372,9 @@ impl Metrics {
 
     /// Records one upstream round trip.
     pub fn upstream(&self, mcp: &str, ok: bool, how_long: Duration) {
+        if !self.on {
+            return;
+        }
         let labels = UpstreamLabels {
             mcp_server: self.server(Some(mcp)),
             result: if ok { "ok" } else { "error" },
@@ -370,6 +396,9 @@ impl Metrics {
 
     /// Runs the future `f` as step `stage`: in its own span, timed.
     pub async fn timed<F: Future>(&self, stage: Stage, f: F) -> F::Output {
+        if !self.on && !crate::telemetry::enabled() {
+            return f.await;
+        }
         let span = tracing::debug_span!("stage", otel.name = %format_args!("{stage:?}"));
         let t0 = Instant::now();
         let out = f.instrument(span).await;
@@ -397,6 +426,8 @@ pub enum MetricsAccess {
     Admin,
     /// On its own listener at this address only (not on the backend's).
     Listen(std::net::SocketAddr),
+    /// Not served, and nothing recorded (to measure what metrics cost).
+    Off,
 }
 
 impl std::str::FromStr for MetricsAccess {
@@ -405,8 +436,9 @@ impl std::str::FromStr for MetricsAccess {
         match s {
             "open" => Ok(Self::Open),
             "admin" => Ok(Self::Admin),
+            "off" => Ok(Self::Off),
             other => other.parse().map(Self::Listen).map_err(|_| {
-                format!("--metrics: expected open, admin or an address such as 127.0.0.1:9464, got {other:?}")
+                format!("--metrics: expected open, admin, off or an address such as 127.0.0.1:9464, got {other:?}")
             }),
         }
     }
@@ -464,6 +496,9 @@ async fn scrape(st: &AppState) -> Response {
 /// caller's W3C `traceparent` when traces are on) and the request's
 /// latency by route and status.
 pub async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    if !st.metrics.on && !crate::telemetry::enabled() {
+        return next.run(req).await;
+    }
     let t0 = Instant::now();
     let route = req
         .extensions()

@@ -93,7 +93,8 @@ pub struct ServeArgs {
     approval_ttl: u64,
     /// Who may read `GET /metrics` (Prometheus): `open` (anyone who reaches
     /// the backend listener), `admin` (admin API keys), or an address such
-    /// as `127.0.0.1:9464` (its own plain-HTTP listener, not the backend's).
+    /// as `127.0.0.1:9464` (its own plain-HTTP listener, not the backend's);
+    /// `off`: not served, nothing recorded.
     #[arg(long, default_value = "open", env = "ARMORIQ_METRICS")]
     metrics: armoriq_gateway::metrics::MetricsAccess,
     #[command(flatten)]

@@ -233,6 +233,38 @@ fn metrics_agree_with_the_audit_log(backend: Backend) {
     // Only the backend listener serves it.
     let (s, _) = scrape(g.proxy, None);
     assert_eq!(s, 404);
+    dashboard_names_these_metrics(&text);
+}
+
+/// Every metric the Grafana dashboard (docs/grafana) queries is one this
+/// gateway exports.
+fn dashboard_names_these_metrics(text: &str) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/grafana/armoriq-gateway.json");
+    let dash: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut names = 0;
+    for panel in dash["panels"].as_array().unwrap() {
+        for t in panel["targets"].as_array().unwrap() {
+            let expr = t["expr"].as_str().unwrap();
+            for (i, _) in expr.match_indices("armoriq_") {
+                let name: String = expr[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                let family = ["_total", "_bucket", "_count", "_sum"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s))
+                    .unwrap_or(&name);
+                assert!(
+                    text.contains(&format!("# TYPE {family} ")),
+                    "the dashboard's {name} ({:?}) is not exported",
+                    panel["title"]
+                );
+                names += 1;
+            }
+        }
+    }
+    assert!(names > 15);
 }
 
 #[test]

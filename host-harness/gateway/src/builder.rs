@@ -14,7 +14,7 @@
 use crate::sealed::OperatorSecret;
 use crate::settings::Settings;
 use crate::signer::KeyRing;
-use crate::store::{Role, SqliteStore, Store, StoreLocation, open_store};
+use crate::store::{Role, SqliteStore, Store, StoreLocation, default_node, open_store_with};
 use crate::{AppState, Gateway, policy::Policy};
 use armoriq_common::yaml::{ArmorIqYaml, PolicyLists};
 use std::net::SocketAddr;
@@ -189,7 +189,7 @@ impl GatewayBuilder {
                 // The state directory still holds the device enrolment and
                 // (without a secret) the signing key.
                 create_state_dir(&self.settings.state_dir)?;
-                open_store(loc).await?
+                open_store_with(loc, &default_node(), self.settings.query_timeout).await?
             }
         };
         self.build_with_store(store).await

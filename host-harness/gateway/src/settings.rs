@@ -53,6 +53,14 @@ pub struct Settings {
     /// presumed dead, and fenced out: it can no longer store its mint). A
     /// live holder renews it every quarter of this, so a slow mint keeps it.
     pub idempotency_stale: Duration,
+    /// `--pg-query-timeout`: the longest a PostgreSQL statement may go
+    /// without an answer byte before its connection is given up (the call
+    /// gets `Unavailable`, 503); the server's own `statement_timeout` is
+    /// set a little below it. Also bounds the store ping of `GET /ready`.
+    pub query_timeout: Duration,
+    /// `--shutdown-grace`: after SIGTERM, how long calls in flight get to
+    /// finish before the listeners are closed under them.
+    pub shutdown_grace: Duration,
     /// Tests only: how long each mint waits, its token signed, before its
     /// plan is stored (an artificially slow mint).
     #[cfg(test)]
@@ -83,6 +91,8 @@ impl Settings {
             store: None,
             tls: None,
             idempotency_stale: Duration::from_secs(60),
+            query_timeout: crate::store::DEFAULT_QUERY_TIMEOUT,
+            shutdown_grace: Duration::from_secs(10),
             #[cfg(test)]
             mint_delay: Duration::ZERO,
         }

@@ -31,6 +31,7 @@ mod error;
 mod migrations;
 mod pg_audit;
 mod pg_console;
+mod pg_deadline;
 mod pg_delegations;
 mod pg_error;
 #[cfg(any(test, feature = "store-suite"))]
@@ -69,13 +70,16 @@ mod writer;
 pub use changes::{Change, ChangeFeed};
 pub use console::{ApiKeyRecord, AuditFilter, ConsoleStore, NewApiKey, SessionRecord};
 pub use error::{StoreError, StoreResult};
-pub use migrations::{MIGRATIONS, Migration};
+pub use migrations::{MIGRATIONS, Migration, latest as sqlite_latest};
 #[cfg(any(test, feature = "store-suite"))]
 pub use pg_harness::PgHarness;
 pub use pg_migrations::{PG_MIGRATIONS, pg_latest};
 pub use policy_docs::{PolicyDocument, PolicyStore};
+pub use pg_deadline::DEFAULT_QUERY_TIMEOUT;
 pub use postgres::PgStore;
-pub use select::{StoreLocation, default_node, open_store, open_store_as, redact_password};
+pub use select::{
+    StoreLocation, default_node, open_store, open_store_as, open_store_with, redact_password,
+};
 pub use signing::{SealedSigningKey, SigningKeyStore};
 pub use sqlite::{SqliteStore, create_private_file};
 #[cfg(any(test, feature = "store-suite"))]
@@ -571,4 +575,8 @@ pub trait Store:
 {
     /// The schema version in force (the last applied migration).
     fn schema_version(&self) -> StoreFuture<'_, u32>;
+    /// One round trip to the database (readiness, `GET /ready`): the
+    /// schema version it holds now. PostgreSQL answers within the query
+    /// timeout or fails with `Unavailable`.
+    fn ping(&self) -> StoreFuture<'_, u32>;
 }

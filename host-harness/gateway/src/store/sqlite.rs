@@ -361,4 +361,14 @@ impl Store for SqliteStore {
         let v = self.inner.version;
         Box::pin(async move { Ok(v) })
     }
+
+    fn ping(&self) -> StoreFuture<'_, u32> {
+        self.run(|c| {
+            Ok(c.query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+    }
 }

@@ -69,7 +69,7 @@ macro_rules! store_suite {
             race_claim_approved race_idempotency_key race_get_or_create_pending
             approval_binding approval_lifetimes race_decide_audited
             trust_records race_reanchor_plan usage_rows race_put_usage
-            race_usage_snapshots);
+            race_usage_snapshots ping);
         $crate::store_suite!(@each $harness;
             idempotency_fencing idempotency_heartbeat race_idempotency_mint
             race_takeover_and_completion);
@@ -132,6 +132,14 @@ pub async fn keys(h: &impl Harness) {
         s.add_api_key("ak_test_abc", Role::Agent, "again").await,
         Err(StoreError::Conflict(_))
     ));
+}
+
+/// A ping is a round trip that reads the schema version the database
+/// holds, the one this code migrated it to.
+pub async fn ping(h: &impl Harness) {
+    let s = fresh(h).await;
+    assert_eq!(s.ping().await.unwrap(), h.latest_version());
+    assert_eq!(s.ping().await.unwrap(), s.schema_version().await.unwrap());
 }
 
 pub async fn plans(h: &impl Harness) {

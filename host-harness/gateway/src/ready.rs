@@ -16,7 +16,7 @@
 
 use crate::AppState;
 use crate::device::DeviceLink;
-use crate::store::{StoreError, StoreLocation, sqlite_latest, pg_latest};
+use crate::store::{StoreError, StoreLocation, pg_latest, sqlite_latest};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;

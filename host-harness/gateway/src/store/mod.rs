@@ -71,11 +71,11 @@ pub use changes::{Change, ChangeFeed};
 pub use console::{ApiKeyRecord, AuditFilter, ConsoleStore, NewApiKey, SessionRecord};
 pub use error::{StoreError, StoreResult};
 pub use migrations::{MIGRATIONS, Migration, latest as sqlite_latest};
+pub use pg_deadline::DEFAULT_QUERY_TIMEOUT;
 #[cfg(any(test, feature = "store-suite"))]
 pub use pg_harness::PgHarness;
 pub use pg_migrations::{PG_MIGRATIONS, pg_latest};
 pub use policy_docs::{PolicyDocument, PolicyStore};
-pub use pg_deadline::DEFAULT_QUERY_TIMEOUT;
 pub use postgres::PgStore;
 pub use select::{
     StoreLocation, default_node, open_store, open_store_as, open_store_with, redact_password,

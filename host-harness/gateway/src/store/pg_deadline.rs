@@ -284,8 +284,10 @@ async fn open(config: &Config, index: usize, host: &Host) -> Raw {
         #[cfg(unix)]
         Host::Unix(dir) => {
             let path = dir.join(format!(".s.PGSQL.{port}"));
-            tokio::time::timeout(timeout, async { Ok(Raw::Unix(UnixStream::connect(path).await?)) })
-                .await
+            tokio::time::timeout(timeout, async {
+                Ok(Raw::Unix(UnixStream::connect(path).await?))
+            })
+            .await
         }
     };
     match opened {
@@ -345,7 +347,11 @@ impl deadpool_postgres::Connect for DeadlineConnect {
         &self,
         config: &Config,
     ) -> Pin<
-        Box<dyn Future<Output = Result<(Client, JoinHandle<()>), tokio_postgres::Error>> + Send + '_>,
+        Box<
+            dyn Future<Output = Result<(Client, JoinHandle<()>), tokio_postgres::Error>>
+                + Send
+                + '_,
+        >,
     > {
         let config = config.clone();
         Box::pin(async move {
@@ -375,7 +381,9 @@ mod tests {
             statement_timeout(Duration::from_millis(500)),
             Duration::from_millis(400)
         );
-        let c: Config = "postgres://u@h/db?options=-c%20search_path%3Dx".parse().unwrap();
+        let c: Config = "postgres://u@h/db?options=-c%20search_path%3Dx"
+            .parse()
+            .unwrap();
         let c = with_statement_timeout(&c, Duration::from_secs(2));
         assert_eq!(
             c.get_options(),

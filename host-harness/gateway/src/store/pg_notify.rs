@@ -138,7 +138,7 @@ impl Session {
             }
         });
         let session = Self {
-            client: client,
+            client,
             driver,
             payloads,
         };

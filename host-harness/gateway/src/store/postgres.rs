@@ -147,10 +147,7 @@ impl PgStore {
     pub(super) async fn ping(&self) -> StoreResult<u32> {
         let c = self.client().await?;
         let r = c
-            .query_one(
-                "SELECT COALESCE(MAX(version), 0) FROM schema_version",
-                &[],
-            )
+            .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])
             .await
             .map_err(|e| self.err(e))?;
         let v: i64 = r.try_get(0).map_err(|e| self.err(e))?;

@@ -546,6 +546,10 @@ pub trait DelegationStore: Send + Sync {
 pub trait AuditStore: Send + Sync {
     /// Appends a row; resolves once it is durable. Returns its row id.
     fn audit(&self, row: AuditRow) -> StoreFuture<'_, i64>;
+    /// Resolves once every row handed to [`AuditStore::audit`] before this
+    /// call is durable (or has failed: then its error), so a gateway
+    /// shutting down leaves nothing in the writer's queue.
+    fn flush_audit(&self) -> StoreFuture<'_, ()>;
     /// Records what became of an allowed call (its forwarding failed);
     /// resolves once durable.
     fn audit_update<'a>(

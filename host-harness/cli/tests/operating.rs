@@ -4,7 +4,9 @@
 //!   stopped and while it is paused (SIGSTOP: connections open, nothing
 //!   answered), and 200 again once it is back; `/health` stays 200;
 //! * SIGTERM under load: the process exits 0 within the grace, every call
-//!   answered 2xx has its audit row, and new connections are refused.
+//!   answered 2xx has its audit row, and new connections are refused;
+//! * a call still in flight when the grace runs out (its body never comes)
+//!   is cut, over HTTP and over HTTPS, and the process exits 0 just after.
 //!
 //! Its own test binary, run under `bash scripts/pg.sh` (the README's test
 //! command): the readiness test takes the PostgreSQL server away, so the
@@ -239,3 +241,120 @@ fn sigterm_under_load_loses_no_acknowledged_call(backend: Backend) {
 }
 
 on_both_backends!(sigterm_under_load_loses_no_acknowledged_call);
+
+/// A CA and a leaf it issued for 127.0.0.1: (CA PEM, leaf PEM, leaf key PEM).
+fn test_ca() -> (String, String, String) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "armoriq test CA");
+    ca.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    let issuer = rcgen::CertifiedIssuer::self_signed(ca, ca_key).unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let mut leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    leaf.subject_alt_names
+        .push(rcgen::SanType::IpAddress([127, 0, 0, 1].into()));
+    let cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
+    (issuer.pem(), cert.pem(), leaf_key.serialize_pem())
+}
+
+/// Opens a connection to `port` (over TLS trusting `ca` when given) and
+/// sends a mint whose body never completes: its handler waits for the rest.
+/// The returned stream keeps the call in flight while it lives.
+fn stuck_call(port: u16, key: &str, ca: Option<&str>) -> Box<dyn std::io::Write> {
+    use std::io::Write;
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let head = format!(
+        "POST /iap/sdk/token HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {key}\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"plan\": "
+    );
+    let mut w: Box<dyn Write> = match ca {
+        None => Box::new(tcp),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots
+                .add(rustls::pki_types::CertificateDer::from_pem_slice(ca.as_bytes()).unwrap())
+                .unwrap();
+            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+            let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+            Box::new(rustls::StreamOwned::new(conn, tcp))
+        }
+    };
+    w.write_all(head.as_bytes()).unwrap();
+    w.flush().unwrap();
+    w
+}
+
+/// The grace bounds the drain on both listeners: a call whose body never
+/// comes would keep a graceful shutdown waiting forever; with
+/// `--shutdown-grace 1` it is cut after 1 s and the process exits 0.
+#[test]
+fn a_call_in_flight_past_the_grace_is_cut_over_http_and_https() {
+    let _one = one_at_a_time();
+    let (ca, cert, key) = test_ca();
+    let certs = std::env::temp_dir().join(format!("armoriq-ops-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&certs).unwrap();
+    let (cert_file, key_file) = (certs.join("cert.pem"), certs.join("key.pem"));
+    std::fs::write(&cert_file, cert).unwrap();
+    std::fs::write(&key_file, key).unwrap();
+    let tls = [
+        "--tls-cert",
+        cert_file.to_str().unwrap(),
+        "--tls-key",
+        key_file.to_str().unwrap(),
+    ];
+    for https in [false, true] {
+        let mut extra = vec!["--shutdown-grace", "1"];
+        if https {
+            extra.extend(tls);
+        }
+        let Some(mut g) = Gateway::new(Backend::Sqlite, free_port(), false, &extra) else {
+            return;
+        };
+        let stuck = stuck_call(g.backend, &g.key, https.then_some(ca.as_str()));
+        // The server has the request's head and waits for its body.
+        std::thread::sleep(Duration::from_millis(300));
+        let mut proc = g.proc.take().unwrap();
+        let sent = Instant::now();
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &proc.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = loop {
+            if let Some(st) = proc.0.try_wait().unwrap() {
+                break st;
+            }
+            assert!(
+                sent.elapsed() < Duration::from_secs(10),
+                "https={https}: still running 10 s after SIGTERM (grace 1 s)"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let took = sent.elapsed();
+        assert_eq!(status.code(), Some(0), "https={https}: {status}");
+        assert!(
+            took >= Duration::from_millis(900),
+            "https={https}: the call in flight was waited for ({took:?})"
+        );
+        assert!(
+            took < Duration::from_secs(4),
+            "https={https}: cut at the grace ({took:?})"
+        );
+        eprintln!("https={https}: a stuck call, grace 1 s: exit 0 after {took:?}");
+        drop(stuck);
+    }
+    let _ = std::fs::remove_dir_all(&certs);
+}

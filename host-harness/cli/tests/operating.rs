@@ -63,6 +63,9 @@ fn ready_becomes(g: &Gateway, want: u16, within: Duration) -> (Value, Duration) 
     }
 }
 
+/// A mint of a one-step plan.
+const MINT: &[u8] = br#"{"plan": {"steps": [{"mcp": "weather-mcp", "action": "get_weather", "params": {"city": "Boston"}}]}, "expires_in": 60}"#;
+
 /// Puts the server back however a failed test left it.
 struct ServerBack;
 
@@ -102,6 +105,8 @@ fn ready_flips_when_postgres_stops_or_pauses_and_back() {
         "{v}"
     );
     assert!(v["checks"].get("device").is_none(), "no --device: {v}");
+    let (s, v) = g.post(g.backend, "/iap/sdk/token", Some(&g.key), MINT);
+    assert_eq!(s, 200, "{v}");
 
     for (away, back) in [("stop", "start"), ("pause", "resume")] {
         common::pg::ctl(away);
@@ -123,6 +128,16 @@ fn ready_flips_when_postgres_stops_or_pauses_and_back() {
         // Liveness is not readiness.
         let (s, _) = http(g.backend, "GET", "/health", &[], b"").unwrap();
         assert_eq!(s, 200);
+        // A call answers 503 within a few seconds, never hangs.
+        let t = Instant::now();
+        let (s, v) = g.post(g.backend, "/iap/sdk/token", Some(&g.key), MINT);
+        let took = t.elapsed();
+        assert_eq!((s, v["error"].as_str()), (503, Some("Unavailable")), "{v}");
+        assert!(
+            took < Duration::from_secs(6),
+            "{away}: a mint took {took:?}"
+        );
+        eprintln!("PostgreSQL {away}: a mint answered 503 in {took:?}");
         common::pg::ctl(back);
         let (v, after) = ready_becomes(&g, 200, Duration::from_secs(30));
         assert_eq!(v["checks"]["store"]["ok"], true, "{v}");
@@ -148,7 +163,7 @@ fn sigterm_under_load_loses_no_acknowledged_call(backend: Backend) {
     };
     let seen = Arc::new(Seen::default());
     let stop = Arc::new(AtomicBool::new(false));
-    let body = br#"{"plan": {"steps": [{"mcp": "weather-mcp", "action": "get_weather", "params": {"city": "Boston"}}]}, "expires_in": 60}"#;
+    let body = MINT;
     let load: Vec<_> = (0..16)
         .map(|_| {
             let (seen, stop, key, port) = (seen.clone(), stop.clone(), g.key.clone(), g.backend);

@@ -6,7 +6,7 @@
 # free loopback port, TLS on (a private CA; the server cert names localhost
 # and 127.0.0.1), trust auth on loopback, fsync left on. Then runs CMD with
 #   ARMORIQ_TEST_PG_URL=postgres://postgres@127.0.0.1:PORT/postgres
-#   ARMORIQ_TEST_PG_CTL=<script taking stop|start|restart|kill>
+#   ARMORIQ_TEST_PG_CTL=<script taking stop|start|restart|kill|pause|resume>
 #   ARMORIQ_TEST_PG_TLS_DIR=<dir with ca.crt (the server's CA) and other-ca.crt>
 # and stops the server and removes the temp dir on exit, with CMD's status.
 # Progress goes to stderr. Works as root (runs the server as `postgres`) or
@@ -57,6 +57,11 @@ TLS="$DIR/tls"
 cleanup() {
   local status=$?
   if [ -f "$DATA/postmaster.pid" ]; then
+    # A test that failed while the server was paused leaves it stopped.
+    pid="$(head -1 "$DATA/postmaster.pid" 2>/dev/null || true)"
+    if [ -n "$pid" ]; then
+      kill -CONT $pid $(pgrep -P "$pid" 2>/dev/null | tr '\n' ' ') 2>/dev/null || true
+    fi
     say "stopping the server"
     "${AS[@]}" "$BIN/pg_ctl" -D "$DATA" -m immediate stop >/dev/null 2>&1 || true
   fi
@@ -130,7 +135,9 @@ if [ "$started" -ne 1 ]; then
   exit 1
 fi
 
-# stop|start|restart|kill, for tests that take the server away under load.
+# stop|start|restart|kill|pause|resume, for tests that take the server away
+# under load (pause: SIGSTOP, a server that stops answering but keeps its
+# connections open).
 CTL="$DIR/ctl.sh"
 {
   echo '#!/usr/bin/env bash'
@@ -163,7 +170,16 @@ case "${1:-}" in
     # A zombie postmaster still matches the PID in its lock files, and a
     # new server would take it for a live one; it is dead, so they are stale.
     rm -f "$DATA/postmaster.pid" "$SOCK"/.s.PGSQL.*.lock ;;
-  *) echo "usage: $0 stop|start|restart|kill" >&2; exit 2 ;;
+  pause|resume)
+    # A server that stops answering without closing anything (a hung host,
+    # a stalled disk): the postmaster and every backend (each in a session
+    # of its own, so signalled one by one) stopped, or continued. The
+    # kernel still accepts connections and acknowledges data meanwhile.
+    pid="$(head -1 "$DATA/postmaster.pid")"
+    sig=STOP
+    [ "$1" = resume ] && sig=CONT
+    kill -s "$sig" $pid $(pgrep -P "$pid" | tr '\n' ' ') ;;
+  *) echo "usage: $0 stop|start|restart|kill|pause|resume" >&2; exit 2 ;;
 esac
 EOF
 } >"$CTL"

@@ -14,7 +14,9 @@
 //!   the row says host and device disagree.
 //! * A device too slow (its QEMU stopped): 503 past `--device-timeout-ms`,
 //!   and 503 at once when the queue is full; once it runs again, the late
-//!   answers are drained and the next call gets its own verdict.
+//!   answers are drained and the next call gets its own verdict. `GET
+//!   /ready` names the enrolled device while it answers, 503 with the
+//!   device's check failed while it does not, and 200 again after.
 //! * A device other than the enrolled one: `serve` refuses to start.
 //! * A firmware without receipts (protocol revision 1, as every firmware
 //!   before issue 19): `enroll` names the cause at once, and a
@@ -31,6 +33,7 @@ mod common;
 
 use armoriq_gateway::store::SqliteStore;
 use armoriq_gateway::store::{AuditCursor, AuditRow, AuditStore};
+use common::http::{http, json_of};
 use common::{ARMORIQ, Proc, create_key, free_port, python, script, start_mcp, wait_port};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -240,6 +243,12 @@ impl DeviceGateway {
         block_on(store.audit_page(AuditCursor::START, 100_000))
             .unwrap()
             .rows
+    }
+
+    /// `GET /ready` on the backend: (status, body).
+    fn ready(&self) -> (u16, Value) {
+        let (s, b) = http(self.backend, "GET", "/ready", &[], b"").unwrap();
+        (s, json_of(&b))
     }
 
     /// The QEMU the gateway booted: its child process.
@@ -483,6 +492,16 @@ fn the_device_is_the_last_word_and_must_be_the_enrolled_one() {
         let st = Command::new("kill").args([sig, &qemu]).status().unwrap();
         assert!(st.success());
     };
+    // Ready: the device answers and is the enrolled one.
+    let (st, v) = g.ready();
+    assert_eq!(st, 200, "{v}");
+    let enrolled: Value =
+        serde_json::from_slice(&std::fs::read(g.state().join("device-key.json")).unwrap()).unwrap();
+    assert_eq!(v["checks"]["device"]["ok"], true, "{v}");
+    assert_eq!(
+        v["checks"]["device"]["device_id"], enrolled["device_id"],
+        "{v}"
+    );
     let before = g.rows().len();
     signal("-STOP");
     let kids: Vec<_> = (0..3).map(|_| g.spawn_scenario("invoke_raising")).collect();
@@ -490,7 +509,14 @@ fn the_device_is_the_last_word_and_must_be_the_enrolled_one() {
         .into_iter()
         .map(|k| DeviceGateway::result("invoke_raising", &k.wait_with_output().unwrap()))
         .collect();
+    // Not ready while it does not answer (the probe waits its turn on the
+    // line, at most the device timeout), the store's check still passing.
+    let (st, ready) = g.ready();
     signal("-CONT");
+    assert_eq!(st, 503, "{ready}");
+    assert_eq!(ready["checks"]["device"]["ok"], false, "{ready}");
+    assert!(ready["checks"]["device"]["error"].is_string(), "{ready}");
+    assert_eq!(ready["checks"]["store"]["ok"], true, "{ready}");
     for v in &results {
         assert_eq!(v["exception"], "MCPInvocationException", "{v}");
     }
@@ -507,6 +533,8 @@ fn the_device_is_the_last_word_and_must_be_the_enrolled_one() {
     // Running again: late answers drained, the next call gets its own verdict.
     let v = g.scenario("invoke_raising");
     assert_eq!(v["exception"], "InvalidTokenException", "{v}");
+    let (st, v) = g.ready();
+    assert_eq!(st, 200, "ready again: {v}");
     g.stop();
 
     // Another enrolled key: serve refuses the device and does not start.

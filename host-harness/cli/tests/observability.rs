@@ -239,7 +239,10 @@ fn metrics_agree_with_the_audit_log(backend: Backend) {
 /// Every metric the Grafana dashboard (docs/grafana) queries is one this
 /// gateway exports.
 fn dashboard_names_these_metrics(text: &str) {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/grafana/armoriq-gateway.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/grafana/armoriq-gateway.json"
+    );
     let dash: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let mut names = 0;

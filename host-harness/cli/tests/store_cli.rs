@@ -1,6 +1,7 @@
 //! `--store`, `--secret-file`, `store status`, `keys rotate-signing`,
-//! `keys list|revoke`, `policy load --store` and `serve --tls-cert/--tls-key`,
-//! through the real `armoriq` binary on a SQLite file named with `--store`.
+//! `keys list|revoke`, `policy load --store` and `serve --tls-cert/--tls-key`
+//! (and `armoriq status` probing it over HTTPS), through the real `armoriq`
+//! binary on a SQLite file named with `--store`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -433,4 +434,95 @@ fn serve_over_tls_on_both_listeners() {
         assert_eq!(out.status.code(), Some(2), "{err}");
         assert!(err.contains(want), "{want}: {err}");
     }
+}
+
+/// `armoriq status` probes an HTTPS gateway behind a private CA: trusted
+/// through `--ca-cert` (or `ARMORIQ_CA_CERT`), both listeners are reported
+/// reachable and ready (from `/ready`, with its checks); without the CA the
+/// probe says why it failed (the certificate), never "down" for nothing.
+#[test]
+fn status_probes_an_https_gateway_with_a_private_ca() {
+    let s = Setup::new();
+    let (ca, cert, key) = test_ca();
+    std::fs::write(s.dir().join("cert.pem"), &cert).unwrap();
+    std::fs::write(s.dir().join("key.pem"), &key).unwrap();
+    std::fs::write(s.dir().join("ca.pem"), &ca).unwrap();
+    let (_g, backend, proxy) = serve(
+        &s,
+        &[
+            "--secret-file",
+            &s.secret(),
+            "--tls-cert",
+            "cert.pem",
+            "--tls-key",
+            "key.pem",
+        ],
+    );
+    std::fs::write(
+        s.dir().join("armoriq.yaml"),
+        format!(
+            "version: v1\nidentity:\n  api_key: ak_test_{}\n  user_id: u\n  agent_id: a\n\
+             environment: sandbox\nproxy:\n  url: https://127.0.0.1:{proxy}\nmcp_servers: []\n",
+            "0".repeat(32)
+        ),
+    )
+    .unwrap();
+    let status = |extra: &[&str], env: &[(&str, &str)]| -> (i32, String, String) {
+        let out = cmd(s.dir())
+            .args(["status", "--config", "armoriq.yaml"])
+            .args(extra)
+            .env("HOME", s.dir())
+            .env(
+                "ARMORIQ_BACKEND_URL",
+                format!("https://127.0.0.1:{backend}"),
+            )
+            .env_remove("ARMORIQ_CA_CERT")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for (extra, env) in [
+        (vec!["--json", "--ca-cert", "ca.pem"], vec![]),
+        (vec!["--json"], vec![("ARMORIQ_CA_CERT", "ca.pem")]),
+    ] {
+        let (code, out, err) = status(&extra, &env);
+        assert_eq!(code, 0, "{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        for (k, port) in [("backend", backend), ("proxy", proxy)] {
+            let h = &v["config"][k];
+            assert_eq!(h["url"], format!("https://127.0.0.1:{port}"), "{v}");
+            assert_eq!(h["reachable"], true, "{k}: {v}");
+            assert_eq!(h["status"], 200, "{k}: {v}");
+            assert_eq!(h["ready"], true, "{k}: {v}");
+            assert_eq!(h["checks"]["store"]["ok"], true, "{k}: {v}");
+            assert_eq!(h["checks"]["migrations"]["ok"], true, "{k}: {v}");
+        }
+    }
+    let (code, out, err) = status(&["--ca-cert", "ca.pem"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!(
+            "Backend: https://127.0.0.1:{backend} (reachable, ready)"
+        )),
+        "{out}"
+    );
+    // Not trusted: not reachable, and why.
+    let (code, out, _) = status(&["--json"], &[]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["config"]["backend"]["reachable"], false, "{v}");
+    let why = v["config"]["backend"]["error"]
+        .as_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(why.contains("certificate"), "{why}");
+    // A CA file that is not one is a configuration error.
+    let (code, _, err) = status(&["--ca-cert", "cert.pem.missing"], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--ca-cert"), "{err}");
 }

@@ -14,9 +14,10 @@
 use crate::sealed::OperatorSecret;
 use crate::settings::Settings;
 use crate::signer::KeyRing;
-use crate::store::{Role, SqliteStore, Store, StoreLocation, open_store};
+use crate::store::{Role, SqliteStore, Store, StoreLocation, default_node, open_store_with};
 use crate::{AppState, Gateway, policy::Policy};
 use armoriq_common::yaml::{ArmorIqYaml, PolicyLists};
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -189,7 +190,7 @@ impl GatewayBuilder {
                 // The state directory still holds the device enrolment and
                 // (without a secret) the signing key.
                 create_state_dir(&self.settings.state_dir)?;
-                open_store(loc).await?
+                open_store_with(loc, &default_node(), self.settings.query_timeout).await?
             }
         };
         self.build_with_store(store).await
@@ -341,15 +342,36 @@ impl Built {
             let mut stopped = stopped.clone();
             if let Some(acceptor) = tls.clone() {
                 tasks.push(tokio::spawn(crate::tls::serve(
-                    listener, acceptor, router, stopped,
+                    listener,
+                    acceptor,
+                    router,
+                    stopped,
+                    gw.settings.shutdown_grace,
                 )));
                 continue;
             }
+            let mut told = stopped.clone();
             let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
                 let _ = stopped.wait_for(|s| *s).await;
             });
+            let grace = gw.settings.shutdown_grace;
             tasks.push(tokio::spawn(async move {
-                serve.await.map_err(|e| e.to_string())
+                // Once told to stop, the connections in flight get the
+                // grace to finish; then they are dropped with this future.
+                let past_grace = async {
+                    crate::sync::until_stopped(&mut told).await;
+                    tokio::time::sleep(grace).await;
+                };
+                tokio::select! {
+                    r = serve.into_future() => r.map_err(|e| e.to_string()),
+                    () = past_grace => {
+                        tracing::warn!(
+                            grace_ms = ms(grace),
+                            "shutdown: HTTP connections still busy past the grace, closed"
+                        );
+                        Ok(())
+                    }
+                }
             }));
         }
         if let crate::metrics::MetricsAccess::Listen(addr) = gw.settings.metrics {
@@ -424,17 +446,74 @@ impl Running {
         self.shutdown().await
     }
 
-    /// Stops accepting, lets requests in flight finish, and returns.
+    /// Stops accepting (both listeners close at once: new connections are
+    /// refused), lets requests in flight finish within the shutdown grace
+    /// (`serve --shutdown-grace`; past it their connections are closed),
+    /// then flushes the audit writer, so every row handed to it is durable
+    /// before this returns. A call answered 2xx had its row durable before
+    /// its answer went out; the flush covers the rows of calls still being
+    /// decided when the grace ran out. Logs each step.
     ///
     /// # Errors
-    /// A listener failed while serving.
+    /// A listener failed while serving. (Audit rows the store could not
+    /// write at the end are logged: their calls were answered 503, so no
+    /// acknowledged row is missing.)
     pub async fn shutdown(mut self) -> Result<(), String> {
+        let t0 = tokio::time::Instant::now();
+        let grace = self.gateway.settings.shutdown_grace;
+        tracing::info!(
+            grace_ms = ms(grace),
+            "shutdown: no longer accepting; letting calls in flight finish"
+        );
         let _ = self.stop.send(true);
-        for t in std::mem::take(&mut self.tasks) {
-            t.await.map_err(|e| e.to_string())??;
+        let deadline = t0 + grace;
+        let mut cut = 0;
+        let mut failed = None;
+        for mut t in std::mem::take(&mut self.tasks) {
+            // The listeners bound their own drain by the grace; this bounds
+            // the rest (the change feed, the policy watcher), with a margin.
+            match tokio::time::timeout_at(deadline + Duration::from_secs(1), &mut t).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => failed = Some(e),
+                Ok(Err(e)) => failed = Some(e.to_string()),
+                Err(_) => {
+                    t.abort();
+                    cut += 1;
+                }
+            }
         }
-        Ok(())
+        let drained = t0.elapsed();
+        if cut > 0 {
+            tracing::warn!(tasks = cut, "shutdown: still busy past the grace, stopped");
+        }
+        let flushed = tokio::time::timeout(
+            self.gateway
+                .settings
+                .query_timeout
+                .max(Duration::from_secs(5)),
+            self.gateway.store.flush_audit(),
+        )
+        .await;
+        match flushed {
+            Ok(Ok(())) => tracing::info!(
+                drained_ms = ms(drained),
+                total_ms = ms(t0.elapsed()),
+                "shutdown: calls finished, audit flushed"
+            ),
+            // Rows that could not be written were answered 503 (their
+            // calls got no 2xx): said in the log, and the stop is still clean.
+            Ok(Err(e)) => tracing::error!(
+                error = %e,
+                "shutdown: the last audit rows could not be written (their calls were refused)"
+            ),
+            Err(_) => tracing::error!("shutdown: the audit writer did not finish in time"),
+        }
+        failed.map_or(Ok(()), Err)
     }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Drop for Running {

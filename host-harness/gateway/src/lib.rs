@@ -24,6 +24,7 @@
 //! * [`audit`]: one way to audit a decision or a refusal.
 //! * [`error`]: one error type, one status/body mapping.
 //! * [`console`]: the web console at `/console` (backend listener only).
+//! * [`ready`]: `GET /ready`, the readiness probe (`/health` is liveness).
 
 pub mod audit;
 pub mod auth;
@@ -43,6 +44,7 @@ pub mod plans;
 pub mod policy;
 pub mod preflight;
 pub mod proxy;
+pub mod ready;
 pub mod reanchor;
 pub mod sdk;
 pub mod sealed;
@@ -375,6 +377,7 @@ pub fn app(state: AppState) -> Router {
     let limit = state.settings.body_limit;
     Router::new()
         .route("/health", get(sdk::health))
+        .route("/ready", get(ready::ready))
         .route("/iap/public-key", get(iap::public_key))
         .route("/iap/sdk/token", post(iap::mint))
         .route("/iap/sdk/bootstrap", post(sdk::bootstrap))

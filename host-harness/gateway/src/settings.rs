@@ -55,6 +55,14 @@ pub struct Settings {
     pub idempotency_stale: Duration,
     /// `--metrics`: who may read `/metrics`, and on which listener.
     pub metrics: crate::metrics::MetricsAccess,
+    /// `--pg-query-timeout`: the longest a PostgreSQL statement may go
+    /// without an answer byte before its connection is given up (the call
+    /// gets `Unavailable`, 503); the server's own `statement_timeout` is
+    /// set a little below it. Also bounds the store ping of `GET /ready`.
+    pub query_timeout: Duration,
+    /// `--shutdown-grace`: after SIGTERM, how long calls in flight get to
+    /// finish before the listeners are closed under them.
+    pub shutdown_grace: Duration,
     /// Tests only: how long each mint waits, its token signed, before its
     /// plan is stored (an artificially slow mint).
     #[cfg(test)]
@@ -86,6 +94,8 @@ impl Settings {
             tls: None,
             idempotency_stale: Duration::from_secs(60),
             metrics: crate::metrics::MetricsAccess::Open,
+            query_timeout: crate::store::DEFAULT_QUERY_TIMEOUT,
+            shutdown_grace: Duration::from_secs(10),
             #[cfg(test)]
             mint_delay: Duration::ZERO,
         }

@@ -8,7 +8,8 @@
 //!
 //! Connections are accepted here and served by hyper with the same axum
 //! router as plain HTTP. On shutdown the listener stops accepting and
-//! connections in flight finish their requests (as `axum::serve` does).
+//! connections in flight finish their requests (as `axum::serve` does),
+//! within the shutdown grace (`serve --shutdown-grace`).
 
 use axum::Router;
 use hyper_util::rt::TokioIo;
@@ -26,9 +27,6 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// How long a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long connections in flight get to finish at shutdown.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The certificate chain and private key files (PEM).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,7 +82,7 @@ fn read(path: &Path, flag: &str) -> Result<Vec<u8>, String> {
 }
 
 /// Serves `router` over TLS on `listener` until `stopped`, then lets the
-/// connections in flight finish (at most [`DRAIN_TIMEOUT`]).
+/// connections in flight finish (at most `grace`).
 ///
 /// # Errors
 /// None today; the signature matches the plain listener's.
@@ -93,6 +91,7 @@ pub async fn serve(
     acceptor: TlsAcceptor,
     router: Router,
     mut stopped: watch::Receiver<bool>,
+    grace: Duration,
 ) -> Result<(), String> {
     let graceful = GracefulShutdown::new();
     let (conn_tx, mut conn_rx) = tokio::sync::mpsc::channel(64);
@@ -134,6 +133,14 @@ pub async fn serve(
         }
     }
     drop(listener);
-    let _ = tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await;
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX),
+            "shutdown: HTTPS connections still busy past the grace, closed"
+        );
+    }
     Ok(())
 }

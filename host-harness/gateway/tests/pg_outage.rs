@@ -1,5 +1,6 @@
-//! PostgreSQL taken away under load (stopped, then killed with `kill -9`)
-//! and brought back: every store call fails fast with `Unavailable`
+//! PostgreSQL taken away under load (stopped, then killed with `kill -9`;
+//! or paused with SIGSTOP, answering nothing while its connections stay
+//! open) and brought back: every store call fails fast with `Unavailable`
 //! (naming the server, never its password) while it is gone, the change
 //! feed says `Resync`, and the same `PgStore` works again once the server
 //! is back, with no restart. Run under `bash scripts/pg.sh` (which exports
@@ -8,7 +9,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use armoriq_gateway::store::{
-    AuditCursor, AuditRow, AuditStore, Change, ChangeFeed, KeyStore, PgStore, Role, StoreError,
+    AuditCursor, AuditRow, AuditStore, Change, ChangeFeed, KeyStore, PgStore, Role, Store,
+    StoreError,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -109,11 +111,15 @@ async fn until_back(s: &PgStore) {
     }
 }
 
+/// The tests take the one server away: one at a time.
+static SERVER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_stopped_or_killed_under_load_then_back() {
     let Some((admin, ctl_script)) = env() else {
         return;
     };
+    let _one = SERVER.lock().await;
     let url = fresh_db(&admin).await;
     let s = PgStore::open_as(&url, "outage").await.unwrap();
     let other = PgStore::open(&url).await.unwrap();
@@ -199,4 +205,95 @@ async fn postgres_stopped_or_killed_under_load_then_back() {
         cursor = page.next;
     }
     assert!(rows > 0);
+}
+
+/// The query deadline of the paused test (the default is 5 s).
+const LIMIT: Duration = Duration::from_secs(2);
+
+/// A paused server (SIGSTOP: connections open, the kernel still accepting
+/// and acknowledging, nothing answered): calls on pooled connections, on
+/// new ones, and the readiness ping all fail with `Unavailable` within the
+/// query deadline (plus the pool's 2 s connect bound), never hang; the
+/// change feed notices too. Continued, the same store serves again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_paused_is_noticed_within_the_query_timeout_then_back() {
+    let Some((admin, ctl_script)) = env() else {
+        return;
+    };
+    let _one = SERVER.lock().await;
+    let url = fresh_db(&admin).await;
+    let s = PgStore::open_with(&url, "paused", LIMIT).await.unwrap();
+    let mut rx = s.subscribe();
+    // Warm connections in the pool: calls in flight on each.
+    let warm: Vec<_> = (0..8).map(|_| s.check_api_key("ak_none")).collect();
+    for w in warm {
+        w.await.unwrap();
+    }
+    ctl(&ctl_script, "pause").await;
+    let t = Instant::now();
+    let calls: Vec<_> = (0..12)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let t = Instant::now();
+                let r = match i % 3 {
+                    0 => s.check_api_key("ak_none").await.map(|_| ()),
+                    1 => s.audit(row(&format!("paused{i}"))).await.map(|_| ()),
+                    _ => s.ping().await.map(|_| ()),
+                };
+                (r, t.elapsed())
+            })
+        })
+        .collect();
+    let mut slowest = Duration::ZERO;
+    for c in calls {
+        // A hang fails here rather than never.
+        let (r, took) = tokio::time::timeout(Duration::from_secs(30), c)
+            .await
+            .expect("a call on a paused server hung")
+            .unwrap();
+        match r {
+            Err(StoreError::Unavailable(m)) => {
+                assert!(m.contains("127.0.0.1"), "names the server: {m}");
+                assert!(!m.contains("hunter2"), "never the password: {m}");
+            }
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+        slowest = slowest.max(took);
+    }
+    eprintln!(
+        "paused PostgreSQL: 12 calls failed Unavailable, slowest after {slowest:?} \
+         (query timeout {LIMIT:?}); all within {:?}",
+        t.elapsed()
+    );
+    // The deadline plus the pool's 2 s bound on a new connection, and slack
+    // for a loaded machine; keepalive alone would never notice a paused server.
+    assert!(
+        slowest < LIMIT + Duration::from_secs(4),
+        "noticed within a few seconds ({slowest:?})"
+    );
+    // Calls made after the first ones gave up their connections fail as fast.
+    let t = Instant::now();
+    let r = s.count_api_keys().await;
+    assert_outage(r, t.elapsed());
+    // The listening connection's round trip goes unanswered: resync.
+    let t = Instant::now();
+    wait_for(&mut rx, &Change::Resync).await;
+    eprintln!(
+        "paused PostgreSQL: change feed resynced after {:?}",
+        t.elapsed()
+    );
+
+    ctl(&ctl_script, "resume").await;
+    until_back(&s).await;
+    assert_eq!(s.ping().await.unwrap(), armoriq_gateway::store::pg_latest());
+    wait_for(&mut rx, &Change::Resync).await;
+    let other = PgStore::open(&url).await.unwrap();
+    let id = other
+        .add_api_key("ak_after_pause", Role::Agent, "")
+        .await
+        .unwrap();
+    use armoriq_gateway::store::ConsoleStore;
+    assert!(other.revoke_api_key(id, 1).await.unwrap());
+    wait_for(&mut rx, &Change::ApiKeys).await;
 }

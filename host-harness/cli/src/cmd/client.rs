@@ -1,5 +1,8 @@
 //! The client side of the official `armoriq` CLI: `validate`,
 //! `login --api-key`, `logout`, `whoami`, `status` (`init` is in [`super::init`]).
+//! `status` probes the backend and the proxy over HTTP or HTTPS (the
+//! system's roots, `--ca-cert` and `ARMORIQ_CA_CERT` trusted): `/health`
+//! (alive) and `/ready` (ready to serve).
 //!
 //! Files are the official ones: `armoriq.yaml` in the layout `armoriq init`
 //! writes, `~/.armoriq/credentials.json` (v2) byte for byte as the official
@@ -346,27 +349,107 @@ pub struct StatusArgs {
     /// `armoriq.yaml` to describe (default: ./armoriq.yaml if present).
     #[arg(long, short)]
     config: Option<PathBuf>,
+    /// A PEM file of CA certificates to trust, besides the system's roots
+    /// (and the file ARMORIQ_CA_CERT names), when probing an `https://`
+    /// gateway behind a private CA.
+    #[arg(long, value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
 }
 
-fn health(url: &str) -> Value {
-    let client = match reqwest::blocking::Client::builder()
+/// The probes' HTTP client: HTTPS over rustls, trusting the system's roots,
+/// `--ca-cert` and `ARMORIQ_CA_CERT` (as the SDK client does).
+///
+/// # Errors
+/// A CA file that cannot be read or holds no certificate.
+fn probe_client(ca_cert: Option<&Path>) -> Result<reqwest::blocking::Client, ArmorIqError> {
+    let extra =
+        match ca_cert {
+            Some(p) => vec![std::fs::read(p).map_err(|e| {
+                config_err(format!("--ca-cert {}: cannot be read: {e}", p.display()))
+            })?],
+            None => Vec::new(),
+        };
+    let roots = armoriq_client::http::extra_roots(&extra).map_err(config_err)?;
+    reqwest::blocking::Client::builder()
+        .tls_backend_rustls()
+        .tls_certs_merge(roots)
         .timeout(Duration::from_secs(3))
         .build()
-    {
-        Ok(c) => c,
-        Err(e) => return json!({"url": url, "reachable": false, "error": e.to_string()}),
-    };
-    match client.get(format!("{url}/health")).send() {
+        .map_err(|e| config_err(format!("HTTP client: {e}")))
+}
+
+/// `GET {url}/health` (liveness) and `GET {url}/ready` (readiness: the
+/// gateway's store, migrations and device; `ready` is null when the
+/// server has no `/ready`, as the hosted backend).
+fn health(client: &reqwest::blocking::Client, url: &str) -> Value {
+    let mut out = match client.get(format!("{url}/health")).send() {
         Ok(r) => {
             let status = r.status().as_u16();
             let body: Value = r.json().unwrap_or(Value::Null);
             json!({"url": url, "reachable": status < 500, "status": status,
                    "service": body.get("service")})
         }
-        Err(e) => json!({"url": url, "reachable": false, "error": e.to_string()}),
+        Err(e) => {
+            return json!({"url": url, "reachable": false, "ready": false,
+                          "error": error_chain(&e)});
+        }
+    };
+    match client.get(format!("{url}/ready")).send() {
+        Ok(r) if r.status().as_u16() == 404 => out["ready"] = Value::Null,
+        Ok(r) => {
+            out["ready"] = json!(r.status().is_success());
+            let body: Value = r.json().unwrap_or(Value::Null);
+            if let Some(c) = body.get("checks") {
+                out["checks"] = c.clone();
+            }
+        }
+        Err(e) => {
+            out["ready"] = json!(false);
+            out["error"] = json!(error_chain(&e));
+        }
+    }
+    out
+}
+
+/// An error with its causes (reqwest's own text leaves out why a TLS
+/// handshake failed).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}
+
+/// `reachable, ready` / `reachable, not ready (store: why)` / `not reachable`.
+fn describe_health(h: &Value) -> String {
+    if h["reachable"] != json!(true) {
+        return match h["error"].as_str() {
+            Some(e) => format!("not reachable: {e}"),
+            None => "not reachable".into(),
+        };
+    }
+    match &h["ready"] {
+        Value::Bool(true) => "reachable, ready".into(),
+        Value::Bool(false) => {
+            let failing: Vec<String> = h["checks"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter(|(_, c)| c["ok"] != json!(true))
+                        .map(|(k, c)| format!("{k}: {}", c["error"].as_str().unwrap_or("failed")))
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!("reachable, not ready ({})", failing.join("; "))
+        }
+        _ => "reachable".into(),
     }
 }
 
@@ -382,8 +465,12 @@ pub fn status(a: &StatusArgs) -> ExitCode {
         p.exists().then_some(p)
     });
     let mut out = json!({"profile": profile, "credentials": creds.path()});
+    let client = match probe_client(a.ca_cert.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return fail_client(&e),
+    };
     if let Some(p) = path.as_deref() {
-        match describe_config(p) {
+        match describe_config(p, &client) {
             Ok(v) => out["config"] = v,
             Err(e) => return fail_client(&e),
         }
@@ -418,11 +505,7 @@ pub fn status(a: &StatusArgs) -> ExitCode {
             "{}: {} ({})",
             if k == "backend" { "Backend" } else { "Proxy" },
             h["url"].as_str().unwrap_or_default(),
-            if h["reachable"] == json!(true) {
-                "reachable"
-            } else {
-                "not reachable"
-            }
+            describe_health(h)
         );
     }
     let ids: Vec<&str> = c["mcp_servers"]
@@ -440,7 +523,7 @@ pub fn status(a: &StatusArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn describe_config(p: &Path) -> Result<Value, ArmorIqError> {
+fn describe_config(p: &Path, client: &reqwest::blocking::Client) -> Result<Value, ArmorIqError> {
     let cfg = ArmorIqYaml::load(p).map_err(config_err)?;
     let opts = options_from_config(p);
     let (backend, proxy) = match opts.and_then(|o| o.build()) {
@@ -453,8 +536,8 @@ fn describe_config(p: &Path) -> Result<Value, ArmorIqError> {
     Ok(json!({
         "path": p, "agent_id": cfg.identity.agent_id, "user_id": cfg.identity.user_id,
         "environment": cfg.environment,
-        "backend": health(&backend),
-        "proxy": proxy.as_deref().map(health),
+        "backend": health(client, &backend),
+        "proxy": proxy.as_deref().map(|u| health(client, u)),
         "mcp_servers": cfg.mcp_servers.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
     }))
 }

@@ -108,6 +108,28 @@ pub struct ServeArgs {
         env = "ARMORIQ_TLS_CERT"
     )]
     tls_cert: Option<PathBuf>,
+    /// PostgreSQL (`--store postgres://…`): the longest a statement may go
+    /// without an answer, seconds (fractions allowed). Past it the
+    /// connection is given up and the call answers 503; the server's
+    /// statement_timeout is set a little below it. Also bounds `GET /ready`'s
+    /// store check.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 5.0,
+        env = "ARMORIQ_PG_QUERY_TIMEOUT"
+    )]
+    pg_query_timeout: f64,
+    /// On SIGTERM or Ctrl-C: how long calls in flight get to finish,
+    /// seconds, before their connections are closed (the audit is flushed
+    /// either way, then the process exits 0).
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 10.0,
+        env = "ARMORIQ_SHUTDOWN_GRACE"
+    )]
+    shutdown_grace: f64,
     /// The PEM private key of --tls-cert.
     #[arg(
         long,
@@ -146,6 +168,14 @@ pub fn serve(a: &ServeArgs) -> ExitCode {
     settings.console_session_ttl = Duration::from_secs(a.console_session_ttl.max(1));
     settings.approval_ttl = Duration::from_secs(a.approval_ttl.max(1));
     settings.metrics = a.metrics.clone();
+    match seconds(a.pg_query_timeout, "--pg-query-timeout", false) {
+        Ok(d) => settings.query_timeout = d,
+        Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
+    }
+    match seconds(a.shutdown_grace, "--shutdown-grace", true) {
+        Ok(d) => settings.shutdown_grace = d,
+        Err(e) => return fail(format!("Configuration: {e}"), EXIT_BAD_INPUT),
+    }
     if a.state.store.is_some() {
         match a.state.location() {
             Ok(loc) => settings.store = Some(loc),
@@ -269,6 +299,18 @@ fn init_logging(telemetry: Option<&armoriq_gateway::telemetry::Telemetry>) {
         .with(log)
         .with(spans)
         .try_init();
+}
+
+/// A flag's seconds as a duration: finite, not negative, zero only when
+/// `zero_ok`, at most a day.
+fn seconds(v: f64, flag: &str, zero_ok: bool) -> Result<Duration, String> {
+    match Duration::try_from_secs_f64(v) {
+        Ok(d) if d <= Duration::from_secs(86_400) && (zero_ok || !d.is_zero()) => Ok(d),
+        _ => Err(format!(
+            "{flag} {v}: give seconds, {} to 86400",
+            if zero_ok { "0" } else { "more than 0" }
+        )),
+    }
 }
 
 /// `armoriq approve ID` / `armoriq reject ID`.

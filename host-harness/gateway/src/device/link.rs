@@ -83,9 +83,25 @@ impl std::fmt::Display for DeviceFailure {
     }
 }
 
-struct Job {
-    call: DeviceCall,
-    reply: oneshot::Sender<Result<DeviceVerdict, DeviceFailure>>,
+enum Job {
+    /// A call to check.
+    Verify {
+        call: DeviceCall,
+        reply: oneshot::Sender<Result<DeviceVerdict, DeviceFailure>>,
+    },
+    /// Its identity (`GET /ready`: the device answers, and is which one).
+    Identify {
+        reply: oneshot::Sender<Result<DeviceInfo, DeviceFailure>>,
+    },
+}
+
+impl Job {
+    fn is_closed(&self) -> bool {
+        match self {
+            Self::Verify { reply, .. } => reply.is_closed(),
+            Self::Identify { reply } => reply.is_closed(),
+        }
+    }
 }
 
 /// The gateway's handle on the device: cheap to share, safe to call from
@@ -176,9 +192,27 @@ impl DeviceLink {
     /// [`DeviceFailure`]: the caller must not forward the call.
     pub async fn verify(&self, call: DeviceCall) -> Result<DeviceVerdict, DeviceFailure> {
         let (reply, answer) = oneshot::channel();
+        self.ask(Job::Verify { call, reply }, answer).await
+    }
+
+    /// Asks the device for its identity through the same queue (so it
+    /// waits its turn behind the calls), at most the timeout.
+    ///
+    /// # Errors
+    /// [`DeviceFailure`]: the device did not answer.
+    pub async fn identify(&self) -> Result<DeviceInfo, DeviceFailure> {
+        let (reply, answer) = oneshot::channel();
+        self.ask(Job::Identify { reply }, answer).await
+    }
+
+    async fn ask<T>(
+        &self,
+        job: Job,
+        answer: oneshot::Receiver<Result<T, DeviceFailure>>,
+    ) -> Result<T, DeviceFailure> {
         // Counted before the send, so the worker never takes one uncounted.
         self.queued.fetch_add(1, Ordering::Relaxed);
-        match self.tx.try_send(Job { call, reply }) {
+        match self.tx.try_send(job) {
             Ok(()) => {}
             Err(e) => {
                 self.queued.fetch_sub(1, Ordering::Relaxed);
@@ -221,7 +255,7 @@ fn worker(
     let mut line = Line::Up(dev);
     while let Ok(job) = rx.recv() {
         queued.fetch_sub(1, Ordering::Relaxed);
-        if job.reply.is_closed() {
+        if job.is_closed() {
             continue; // its caller gave up (timeout): do not spend the device on it
         }
         line = match line {
@@ -235,35 +269,61 @@ fn worker(
             },
             other => other,
         };
-        let (next, result) = match line {
-            Line::Up(mut d) => {
-                let r = ask(&mut d, &job.call);
-                match r {
-                    Err(DeviceError::Timeout) => (Line::Stale(d), Err(DeviceFailure::Timeout)),
-                    Err(e @ (DeviceError::Io(_) | DeviceError::Closed)) => {
-                        let why = e.to_string();
-                        tracing::error!(device = %spec, %why, "device line down");
-                        (
-                            Line::Down(why.clone()),
-                            Err(DeviceFailure::Unreachable(why)),
-                        )
-                    }
-                    Err(e) => (
-                        Line::Stale(d),
-                        Err(DeviceFailure::Unreachable(e.to_string())),
-                    ),
-                    Ok(v) => (Line::Up(d), v),
-                }
+        line = match job {
+            Job::Verify { call, reply } => {
+                let (next, result) = exchange(line, spec, |d| ask(d, &call));
+                let _ = reply.send(result);
+                next
             }
-            Line::Down(why) => {
-                let r = Err(DeviceFailure::Unreachable(why.clone()));
-                (Line::Down(why), r)
+            Job::Identify { reply } => {
+                let (next, result) = exchange(line, spec, identify);
+                let _ = reply.send(result);
+                next
             }
-            Line::Stale(d) => (Line::Stale(d), Err(DeviceFailure::Timeout)),
         };
-        line = next;
-        let _ = job.reply.send(result);
     }
+}
+
+/// One request on the line as it stands; the line as it is after it.
+fn exchange<T>(
+    line: Line,
+    spec: &DeviceSpec,
+    f: impl FnOnce(&mut Device) -> Result<Result<T, DeviceFailure>, DeviceError>,
+) -> (Line, Result<T, DeviceFailure>) {
+    match line {
+        Line::Up(mut d) => match f(&mut d) {
+            Err(DeviceError::Timeout) => (Line::Stale(d), Err(DeviceFailure::Timeout)),
+            Err(e @ (DeviceError::Io(_) | DeviceError::Closed)) => {
+                let why = e.to_string();
+                tracing::error!(device = %spec, %why, "device line down");
+                (
+                    Line::Down(why.clone()),
+                    Err(DeviceFailure::Unreachable(why)),
+                )
+            }
+            Err(e) => (
+                Line::Stale(d),
+                Err(DeviceFailure::Unreachable(e.to_string())),
+            ),
+            Ok(v) => (Line::Up(d), v),
+        },
+        Line::Down(why) => {
+            let r = Err(DeviceFailure::Unreachable(why.clone()));
+            (Line::Down(why), r)
+        }
+        Line::Stale(d) => (Line::Stale(d), Err(DeviceFailure::Timeout)),
+    }
+}
+
+/// The device's identity, as a verdict of the line.
+fn identify(d: &mut Device) -> Result<Result<DeviceInfo, DeviceFailure>, DeviceError> {
+    let answer = d.request(&Request::DeviceInfo)?;
+    Ok(match answer.response() {
+        Response::DeviceInfo(i) => Ok(i),
+        other => Err(DeviceFailure::Unreachable(format!(
+            "unexpected answer to DeviceInfo: {other:?}"
+        ))),
+    })
 }
 
 /// Reads and drops whatever the device still sends (a late answer).

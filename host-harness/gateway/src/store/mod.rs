@@ -31,6 +31,7 @@ mod error;
 mod migrations;
 mod pg_audit;
 mod pg_console;
+mod pg_deadline;
 mod pg_delegations;
 mod pg_error;
 #[cfg(any(test, feature = "store-suite"))]
@@ -69,13 +70,16 @@ mod writer;
 pub use changes::{Change, ChangeFeed};
 pub use console::{ApiKeyRecord, AuditFilter, ConsoleStore, NewApiKey, SessionRecord};
 pub use error::{StoreError, StoreResult};
-pub use migrations::{MIGRATIONS, Migration};
+pub use migrations::{MIGRATIONS, Migration, latest as sqlite_latest};
+pub use pg_deadline::DEFAULT_QUERY_TIMEOUT;
 #[cfg(any(test, feature = "store-suite"))]
 pub use pg_harness::PgHarness;
 pub use pg_migrations::{PG_MIGRATIONS, pg_latest};
 pub use policy_docs::{PolicyDocument, PolicyStore};
 pub use postgres::PgStore;
-pub use select::{StoreLocation, default_node, open_store, open_store_as, redact_password};
+pub use select::{
+    StoreLocation, default_node, open_store, open_store_as, open_store_with, redact_password,
+};
 pub use signing::{SealedSigningKey, SigningKeyStore};
 pub use sqlite::{SqliteStore, create_private_file};
 #[cfg(any(test, feature = "store-suite"))]
@@ -545,6 +549,10 @@ pub trait DelegationStore: Send + Sync {
 pub trait AuditStore: Send + Sync {
     /// Appends a row; resolves once it is durable. Returns its row id.
     fn audit(&self, row: AuditRow) -> StoreFuture<'_, i64>;
+    /// Resolves once every row handed to [`AuditStore::audit`] before this
+    /// call is durable (or has failed: then its error), so a gateway
+    /// shutting down leaves nothing in the writer's queue.
+    fn flush_audit(&self) -> StoreFuture<'_, ()>;
     /// Records what became of an allowed call (its forwarding failed);
     /// resolves once durable.
     fn audit_update<'a>(
@@ -576,4 +584,8 @@ pub trait Store:
     fn schema_version(&self) -> StoreFuture<'_, u32>;
     /// The node name stamped on audit rows that carry none.
     fn node(&self) -> &str;
+    /// One round trip to the database (readiness, `GET /ready`): the
+    /// schema version it holds now. PostgreSQL answers within the query
+    /// timeout or fails with `Unavailable`.
+    fn ping(&self) -> StoreFuture<'_, u32>;
 }

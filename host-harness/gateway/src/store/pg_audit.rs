@@ -26,8 +26,8 @@ use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::Row;
 
-/// A row to write and where to say it is durable (row id).
-pub(super) type Job = (AuditRow, oneshot::Sender<StoreResult<i64>>);
+pub(super) use super::writer::Job;
+use super::writer::acknowledge;
 
 /// Most rows in one transaction.
 const BATCH: usize = 512;
@@ -42,26 +42,20 @@ pub(super) async fn run(pool: Pool, server: String, mut rx: mpsc::UnboundedRecei
                 Err(_) => break,
             }
         }
-        match write(&pool, &server, &batch).await {
-            Ok(ids) => {
-                for ((_, ack), id) in batch.into_iter().zip(ids) {
-                    let _ = ack.send(Ok(id));
-                }
-            }
-            Err(e) => {
-                let e = with_server(&server, e);
-                for (_, ack) in batch {
-                    let _ = ack.send(Err(e.clone()));
-                }
-            }
-        }
+        let written = write(&pool, &server, &batch)
+            .await
+            .map_err(|e| with_server(&server, e));
+        acknowledge(batch, written);
     }
 }
 
 async fn write(pool: &Pool, server: &str, batch: &[Job]) -> StoreResult<Vec<i64>> {
+    let rows: Vec<&AuditRow> = batch.iter().filter_map(|(r, _)| r.as_ref()).collect();
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut c = pool.get().await.map_err(|e| pool_error(server, e))?;
     let tx = c.transaction().await?;
-    let rows: Vec<&AuditRow> = batch.iter().map(|(r, _)| r).collect();
     let ids = insert(&tx, &rows).await?;
     tx.commit().await?;
     Ok(ids)
@@ -179,10 +173,22 @@ impl AuditStore for PgStore {
             }
             let (ack, done) = oneshot::channel();
             self.audit_queue()
-                .send((row, ack))
+                .send((Some(row), ack))
                 .map_err(|_| StoreError::Unavailable("audit writer stopped".into()))?;
             done.await
                 .map_err(|_| StoreError::Unavailable("audit writer stopped".into()))?
+        })
+    }
+
+    fn flush_audit(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let (ack, done) = oneshot::channel();
+            self.audit_queue()
+                .send((None, ack))
+                .map_err(|_| StoreError::Unavailable("audit writer stopped".into()))?;
+            done.await
+                .map_err(|_| StoreError::Unavailable("audit writer stopped".into()))?
+                .map(|_| ())
         })
     }
 

@@ -14,7 +14,16 @@
 //! again and sends `Resync` once more (what changed while it was
 //! reconnecting is covered too). The task stops when the last handle on the
 //! store is dropped ([`Listener`]'s `Drop`).
+//!
+//! The connection idles for as long as nothing changes, so the query
+//! deadline (`pg_deadline.rs`) never fires on it by itself; to notice a
+//! server that stopped answering, the task makes a round trip every half
+//! query timeout: `LISTEN` again, which the server answers and otherwise
+//! ignores when the session already listens (so `pg_stat_activity` still
+//! shows the connection as the listener). Unanswered within the deadline,
+//! the connection is given up and the feed resyncs and reconnects as above.
 
+use super::pg_deadline;
 use super::pg_tls::{MakeRustls, Target};
 use super::{Change, StoreResult};
 use std::time::Duration;
@@ -59,20 +68,37 @@ impl Drop for Listener {
 /// The first connection or its `LISTEN` failed.
 pub(super) async fn listen(
     target: &Target,
+    limit: Duration,
     changes: broadcast::Sender<Change>,
 ) -> StoreResult<Listener> {
     let (config, tls) = (target.config.clone(), target.tls.clone());
-    let first = Session::connect(&config, &tls).await?;
-    let task = tokio::spawn(run(config, tls, changes, first));
+    let link = Link { config, tls, limit };
+    let first = Session::connect(&link).await?;
+    let task = tokio::spawn(run(link, changes, first));
     Ok(Listener {
         task: task.abort_handle(),
     })
 }
 
+/// How the listening connection is made.
+struct Link {
+    config: Config,
+    tls: MakeRustls,
+    /// The query deadline (`--pg-query-timeout`).
+    limit: Duration,
+}
+
+impl Link {
+    /// How often the idle connection makes a round trip.
+    fn ping_every(&self) -> Duration {
+        (self.limit / 2).max(Duration::from_millis(500))
+    }
+}
+
 /// One listening connection: the client (kept: dropping it closes the
 /// connection), the task driving the connection, and the payloads it got.
 struct Session {
-    _client: Client,
+    client: Client,
     driver: JoinHandle<()>,
     payloads: mpsc::UnboundedReceiver<String>,
 }
@@ -84,8 +110,15 @@ impl Drop for Session {
 }
 
 impl Session {
-    async fn connect(config: &Config, tls: &MakeRustls) -> StoreResult<Self> {
-        let (client, mut conn) = config.connect(tls.clone()).await?;
+    async fn connect(link: &Link) -> StoreResult<Self> {
+        let (client, mut conn) = tokio::time::timeout(
+            super::postgres::TIMEOUT,
+            pg_deadline::connect(&link.config, &link.tls, Some(link.limit)),
+        )
+        .await
+        .map_err(|_| {
+            super::StoreError::Unavailable("no listening connection within the timeout".into())
+        })??;
         let (tx, payloads) = mpsc::unbounded_channel();
         let driver = tokio::spawn(async move {
             loop {
@@ -105,35 +138,47 @@ impl Session {
             }
         });
         let session = Self {
-            _client: client,
+            client,
             driver,
             payloads,
         };
         session
-            ._client
+            .client
             .batch_execute(&format!("LISTEN {CHANNEL}"))
             .await?;
         Ok(session)
     }
 }
 
-async fn run(
-    config: Config,
-    tls: MakeRustls,
-    changes: broadcast::Sender<Change>,
-    mut session: Session,
-) {
+async fn run(link: Link, changes: broadcast::Sender<Change>, mut session: Session) {
     loop {
-        while let Some(payload) = session.payloads.recv().await {
-            // No subscriber is not an error: nobody caches yet.
-            let _ = changes.send(Change::decode(&payload));
+        let every = link.ping_every();
+        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                payload = session.payloads.recv() => match payload {
+                    // No subscriber is not an error: nobody caches yet.
+                    Some(p) => { let _ = changes.send(Change::decode(&p)); }
+                    None => break,
+                },
+                _ = ping.tick() => {
+                    // Bounded by the deadline: an unanswered round trip
+                    // ends the connection (and this session).
+                    let again = format!("LISTEN {CHANNEL}");
+                    if let Err(e) = session.client.batch_execute(&again).await {
+                        tracing::warn!(error = %e, "change feed: the server did not answer");
+                        break;
+                    }
+                }
+            }
         }
         drop(session);
         let _ = changes.send(Change::Resync);
         let mut backoff = Duration::from_millis(50);
         session = loop {
             tokio::time::sleep(backoff).await;
-            match Session::connect(&config, &tls).await {
+            match Session::connect(&link).await {
                 Ok(s) => break s,
                 Err(e) => {
                     tracing::warn!(error = %e, "change feed: reconnecting");

@@ -241,6 +241,36 @@ async fn a_conflict_is_a_conflict_and_a_dead_server_is_unavailable_fast() {
     assert!(t.elapsed() < Duration::from_secs(5));
 }
 
+/// A slow statement is cancelled by the server (`statement_timeout`, set
+/// below the client's deadline), so the client keeps its connection: the
+/// error is the server's 57014, not the stream giving the connection up,
+/// and the next statement on the same pooled connection works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slow_statement_is_cancelled_by_the_server_first() {
+    let h = pg_or_skip!();
+    let s = PgStore::open_with(&h.fresh(), "slow", Duration::from_secs(1))
+        .await
+        .unwrap();
+    let c = s.client().await.unwrap();
+    let shown: String = c
+        .query_one("SHOW statement_timeout", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(shown, "900ms");
+    let t = std::time::Instant::now();
+    let e = c.query_one("SELECT pg_sleep(3)", &[]).await.unwrap_err();
+    let e = s.err(e);
+    assert!(
+        matches!(&e, StoreError::Unavailable(m) if m.contains("57014")),
+        "cancelled by the server: {e}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    assert!(!c.is_closed(), "the connection is kept");
+    let one: i32 = c.query_one("SELECT 1", &[]).await.unwrap().get(0);
+    assert_eq!(one, 1);
+}
+
 fn tls_dir() -> Option<String> {
     match std::env::var("ARMORIQ_TEST_PG_TLS_DIR") {
         Ok(d) if !d.is_empty() => Some(d),

@@ -316,6 +316,18 @@ impl MakeRustls {
     }
 }
 
+impl MakeRustls {
+    /// The TLS start of one connection to `domain`. The name is checked
+    /// when TLS is actually started (a unix socket has none and never
+    /// starts it).
+    pub(super) fn connector(&self, domain: &str) -> RustlsConnect {
+        RustlsConnect {
+            config: self.config.clone(),
+            domain: domain.to_owned(),
+        }
+    }
+}
+
 impl<S> MakeTlsConnect<S> for MakeRustls
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -325,12 +337,7 @@ where
     type Error = io::Error;
 
     fn make_tls_connect(&mut self, domain: &str) -> io::Result<RustlsConnect> {
-        // The name is checked when TLS is actually started (a unix socket
-        // has none and never starts it).
-        Ok(RustlsConnect {
-            config: self.config.clone(),
-            domain: domain.to_owned(),
-        })
+        Ok(self.connector(domain))
     }
 }
 

@@ -13,9 +13,13 @@
 //! When PostgreSQL is down every method fails within the pool's timeouts
 //! (~2 s) with `Unavailable` naming the server (never its password); the
 //! pool drops broken connections, so the store recovers by itself once the
-//! server is back.
+//! server is back. When it stops answering without closing its connections
+//! (a stopped process, a hung host), every statement is bounded by the
+//! query timeout at the connection's stream (`pg_deadline.rs`): past it
+//! the connection is given up and the call fails with `Unavailable`.
 
 use super::pg_audit::{self, Job};
+use super::pg_deadline::{self, DEFAULT_QUERY_TIMEOUT, DeadlineConnect};
 use super::pg_notify::{self, Listener};
 use super::pg_tls;
 use super::{
@@ -71,10 +75,22 @@ impl PgStore {
     /// `Unavailable` when the server cannot be reached, TLS fails or a
     /// migration fails; `Corrupt` when the database is newer than this code.
     pub async fn open_as(url: &str, node: &str) -> StoreResult<Self> {
+        Self::open_with(url, node, DEFAULT_QUERY_TIMEOUT).await
+    }
+
+    /// As [`PgStore::open_as`], every statement bounded by `query_timeout`
+    /// (`--pg-query-timeout`): a server that does not answer within it
+    /// loses the connection and the call fails with `Unavailable`; the
+    /// server's `statement_timeout` is set a little below it.
+    ///
+    /// # Errors
+    /// As [`PgStore::open_as`].
+    pub async fn open_with(url: &str, node: &str, query_timeout: Duration) -> StoreResult<Self> {
         let mut target = pg_tls::target(url)?;
         target.config.connect_timeout(TIMEOUT);
         // A server that vanished without closing (a host gone, a cut
-        // network) is noticed within ~30 s, by the listener too.
+        // network) is noticed within ~30 s even where no request is
+        // outstanding (an answer stalled half-way; see pg_deadline.rs).
         target.config.keepalives(true);
         target.config.keepalives_idle(Duration::from_secs(15));
         target.config.keepalives_interval(Duration::from_secs(5));
@@ -83,9 +99,12 @@ impl PgStore {
             target.config.application_name("armoriq-gateway");
         }
         let server = target.redacted.clone();
-        let manager = Manager::from_config(
-            target.config.clone(),
-            target.tls.clone(),
+        let manager = Manager::from_connect(
+            pg_deadline::with_statement_timeout(&target.config, query_timeout),
+            DeadlineConnect {
+                tls: target.tls.clone(),
+                limit: query_timeout,
+            },
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -98,17 +117,14 @@ impl PgStore {
             .recycle_timeout(Some(TIMEOUT))
             .build()
             .map_err(|e| StoreError::Unavailable(format!("PostgreSQL at {server}: {e}")))?;
-        let version = {
-            let mut client = pool
-                .get()
-                .await
-                .map_err(|e| super::pg_error::pool_error(&server, e))?;
-            pg_migrations::migrate(&mut client, now_ms())
-                .await
-                .map_err(|e| with_server(&server, e))?
-        };
+        // Migrations on a connection of their own, without the deadline:
+        // one may legitimately take long (a column added to a large table),
+        // and it waits for another node's under an advisory lock.
+        let version = migrate(&target)
+            .await
+            .map_err(|e| with_server(&server, e))?;
         let changes = broadcast::channel(256).0;
-        let listener = pg_notify::listen(&target, changes.clone())
+        let listener = pg_notify::listen(&target, query_timeout, changes.clone())
             .await
             .map_err(|e| with_server(&server, e))?;
         let (audit_tx, audit_rx) = mpsc::unbounded_channel();
@@ -124,6 +140,18 @@ impl PgStore {
                 _listener: listener,
             }),
         })
+    }
+
+    /// One round trip to the server within the query timeout: the schema
+    /// version the database holds now.
+    pub(super) async fn ping(&self) -> StoreResult<u32> {
+        let c = self.client().await?;
+        let r = c
+            .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])
+            .await
+            .map_err(|e| self.err(e))?;
+        let v: i64 = r.try_get(0).map_err(|e| self.err(e))?;
+        u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("schema version {v}")))
     }
 
     /// The node name stamped on audit rows that carry none.
@@ -154,6 +182,22 @@ impl PgStore {
     pub(super) fn audit_queue(&self) -> &mpsc::UnboundedSender<Job> {
         &self.inner.audit_tx
     }
+}
+
+/// Connects (within the connect timeout) and migrates; see
+/// [`PgStore::open_with`].
+async fn migrate(target: &pg_tls::Target) -> StoreResult<u32> {
+    let (mut client, conn) = tokio::time::timeout(
+        TIMEOUT,
+        pg_deadline::connect(&target.config, &target.tls, None),
+    )
+    .await
+    .map_err(|_| StoreError::Unavailable("no connection within the timeout".into()))??;
+    let driver = tokio::spawn(conn);
+    let v = pg_migrations::migrate(&mut client, now_ms()).await;
+    drop(client);
+    let _ = driver.await;
+    v
 }
 
 /// Adds the server to an outage's message (conflicts and corrupt rows are
@@ -310,5 +354,9 @@ impl Store for PgStore {
 
     fn node(&self) -> &str {
         Self::node(self)
+    }
+
+    fn ping(&self) -> StoreFuture<'_, u32> {
+        Box::pin(PgStore::ping(self))
     }
 }

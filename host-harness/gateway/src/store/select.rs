@@ -136,6 +136,19 @@ pub async fn open_store(loc: &StoreLocation) -> Result<Arc<dyn Store>, String> {
 /// The store cannot be reached or migrated; the message names it (without
 /// its password).
 pub async fn open_store_as(loc: &StoreLocation, node: &str) -> Result<Arc<dyn Store>, String> {
+    open_store_with(loc, node, super::DEFAULT_QUERY_TIMEOUT).await
+}
+
+/// As [`open_store_as`]; on PostgreSQL every statement is bounded by
+/// `query_timeout` (`serve --pg-query-timeout`, see [`PgStore::open_with`]).
+///
+/// # Errors
+/// As [`open_store_as`].
+pub async fn open_store_with(
+    loc: &StoreLocation,
+    node: &str,
+    query_timeout: std::time::Duration,
+) -> Result<Arc<dyn Store>, String> {
     match loc {
         StoreLocation::Sqlite(path) => {
             let (path, node) = (path.clone(), node.to_owned());
@@ -147,7 +160,7 @@ pub async fn open_store_as(loc: &StoreLocation, node: &str) -> Result<Arc<dyn St
         }
         StoreLocation::Postgres(url) => {
             // PgStore's errors name the server (without its password).
-            let s = PgStore::open_as(url, node)
+            let s = PgStore::open_with(url, node, query_timeout)
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(Arc::new(s))

@@ -319,10 +319,26 @@ impl AuditStore for SqliteStore {
                 .audit_tx
                 .lock()
                 .map_err(|_| StoreError::Unavailable("audit lock poisoned".into()))?
-                .send((row, ack))
+                .send((Some(row), ack))
                 .map_err(|_| StoreError::Unavailable("audit writer stopped".into()))?;
             done.await
                 .map_err(|_| StoreError::Unavailable("audit writer stopped".into()))?
+        })
+    }
+
+    fn flush_audit(&self) -> StoreFuture<'_, ()> {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let (ack, done) = tokio::sync::oneshot::channel();
+            inner
+                .audit_tx
+                .lock()
+                .map_err(|_| StoreError::Unavailable("audit lock poisoned".into()))?
+                .send((None, ack))
+                .map_err(|_| StoreError::Unavailable("audit writer stopped".into()))?;
+            done.await
+                .map_err(|_| StoreError::Unavailable("audit writer stopped".into()))?
+                .map(|_| ())
         })
     }
 
@@ -364,5 +380,15 @@ impl Store for SqliteStore {
 
     fn node(&self) -> &str {
         Self::node(self)
+    }
+
+    fn ping(&self) -> StoreFuture<'_, u32> {
+        self.run(|c| {
+            Ok(c.query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+                [],
+                |r| r.get(0),
+            )?)
+        })
     }
 }

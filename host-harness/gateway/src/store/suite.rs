@@ -69,7 +69,7 @@ macro_rules! store_suite {
             race_claim_approved race_idempotency_key race_get_or_create_pending
             approval_binding approval_lifetimes race_decide_audited
             trust_records race_reanchor_plan usage_rows race_put_usage
-            race_usage_snapshots);
+            race_usage_snapshots ping audit_flush);
         $crate::store_suite!(@each $harness;
             idempotency_fencing idempotency_heartbeat race_idempotency_mint
             race_takeover_and_completion);
@@ -132,6 +132,14 @@ pub async fn keys(h: &impl Harness) {
         s.add_api_key("ak_test_abc", Role::Agent, "again").await,
         Err(StoreError::Conflict(_))
     ));
+}
+
+/// A ping is a round trip that reads the schema version the database
+/// holds, the one this code migrated it to.
+pub async fn ping(h: &impl Harness) {
+    let s = fresh(h).await;
+    assert_eq!(s.ping().await.unwrap(), h.latest_version());
+    assert_eq!(s.ping().await.unwrap(), s.schema_version().await.unwrap());
 }
 
 pub async fn plans(h: &impl Harness) {
@@ -227,6 +235,42 @@ pub async fn audit_durable_across_reopen(h: &impl Harness) {
     let more = s.audit_page(after.next, 100).await.unwrap();
     assert_eq!(more.rows.len(), 1);
     assert!(more.rows[0].seq > before.rows[7].seq);
+}
+
+/// `flush_audit` resolves only once every row handed over before it is
+/// durable: each row's call is started (its row queued) but not awaited,
+/// and after the flush every one of them can be read back.
+pub async fn audit_flush(h: &impl Harness) {
+    use std::task::Poll;
+    let s = fresh(h).await;
+    let mut started = Vec::new();
+    for i in 0..50 {
+        let mut f = s.audit(row(&format!("f{i}")));
+        // One poll hands the row to the writer (and may already find it
+        // written: then it is not polled again).
+        let first = std::future::poll_fn(|cx| Poll::Ready(f.as_mut().poll(cx))).await;
+        started.push(match first {
+            Poll::Ready(id) => (Some(id), None),
+            Poll::Pending => (None, Some(f)),
+        });
+    }
+    s.flush_audit().await.unwrap();
+    let page = s.audit_page(AuditCursor::START, 100).await.unwrap();
+    assert_eq!(
+        page.rows.len(),
+        50,
+        "every queued row is durable after the flush"
+    );
+    for (done, pending) in started {
+        let id = match (done, pending) {
+            (Some(id), _) => id,
+            (None, Some(f)) => f.await,
+            (None, None) => unreachable!("one or the other"),
+        };
+        assert!(id.unwrap() > 0);
+    }
+    // Nothing queued: the flush returns at once.
+    s.flush_audit().await.unwrap();
 }
 
 pub async fn migrations_adopt_old_schema(h: &impl Harness) {

@@ -10,8 +10,34 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use std::sync::mpsc;
 use tokio::sync::oneshot;
 
-/// A row to write and where to say it is durable (row id).
-pub(super) type Job = (AuditRow, oneshot::Sender<StoreResult<i64>>);
+/// A row to write and where to say it is durable (row id); no row: a
+/// flush mark, acknowledged (0) once every row handed over before it is
+/// durable or failed ([`super::AuditStore::flush_audit`]).
+pub(super) type Job = (Option<AuditRow>, oneshot::Sender<StoreResult<i64>>);
+
+/// Acknowledges each job of `batch`: the rows with their ids (in order)
+/// or the error, the flush marks with 0 or the error.
+pub(super) fn acknowledge(batch: Vec<Job>, written: StoreResult<Vec<i64>>) {
+    match written {
+        Ok(ids) => {
+            let mut ids = ids.into_iter();
+            for (row, ack) in batch {
+                let id = match row {
+                    Some(_) => ids
+                        .next()
+                        .ok_or_else(|| StoreError::Corrupt("fewer audit ids than rows".into())),
+                    None => Ok(0),
+                };
+                let _ = ack.send(id);
+            }
+        }
+        Err(e) => {
+            for (_, ack) in batch {
+                let _ = ack.send(Err(e.clone()));
+            }
+        }
+    }
+}
 
 /// Most rows in one transaction.
 const BATCH: usize = 512;
@@ -26,25 +52,17 @@ pub(super) fn run(mut conn: Connection, rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        match write(&mut conn, &batch) {
-            Ok(ids) => {
-                for ((_, ack), id) in batch.into_iter().zip(ids) {
-                    let _ = ack.send(Ok(id));
-                }
-            }
-            Err(e) => {
-                let e = StoreError::from(e);
-                for (_, ack) in batch {
-                    let _ = ack.send(Err(e.clone()));
-                }
-            }
-        }
+        let written = write(&mut conn, &batch).map_err(StoreError::from);
+        acknowledge(batch, written);
     }
 }
 
 fn write(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<i64>> {
+    if batch.iter().all(|(r, _)| r.is_none()) {
+        return Ok(Vec::new());
+    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let ids = insert(&tx, batch.iter().map(|(r, _)| r))?;
+    let ids = insert(&tx, batch.iter().filter_map(|(r, _)| r.as_ref()))?;
     tx.commit()?;
     Ok(ids)
 }

@@ -116,18 +116,20 @@ pub struct Decision {
     device: Option<&'static str>,
 }
 
+/// The kinds of device verdict (and of its absence).
+const DEVICE_VERDICTS: [&str; 6] = [
+    "accepted",
+    "refused",
+    "receipt_invalid",
+    "queue_full",
+    "timeout",
+    "unreachable",
+];
+
 /// The kind of a row's device verdict ("accepted #7", "refused: …",
 /// "receipt_invalid: …", "queue_full", "timeout", "unreachable: …").
 fn device_verdict(v: &str) -> &'static str {
-    const KINDS: [&str; 6] = [
-        "accepted",
-        "refused",
-        "receipt_invalid",
-        "queue_full",
-        "timeout",
-        "unreachable",
-    ];
-    KINDS
+    DEVICE_VERDICTS
         .into_iter()
         .find(|k| {
             v.strip_prefix(k)
@@ -296,6 +298,20 @@ impl Metrics {
              or why there was none (queue_full, timeout, unreachable)",
             m.device_verdicts.clone(),
         );
+        // Known label values start at 0, so a rate over them exists before
+        // the first event (and the series are listed from the first scrape).
+        for kind in ["unavailable", "conflict", "corrupt"] {
+            m.store_errors.get_or_create(&KindLabels { kind });
+        }
+        for decision in ["approved", "rejected"] {
+            for surface in ["admin", "console"] {
+                m.approvals
+                    .get_or_create(&ApprovalLabels { decision, surface });
+            }
+        }
+        for kind in DEVICE_VERDICTS {
+            m.device_verdicts.get_or_create(&KindLabels { kind });
+        }
         let build: Family<BuildLabels, Gauge> = Family::default();
         build
             .get_or_create(&BuildLabels {

@@ -29,7 +29,6 @@ fn coordinates(sec1: &[u8]) -> Result<(&[u8; 32], &[u8; 32]), Error> {
 #[cfg(armoriq_p256 = "cm4")]
 mod imp {
     use super::{Error, coordinates};
-    use sha2::{Digest, Sha256};
 
     /// A P-256 public key as p256-cm4 takes it: x and y as little-endian
     /// 32-bit words, checked on the curve.
@@ -72,7 +71,7 @@ mod imp {
         let (Some(r), Some(s)) = (sig.first_chunk::<32>(), sig.last_chunk::<32>()) else {
             return Err(Error::BadSignature);
         };
-        let hash: [u8; 32] = Sha256::digest(msg).into();
+        let hash = crate::sha256::digest(msg);
         if p256_cm4::verify(&key.x, &key.y, &hash, &words(r), &words(s)) {
             Ok(())
         } else {

@@ -16,7 +16,6 @@ pub const ALG: ReceiptAlg = ReceiptAlg::Es256;
 mod imp {
     use super::super::rfc6979::Nonces;
     use crate::es256::words;
-    use sha2::{Digest, Sha256};
 
     /// Nonces tried before giving up (each fails with probability ~2⁻³²).
     const TRIES: usize = 8;
@@ -57,7 +56,7 @@ mod imp {
         /// `r ‖ s` over SHA-256(`msg`).
         #[inline(never)]
         pub fn sign(&self, msg: &[u8]) -> Option<[u8; 64]> {
-            let h: [u8; 32] = Sha256::digest(msg).into();
+            let h = crate::sha256::digest(msg);
             let mut nonces = Nonces::new(&self.d, &h);
             let (mut r, mut s) = ([0u32; 8], [0u32; 8]);
             for _ in 0..TRIES {

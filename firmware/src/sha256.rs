@@ -21,7 +21,8 @@ pub const IV: [u32; 8] = [
     0x5be0_cd19,
 ];
 
-/// `state` after one more block.
+/// `state` after one more block (RFC 6979's HMAC keys).
+#[cfg(armoriq_receipt = "es256-cm4")]
 #[inline(always)]
 pub fn absorb(mut state: [u32; 8], block: &[u8; 64]) -> [u32; 8] {
     compress256(&mut state, core::slice::from_ref(block));

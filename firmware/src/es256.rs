@@ -52,13 +52,14 @@ mod imp {
     }
 
     /// Parses an uncompressed point: each coordinate below p, the point on
-    /// the curve (p256-cm4's `octet_string_to_point`; the form is checked
+    /// the curve (p256-cm4's `uncompressed_to_point`, vendored; the form is checked
     /// here first, so its decompression path is never reached).
     #[inline(never)]
     pub fn key(sec1: &[u8]) -> Result<P256Key, Error> {
         coordinates(sec1)?;
+        let sec1: &[u8; 65] = sec1.try_into().map_err(|_| Error::KeyInvalid)?;
         let (mut x, mut y) = ([0u32; 8], [0u32; 8]);
-        if p256_cm4::octet_string_to_point(&mut x, &mut y, sec1) {
+        if p256_cm4::uncompressed_to_point(&mut x, &mut y, sec1) {
             Ok(P256Key { x, y })
         } else {
             Err(Error::KeyInvalid)

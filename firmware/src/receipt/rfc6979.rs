@@ -27,10 +27,12 @@ const V0: [u8; 32] = [1; 32];
 /// HMAC-SHA256 (RFC 2104) keyed with a 32-byte key: the SHA-256 states
 /// after `k ⊕ ipad` and `k ⊕ opad` (the key zero-padded to the 64-byte
 /// block), kept so that each MAC under the same key costs its message and
-/// one more block, not the two key blocks again.
+/// one more block, not the two key blocks again. `inner` has absorbed
+/// `done` bytes: the key block, and for [`Prefix`] a message block too.
 struct Keyed {
     inner: [u32; 8],
     outer: [u32; 8],
+    done: usize,
 }
 
 impl Keyed {
@@ -48,12 +50,32 @@ impl Keyed {
         Self {
             inner,
             outer: absorb(IV, &pad),
+            done: 64,
         }
     }
 
-    /// `H((k ⊕ opad) ‖ H((k ⊕ ipad) ‖ m))`.
+    /// `H((k ⊕ opad) ‖ H((k ⊕ ipad) ‖ p ‖ m))`, `p` the message block
+    /// absorbed already, if any.
     fn mac(&self, m: &[u8]) -> [u8; 32] {
-        finish(self.outer, 64, &finish(self.inner, 64, m))
+        finish(self.outer, 64, &finish(self.inner, self.done, m))
+    }
+}
+
+/// What step d's `K = HMAC_K(V ‖ 0x00 ‖ x ‖ h1)` has in common for every
+/// signature with one key, computed once when the key is loaded: its key
+/// (`K = 0`), and its first message block `V ‖ 0x00 ‖ x[0..31]` (`V =
+/// 0x01…01`): three of the nonce's 18 compressions.
+pub struct Prefix(Keyed);
+
+impl Prefix {
+    /// The prefix for the private scalar `x` (big-endian).
+    pub fn new(x: &[u8; 32]) -> Self {
+        let mut k = Keyed::new(&[0; 32]);
+        let mut block = [0u8; 64];
+        cat(&mut block, &[&V0, &[0], x.get(..31).unwrap_or_default()]);
+        k.inner = absorb(k.inner, &block);
+        k.done = 128;
+        Self(k)
     }
 }
 
@@ -96,15 +118,16 @@ pub struct Nonces {
 }
 
 impl Nonces {
-    /// Steps a–g for the private scalar `x` (big-endian, 1 ≤ x < n) and
-    /// `h1 = SHA-256(m)`.
-    pub fn new(x: &[u8; 32], h1: &[u8; 32]) -> Self {
+    /// Steps a–g for the private scalar `x` (big-endian, 1 ≤ x < n), its
+    /// [`Prefix`] and `h1 = SHA-256(m)`.
+    pub fn new(prefix: &Prefix, x: &[u8; 32], h1: &[u8; 32]) -> Self {
         let h = bits2octets(h1);
         let mut m = [0u8; 97];
-        cat(&mut m, &[&V0, &[0], x, &h]);
-        let k = Keyed::new(&Keyed::new(&[0; 32]).mac(&m));
+        // d: the message's last 33 bytes, `x[31] ‖ h`, after the prefix.
+        cat(&mut m, &[x.get(31..).unwrap_or_default(), &h]);
+        let k = Keyed::new(&prefix.0.mac(m.get(..33).unwrap_or_default()));
         let v = k.mac(&V0);
-        cat(&mut m, &[&v, &[1]]);
+        cat(&mut m, &[&v, &[1], x, &h]);
         let k = Keyed::new(&k.mac(&m));
         let v = k.mac(&v);
         Self { k, v, drawn: false }

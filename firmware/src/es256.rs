@@ -29,7 +29,6 @@ fn coordinates(sec1: &[u8]) -> Result<(&[u8; 32], &[u8; 32]), Error> {
 #[cfg(armoriq_p256 = "cm4")]
 mod imp {
     use super::{Error, coordinates};
-    use sha2::{Digest, Sha256};
 
     /// A P-256 public key as p256-cm4 takes it: x and y as little-endian
     /// 32-bit words, checked on the curve.
@@ -53,13 +52,14 @@ mod imp {
     }
 
     /// Parses an uncompressed point: each coordinate below p, the point on
-    /// the curve (p256-cm4's `octet_string_to_point`; the form is checked
+    /// the curve (p256-cm4's `uncompressed_to_point`, vendored; the form is checked
     /// here first, so its decompression path is never reached).
     #[inline(never)]
     pub fn key(sec1: &[u8]) -> Result<P256Key, Error> {
         coordinates(sec1)?;
+        let sec1: &[u8; 65] = sec1.try_into().map_err(|_| Error::KeyInvalid)?;
         let (mut x, mut y) = ([0u32; 8], [0u32; 8]);
-        if p256_cm4::octet_string_to_point(&mut x, &mut y, sec1) {
+        if p256_cm4::uncompressed_to_point(&mut x, &mut y, sec1) {
             Ok(P256Key { x, y })
         } else {
             Err(Error::KeyInvalid)
@@ -72,7 +72,7 @@ mod imp {
         let (Some(r), Some(s)) = (sig.first_chunk::<32>(), sig.last_chunk::<32>()) else {
             return Err(Error::BadSignature);
         };
-        let hash: [u8; 32] = Sha256::digest(msg).into();
+        let hash = crate::sha256::digest(msg);
         if p256_cm4::verify(&key.x, &key.y, &hash, &words(r), &words(s)) {
             Ok(())
         } else {

@@ -10,6 +10,8 @@ mod es256;
 mod hw;
 #[cfg(not(armoriq_receipt = "none"))]
 mod receipt;
+#[cfg(armoriq_p256 = "cm4")]
+mod sha256;
 mod vectors;
 
 use armoriq_core::canon::Canonicalizer;

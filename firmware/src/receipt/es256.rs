@@ -14,9 +14,8 @@ pub const ALG: ReceiptAlg = ReceiptAlg::Es256;
 
 #[cfg(armoriq_receipt = "es256-cm4")]
 mod imp {
-    use super::super::rfc6979::Nonces;
+    use super::super::rfc6979::{Nonces, Prefix};
     use crate::es256::words;
-    use sha2::{Digest, Sha256};
 
     /// Nonces tried before giving up (each fails with probability ~2⁻³²).
     const TRIES: usize = 8;
@@ -25,6 +24,8 @@ mod imp {
     pub struct Key {
         /// The scalar, big-endian (the RFC 6979 input).
         d: [u8; 32],
+        /// Its constant part of the RFC 6979 nonce.
+        prefix: Prefix,
         /// The scalar as little-endian words.
         words: [u32; 8],
     }
@@ -51,14 +52,21 @@ mod imp {
             }
             let mut pk = [0u8; 65];
             p256_cm4::point_to_octet_string_uncompressed(&mut pk, &x, &y);
-            Some((Self { d: *d, words: w }, pk))
+            Some((
+                Self {
+                    d: *d,
+                    prefix: Prefix::new(d),
+                    words: w,
+                },
+                pk,
+            ))
         }
 
         /// `r ‖ s` over SHA-256(`msg`).
         #[inline(never)]
         pub fn sign(&self, msg: &[u8]) -> Option<[u8; 64]> {
-            let h: [u8; 32] = Sha256::digest(msg).into();
-            let mut nonces = Nonces::new(&self.d, &h);
+            let h = crate::sha256::digest(msg);
+            let mut nonces = Nonces::new(&self.prefix, &self.d, &h);
             let (mut r, mut s) = ([0u32; 8], [0u32; 8]);
             for _ in 0..TRIES {
                 let k = words(&nonces.next_k());

@@ -1,15 +1,18 @@
 //! The ECDSA nonce of RFC 6979 §3.2 for P-256 with SHA-256 (qlen = hlen =
-//! 256 bits), with HMAC-SHA256 (RFC 2104) written out over the sha2 already
-//! in the image: RustCrypto's `hmac` 0.13 (`SimpleHmac`) did the same for
-//! 160 B more flash, which the M4F's 64 KiB budget could not spare (README,
-//! issue 28). RFC 6979's A.2.5 vectors check both on the device. p256-cm4's `sign` checks `1 ≤ k < n` and `r, s ≠ 0` itself and
-//! asks for the next candidate otherwise, which is step h.3's loop.
+//! 256 bits), with HMAC-SHA256 (RFC 2104) written out over sha2's block
+//! function ([`crate::sha256`]): RustCrypto's `hmac` 0.13 (`SimpleHmac`) did
+//! the same for 160 B more flash, which the M4F's 64 KiB budget could not
+//! spare (README, issue 28), and the keyed SHA-256 states are kept as eight
+//! words each, not as sha2 hashers copied by value. RFC 6979's A.2.5 vectors
+//! check both on the device. p256-cm4's `sign` checks `1 ≤ k < n` and
+//! `r, s ≠ 0` itself and asks for the next candidate otherwise, which is step
+//! h.3's loop.
 //!
 //! The inputs are the private scalar and `h1 = SHA-256(m)`; nothing branches
 //! on them (the reduction of `h1` mod n is a masked select), so the nonce
 //! costs the same for every message: five HMACs, one more pair per retry.
 
-use sha2::{Digest, Sha256};
+use crate::sha256::{IV, absorb, finish};
 
 /// The order n of P-256, big-endian.
 const N: [u8; 32] = [
@@ -24,38 +27,66 @@ const V0: [u8; 32] = [1; 32];
 /// HMAC-SHA256 (RFC 2104) keyed with a 32-byte key: the SHA-256 states
 /// after `k ⊕ ipad` and `k ⊕ opad` (the key zero-padded to the 64-byte
 /// block), kept so that each MAC under the same key costs its message and
-/// one more block, not the two key blocks again.
+/// one more block, not the two key blocks again. `inner` has absorbed
+/// `done` bytes: the key block, and for [`Prefix`] a message block too.
 struct Keyed {
-    inner: Sha256,
-    outer: Sha256,
+    inner: [u32; 8],
+    outer: [u32; 8],
+    done: usize,
 }
 
 impl Keyed {
+    #[inline(never)]
     fn new(k: &[u8; 32]) -> Self {
         // Written byte by byte: a fill with 0x36 would link `memset`.
         let mut pad = [0u8; 64];
         for (i, p) in pad.iter_mut().enumerate() {
             *p = k.get(i).copied().unwrap_or(0) ^ 0x36;
         }
-        let mut inner = Sha256::new();
-        inner.update(pad);
+        let inner = absorb(IV, &pad);
         for p in &mut pad {
             *p ^= 0x36 ^ 0x5c;
         }
-        let mut outer = Sha256::new();
-        outer.update(pad);
-        Self { inner, outer }
+        Self {
+            inner,
+            outer: absorb(IV, &pad),
+            done: 64,
+        }
     }
 
-    /// `H((k ⊕ opad) ‖ H((k ⊕ ipad) ‖ m))`, `m` the concatenation of `parts`.
-    fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut inner = self.inner.clone();
-        for p in parts {
-            inner.update(p);
+    /// `H((k ⊕ opad) ‖ H((k ⊕ ipad) ‖ p ‖ m))`, `p` the message block
+    /// absorbed already, if any.
+    fn mac(&self, m: &[u8]) -> [u8; 32] {
+        finish(self.outer, 64, &finish(self.inner, self.done, m))
+    }
+}
+
+/// What step d's `K = HMAC_K(V ‖ 0x00 ‖ x ‖ h1)` has in common for every
+/// signature with one key, computed once when the key is loaded: its key
+/// (`K = 0`), and its first message block `V ‖ 0x00 ‖ x[0..31]` (`V =
+/// 0x01…01`): three of the nonce's 18 compressions.
+pub struct Prefix(Keyed);
+
+impl Prefix {
+    /// The prefix for the private scalar `x` (big-endian).
+    pub fn new(x: &[u8; 32]) -> Self {
+        let mut k = Keyed::new(&[0; 32]);
+        let mut block = [0u8; 64];
+        cat(&mut block, &[&V0, &[0], x.get(..31).unwrap_or_default()]);
+        k.inner = absorb(k.inner, &block);
+        k.done = 128;
+        Self(k)
+    }
+}
+
+/// `out` filled with the concatenation of `parts` (as far as it goes).
+fn cat(out: &mut [u8], parts: &[&[u8]]) {
+    let mut at = 0;
+    for p in parts {
+        if let Some(o) = out.get_mut(at..at + p.len()) {
+            o.copy_from_slice(p);
         }
-        let mut outer = self.outer.clone();
-        outer.update(inner.finalize());
-        outer.finalize().into()
+        at += p.len();
     }
 }
 
@@ -87,14 +118,18 @@ pub struct Nonces {
 }
 
 impl Nonces {
-    /// Steps a–g for the private scalar `x` (big-endian, 1 ≤ x < n) and
-    /// `h1 = SHA-256(m)`.
-    pub fn new(x: &[u8; 32], h1: &[u8; 32]) -> Self {
+    /// Steps a–g for the private scalar `x` (big-endian, 1 ≤ x < n), its
+    /// [`Prefix`] and `h1 = SHA-256(m)`.
+    pub fn new(prefix: &Prefix, x: &[u8; 32], h1: &[u8; 32]) -> Self {
         let h = bits2octets(h1);
-        let k = Keyed::new(&Keyed::new(&[0; 32]).mac(&[&V0, &[0], x, &h]));
-        let v = k.mac(&[&V0]);
-        let k = Keyed::new(&k.mac(&[&v, &[1], x, &h]));
-        let v = k.mac(&[&v]);
+        let mut m = [0u8; 97];
+        // d: the message's last 33 bytes, `x[31] ‖ h`, after the prefix.
+        cat(&mut m, &[x.get(31..).unwrap_or_default(), &h]);
+        let k = Keyed::new(&prefix.0.mac(m.get(..33).unwrap_or_default()));
+        let v = k.mac(&V0);
+        cat(&mut m, &[&v, &[1], x, &h]);
+        let k = Keyed::new(&k.mac(&m));
+        let v = k.mac(&v);
         Self { k, v, drawn: false }
     }
 
@@ -102,11 +137,13 @@ impl Nonces {
     /// h.3's `K = HMAC_K(V ‖ 0x00)`, `V = HMAC_K(V)` comes first.
     pub fn next_k(&mut self) -> [u8; 32] {
         if self.drawn {
-            self.k = Keyed::new(&self.k.mac(&[&self.v, &[0]]));
-            self.v = self.k.mac(&[&self.v]);
+            let mut m = [0u8; 33];
+            cat(&mut m, &[&self.v]);
+            self.k = Keyed::new(&self.k.mac(&m));
+            self.v = self.k.mac(&self.v);
         }
         self.drawn = true;
-        self.v = self.k.mac(&[&self.v]);
+        self.v = self.k.mac(&self.v);
         self.v
     }
 }

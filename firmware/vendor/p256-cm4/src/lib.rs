@@ -219,6 +219,31 @@ pub fn octet_string_to_point(x: &mut [u32; 8], y: &mut [u32; 8], input: &[u8]) -
     }
 }
 
+/// armoriq-rs: [`octet_string_to_point`] for the uncompressed form only
+/// (`0x04 ‖ x ‖ y`): each coordinate below p and the point on the curve.
+/// Without the compressed form, point decompression is not linked in (the
+/// firmware provisions uncompressed keys only; see CHANGES-armoriq.md).
+#[must_use]
+pub fn uncompressed_to_point(x: &mut [u32; 8], y: &mut [u32; 8], input: &[u8; 65]) -> bool {
+    let (Some(&4), Ok(bx), Ok(by)) = (
+        input.first(),
+        <&[u8; 32]>::try_from(&input[1..33]),
+        <&[u8; 32]>::try_from(&input[33..65]),
+    ) else {
+        return false;
+    };
+    convert_endianness(u32x8_to_u8x32_mut(x), bx);
+    convert_endianness(u32x8_to_u8x32_mut(y), by);
+    if unsafe { !P256_check_range_p(x) || !P256_check_range_p(y) } {
+        return false;
+    }
+    let mut x_mont: [u32; 8] = [0; 8];
+    let mut y_mont: [u32; 8] = [0; 8];
+    unsafe { P256_to_montgomery(&raw mut x_mont as _, x) };
+    unsafe { P256_to_montgomery(&raw mut y_mont as _, y) };
+    unsafe { P256_point_is_on_curve(&raw const x_mont as _, &raw const y_mont as _) }
+}
+
 // Calculates scalar*P in constant time (except for the scalars 2 and n-2, for which the results take a few extra cycles to compute)
 fn scalarmult_variable_base(
     output_mont_x: &mut [u32; 8],

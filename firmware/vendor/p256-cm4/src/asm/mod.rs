@@ -261,8 +261,10 @@ pub unsafe extern "C" fn P256_sqrmod_many_and_mulmod() {
     )
 }
 
+// armoriq-rs: in its own section (not `.p256-cortex-m4`, which the linker
+// keeps whole), so that an image that never decompresses a point leaves it
+// out; see CHANGES-armoriq.md.
 #[unsafe(no_mangle)]
-#[unsafe(link_section = ".p256-cortex-m4")]
 #[unsafe(naked)]
 pub unsafe extern "C" fn P256_decompress_point(
     y: *const Montgomery,

@@ -301,16 +301,17 @@ impl Metrics {
         // Known label values start at 0, so a rate over them exists before
         // the first event (and the series are listed from the first scrape).
         for kind in ["unavailable", "conflict", "corrupt"] {
-            m.store_errors.get_or_create(&KindLabels { kind });
+            let _ = m.store_errors.get_or_create(&KindLabels { kind });
         }
         for decision in ["approved", "rejected"] {
             for surface in ["admin", "console"] {
-                m.approvals
+                let _ = m
+                    .approvals
                     .get_or_create(&ApprovalLabels { decision, surface });
             }
         }
         for kind in DEVICE_VERDICTS {
-            m.device_verdicts.get_or_create(&KindLabels { kind });
+            let _ = m.device_verdicts.get_or_create(&KindLabels { kind });
         }
         let build: Family<BuildLabels, Gauge> = Family::default();
         build

@@ -1,6 +1,6 @@
 """A real MCP server (official `mcp` SDK, streamable HTTP) for the gateway tests.
 
-Usage: python mcp_test_server.py NAME PORT
+Usage: python mcp_test_server.py NAME PORT [--trace-tool]
 
 Tools:
   get_weather(city, units)   -> "Weather in <city>: 21 degrees <units>, clear"
@@ -10,7 +10,8 @@ Tools:
   fail(message)              -> raises: the result has isError: true
   slow(seconds)              -> sleeps, then "slept"
   trace_context()            -> JSON: the W3C traceparent the call carried in
-                                its MCP `_meta` and in its HTTP header
+                                its MCP `_meta` and in its HTTP header (only
+                                with --trace-tool: the other tests list six tools)
 """
 
 import asyncio
@@ -20,6 +21,7 @@ import sys
 from mcp.server.mcpserver import Context, MCPServer
 
 name, port = sys.argv[1], int(sys.argv[2])
+trace_tool = "--trace-tool" in sys.argv[3:]
 server = MCPServer(name)
 
 
@@ -60,7 +62,6 @@ async def slow(seconds: float) -> str:
     return "slept"
 
 
-@server.tool()
 def trace_context(ctx: Context) -> str:
     """The trace context this call carried (for the tracing tests)."""
     rc = ctx.request_context
@@ -74,6 +75,10 @@ def trace_context(ctx: Context) -> str:
     request = rc.request
     header_tp = request.headers.get("traceparent") if request is not None else None
     return json.dumps({"meta": meta_tp, "header": header_tp})
+
+
+if trace_tool:
+    server.tool()(trace_context)
 
 
 server.run(transport="streamable-http", host="127.0.0.1", port=port, json_response=True)

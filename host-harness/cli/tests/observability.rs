@@ -356,7 +356,7 @@ fn a_trace_runs_from_the_caller_through_the_gateway_to_the_tool() {
     }
     let collector = Collector::start();
     let mcp_port = free_port();
-    let _mcp = common::start_mcp(&python(), MCP, mcp_port);
+    let _mcp = common::start_mcp_with(&python(), MCP, mcp_port, &["--trace-tool"]);
     let endpoint = format!("http://127.0.0.1:{}", collector.port);
     let Some(g) = Gateway::with_env(
         Backend::Sqlite,

@@ -159,10 +159,16 @@ pub fn spawn_serve(state: &std::path::Path, config: &std::path::Path) -> (Proc, 
 /// The official `mcp` SDK's streamable-HTTP server (`scripts/py/mcp_test_server.py`)
 /// as MCP server `id` on `port`, waited for until it listens.
 pub fn start_mcp(python: &std::path::Path, id: &str, port: u16) -> Proc {
+    start_mcp_with(python, id, port, &[])
+}
+
+/// [`start_mcp`] with more arguments (`--trace-tool`).
+pub fn start_mcp_with(python: &std::path::Path, id: &str, port: u16, extra: &[&str]) -> Proc {
     let mut child = std::process::Command::new(python)
         .arg(script("mcp_test_server.py"))
         .arg(id)
         .arg(port.to_string())
+        .args(extra)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -317,7 +317,15 @@ fn exchange<T>(
 
 /// The device's identity, as a verdict of the line.
 fn identify(d: &mut Device) -> Result<Result<DeviceInfo, DeviceFailure>, DeviceError> {
-    let answer = d.request(&Request::DeviceInfo)?;
+    let mut answer = d.request(&Request::DeviceInfo)?;
+    // A late verdict on a call whose caller gave up is not this answer
+    // (the drain before this request may have ended before it came).
+    while matches!(
+        answer.response(),
+        Response::Receipted { .. } | Response::Rejected(_)
+    ) {
+        answer = d.read_response()?;
+    }
     Ok(match answer.response() {
         Response::DeviceInfo(i) => Ok(i),
         other => Err(DeviceFailure::Unreachable(format!(
@@ -349,7 +357,12 @@ fn ask(
         tree_size: c.tree_size,
         siblings: &c.siblings,
     };
-    let answer = d.request(&Request::VerifyReceipt(req))?;
+    let mut answer = d.request(&Request::VerifyReceipt(req))?;
+    // A late answer to an identity probe whose caller gave up (`/ready`
+    // while the device was stalled) is not this call's verdict: read on.
+    while matches!(answer.response(), Response::DeviceInfo(_)) {
+        answer = d.read_response()?;
+    }
     Ok(match answer.response() {
         Response::Receipted {
             accepted, receipt, ..

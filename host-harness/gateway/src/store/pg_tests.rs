@@ -268,7 +268,11 @@ async fn a_slow_statement_is_cancelled_by_the_server_first() {
     // Well before pg_sleep's 3 s (not a timing test: the 57014 above is the
     // proof; a loaded machine may take a little past the 1 s deadline to
     // deliver the server's answer).
-    assert!(t.elapsed() < Duration::from_millis(2500), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        t.elapsed()
+    );
     assert!(!c.is_closed(), "the connection is kept");
     let one: i32 = c.query_one("SELECT 1", &[]).await.unwrap().get(0);
     assert_eq!(one, 1);

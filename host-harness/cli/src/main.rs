@@ -19,6 +19,8 @@ struct Args {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// See the loop work: a gateway, an MCP server and six calls, in one process.
+    Demo(cmd::demo::DemoArgs),
     /// Write the canonical JSON of a document (no trailing newline).
     Canon(cmd::canon::CanonArgs),
     /// Hash plans and check step proofs.
@@ -70,6 +72,7 @@ enum Command {
 fn main() -> ExitCode {
     let args = Args::parse();
     match args.command {
+        Command::Demo(a) => cmd::demo::run(&a),
         Command::Canon(a) => cmd::canon::run(&a),
         Command::Plan(c) => cmd::plan::run(c),
         Command::Keygen(a) => cmd::token::keygen(&a),

@@ -442,7 +442,7 @@ pub struct LogsArgs {
     verify_receipts: bool,
 }
 
-fn print_row(r: &AuditRow, json: bool) {
+pub(crate) fn print_row(r: &AuditRow, json: bool) {
     if json {
         println!("{}", serde_json::to_string(r).unwrap_or_default());
         return;

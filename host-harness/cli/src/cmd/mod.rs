@@ -8,6 +8,7 @@
 
 pub mod canon;
 pub mod client;
+pub mod demo;
 pub mod device;
 pub mod gateway;
 pub mod init;

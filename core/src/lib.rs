@@ -33,6 +33,7 @@
 )]
 
 pub mod b64;
+pub mod calendar;
 pub mod canon;
 pub mod counter;
 pub mod csrg;

@@ -199,13 +199,10 @@ fn parse(text: &str) -> Option<Parsed> {
     })
 }
 
+/// The calendar's rule, from its one owner (`armoriq_core::calendar`); the
+/// parser bounds the year to six digits, so it always has an answer.
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    armoriq_core::calendar::days_from_civil(y, m, d).unwrap_or(0)
 }
 
 fn wall_ms(p: &Parsed) -> i64 {

@@ -223,6 +223,18 @@ mod tests {
         );
     }
 
+    #[cfg(not(feature = "postgres"))]
+    #[tokio::test]
+    async fn without_the_postgres_feature_a_postgres_store_is_refused() {
+        let l = StoreLocation::Postgres("postgres://app:s3cret@h/db".into());
+        let e = open_store(&l).await.err().unwrap();
+        assert!(
+            e.contains("no PostgreSQL support (feature `postgres`)"),
+            "{e}"
+        );
+        assert!(!e.contains("s3cret"), "{e}");
+    }
+
     #[test]
     fn passwords_never_show() {
         let l = StoreLocation::Postgres("postgres://app:s3cret@db.internal:5432/armoriq".into());

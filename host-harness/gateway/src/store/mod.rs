@@ -20,10 +20,11 @@
 //! `synchronous=FULL`, blocking work on tokio's blocking pool, for one
 //! gateway) and `postgres/` (`PgStore`, shared by several gateways,
 //! `--store postgres://…`; feature `postgres`, on by default). Their schemas
-//! are `migrations/{sqlite,postgres}/*.sql`, embedded ([`migrations`]). The
-//! trait is object-safe (methods return boxed futures) because the gateway
-//! holds an `Arc<dyn Store>`. Every backend runs the same test suite, races
-//! included: `suite/` and the [`store_suite!`](crate::store_suite) macro.
+//! are `migrations/{sqlite,postgres}/*.sql`, embedded ([`MIGRATIONS`],
+//! [`PG_MIGRATIONS`]). The trait is object-safe (methods return boxed
+//! futures) because the gateway holds an `Arc<dyn Store>`. Every backend
+//! runs the same test suite, races included: `suite/` and the
+//! [`store_suite!`](crate::store_suite) macro.
 
 mod audit_queue;
 mod changes;

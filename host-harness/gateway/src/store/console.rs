@@ -2,7 +2,7 @@
 //! API keys, server-side sessions, a decision with its reason, and audit
 //! searches. One sub-trait, [`ConsoleStore`], so another backend ports it as
 //! one unit; every method's contract is written here, and the SQL of the
-//! SQLite implementation (`sqlite_console.rs`) is plain enough to port as is.
+//! SQLite implementation (`sqlite/console.rs`) is plain enough to port as is.
 
 use super::{AuditRow, Role, StoreFuture};
 use serde::Serialize;

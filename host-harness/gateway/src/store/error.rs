@@ -40,25 +40,5 @@ impl std::fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        use rusqlite::ErrorCode;
-        match &e {
-            rusqlite::Error::SqliteFailure(f, _) => match f.code {
-                ErrorCode::ConstraintViolation => Self::Conflict(e.to_string()),
-                ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => {
-                    Self::Corrupt(e.to_string())
-                }
-                _ => Self::Unavailable(e.to_string()),
-            },
-            rusqlite::Error::FromSqlConversionFailure(..)
-            | rusqlite::Error::InvalidColumnType(..)
-            | rusqlite::Error::IntegralValueOutOfRange(..)
-            | rusqlite::Error::InvalidColumnName(_) => Self::Corrupt(e.to_string()),
-            _ => Self::Unavailable(e.to_string()),
-        }
-    }
-}
-
 /// Result of store calls.
 pub type StoreResult<T> = Result<T, StoreError>;

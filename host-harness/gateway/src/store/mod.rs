@@ -14,77 +14,58 @@
 //! What one node changes that others cache (a revoked plan, delegation or
 //! API key, a new signing key or policy) is announced on the [`ChangeFeed`].
 //!
-//! [`SqliteStore`] is the embedded backend (WAL, `synchronous=FULL`,
-//! blocking work on tokio's blocking pool) for one gateway; [`PgStore`] is
-//! PostgreSQL, shared by several gateways (`--store postgres://…`). The trait is object-safe (methods return
-//! boxed futures) because the gateway holds an `Arc<dyn Store>`. Every
-//! backend runs the same test suite, races included: [`suite`] and the
+//! Layout: the traits and types are here and in the area files beside this
+//! one (`console.rs`, `trust.rs`, `usage.rs`, …); each backend is a folder
+//! with the same file per area: `sqlite/` ([`SqliteStore`], embedded, WAL,
+//! `synchronous=FULL`, blocking work on tokio's blocking pool, for one
+//! gateway) and `postgres/` (`PgStore`, shared by several gateways,
+//! `--store postgres://…`; feature `postgres`, on by default). Their schemas
+//! are `migrations/{sqlite,postgres}/*.sql`, embedded ([`MIGRATIONS`],
+//! [`PG_MIGRATIONS`]). The trait is object-safe (methods return boxed
+//! futures) because the gateway holds an `Arc<dyn Store>`. Every backend
+//! runs the same test suite, races included: `suite/` and the
 //! [`store_suite!`](crate::store_suite) macro.
 
+mod audit_queue;
 mod changes;
 mod console;
-#[cfg(any(test, feature = "store-suite"))]
-pub mod console_suite;
-#[cfg(any(test, feature = "store-suite"))]
-pub mod delegation_suite;
 mod error;
 mod migrations;
-mod pg_audit;
-mod pg_console;
-mod pg_deadline;
-mod pg_delegations;
-mod pg_error;
-#[cfg(any(test, feature = "store-suite"))]
-mod pg_harness;
-mod pg_idempotency;
-mod pg_migrations;
-mod pg_notify;
-mod pg_shared;
-mod pg_tls;
-mod pg_trust;
-mod pg_usage;
 mod policy_docs;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod select;
-#[cfg(any(test, feature = "store-suite"))]
-pub mod shared_suite;
 mod signing;
 mod sqlite;
-mod sqlite_console;
-mod sqlite_delegations;
-#[cfg(any(test, feature = "store-suite"))]
-mod sqlite_harness;
-mod sqlite_idempotency;
-mod sqlite_shared;
-mod sqlite_trust;
-mod sqlite_usage;
 mod status;
 #[cfg(any(test, feature = "store-suite"))]
 pub mod suite;
-#[cfg(any(test, feature = "store-suite"))]
-pub mod suite_idempotency;
 pub mod trust;
 pub mod usage;
-mod writer;
 
 pub use changes::{Change, ChangeFeed};
 pub use console::{ApiKeyRecord, AuditFilter, ConsoleStore, NewApiKey, SessionRecord};
 pub use error::{StoreError, StoreResult};
-pub use migrations::{MIGRATIONS, Migration, latest as sqlite_latest};
-pub use pg_deadline::DEFAULT_QUERY_TIMEOUT;
-#[cfg(any(test, feature = "store-suite"))]
-pub use pg_harness::PgHarness;
-pub use pg_migrations::{PG_MIGRATIONS, pg_latest};
+pub use migrations::{MIGRATIONS, Migration, PG_MIGRATIONS, latest as sqlite_latest, pg_latest};
 pub use policy_docs::{PolicyDocument, PolicyStore};
+#[cfg(all(feature = "postgres", any(test, feature = "store-suite")))]
+pub use postgres::PgHarness;
+#[cfg(feature = "postgres")]
 pub use postgres::PgStore;
 pub use select::{
-    StoreLocation, default_node, open_store, open_store_as, open_store_with, redact_password,
+    DEFAULT_QUERY_TIMEOUT, StoreLocation, default_node, open_store, open_store_as, open_store_with,
+    redact_password,
 };
 pub use signing::{SealedSigningKey, SigningKeyStore};
-pub use sqlite::{SqliteStore, create_private_file};
 #[cfg(any(test, feature = "store-suite"))]
-pub use sqlite_harness::SqliteHarness;
+pub use sqlite::SqliteHarness;
+pub use sqlite::{SqliteStore, create_private_file};
 pub use status::{DelegationStatus, PlanStatus, Role};
+#[cfg(any(test, feature = "store-suite"))]
+pub use suite::{
+    console as console_suite, delegations as delegation_suite, idempotency as suite_idempotency,
+    shared as shared_suite,
+};
 pub use trust::{TrustKind, TrustRecord, TrustStore};
 pub use usage::{SnapshotStatus, UsageRow, UsageStore};
 

@@ -3,9 +3,17 @@
 //! gateways; anything else, or nothing, is the embedded default: SQLite in
 //! the state directory (`sqlite:PATH` or a plain path names another file).
 
-use super::{PgStore, SqliteStore, Store};
+#[cfg(feature = "postgres")]
+use super::PgStore;
+use super::{SqliteStore, Store};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// `--pg-query-timeout`'s default: long enough for any statement the
+/// gateway makes on a healthy server (they take milliseconds), short
+/// enough that a stalled server is noticed within a few seconds.
+pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where the gateway's state lives.
 #[derive(Clone, PartialEq, Eq)]
@@ -136,18 +144,19 @@ pub async fn open_store(loc: &StoreLocation) -> Result<Arc<dyn Store>, String> {
 /// The store cannot be reached or migrated; the message names it (without
 /// its password).
 pub async fn open_store_as(loc: &StoreLocation, node: &str) -> Result<Arc<dyn Store>, String> {
-    open_store_with(loc, node, super::DEFAULT_QUERY_TIMEOUT).await
+    open_store_with(loc, node, DEFAULT_QUERY_TIMEOUT).await
 }
 
 /// As [`open_store_as`]; on PostgreSQL every statement is bounded by
-/// `query_timeout` (`serve --pg-query-timeout`, see [`PgStore::open_with`]).
+/// `query_timeout` (`serve --pg-query-timeout`, see `PgStore::open_with`).
 ///
 /// # Errors
-/// As [`open_store_as`].
+/// As [`open_store_as`]; a PostgreSQL location in a build without the
+/// `postgres` feature.
 pub async fn open_store_with(
     loc: &StoreLocation,
     node: &str,
-    query_timeout: std::time::Duration,
+    query_timeout: Duration,
 ) -> Result<Arc<dyn Store>, String> {
     match loc {
         StoreLocation::Sqlite(path) => {
@@ -158,12 +167,21 @@ pub async fn open_store_with(
                 .map_err(|e| format!("{}: {e}", loc.redacted()))?;
             Ok(Arc::new(s))
         }
+        #[cfg(feature = "postgres")]
         StoreLocation::Postgres(url) => {
             // PgStore's errors name the server (without its password).
             let s = PgStore::open_with(url, node, query_timeout)
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(Arc::new(s))
+        }
+        #[cfg(not(feature = "postgres"))]
+        StoreLocation::Postgres(_) => {
+            let _ = query_timeout;
+            Err(format!(
+                "{}: this build has no PostgreSQL support (feature `postgres`)",
+                loc.redacted()
+            ))
         }
     }
 }
@@ -203,6 +221,18 @@ mod tests {
                 .unwrap()
                 .is_shared()
         );
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    #[tokio::test]
+    async fn without_the_postgres_feature_a_postgres_store_is_refused() {
+        let l = StoreLocation::Postgres("postgres://app:s3cret@h/db".into());
+        let e = open_store(&l).await.err().unwrap();
+        assert!(
+            e.contains("no PostgreSQL support (feature `postgres`)"),
+            "{e}"
+        );
+        assert!(!e.contains("s3cret"), "{e}");
     }
 
     #[test]

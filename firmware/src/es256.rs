@@ -209,13 +209,13 @@ mod imp {
     }
 }
 
+/// Parses a provisioned key at boot.
+#[cfg(not(armoriq_p256 = "cm4"))]
+pub use imp::key as key_pinned;
 /// Parses a provisioned key at boot; with p256-cm4 it is pinned with its
 /// verify table.
 #[cfg(armoriq_p256 = "cm4")]
 pub use imp::key_pinned;
-/// Parses a provisioned key at boot.
-#[cfg(not(armoriq_p256 = "cm4"))]
-pub use imp::key as key_pinned;
 /// The receipt signer takes its scalars as p256-cm4 words too.
 #[cfg(armoriq_receipt = "es256-cm4")]
 pub use imp::words;

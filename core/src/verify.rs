@@ -67,7 +67,8 @@ pub struct VerifiedStep {
     /// Where the token's `jti` is in the decoded claims (`payload_buf`), as
     /// [`verify_invocation_with`] leaves them: a receipt hashes it from there
     /// ([`crate::receipt::jti_hash_at`]) without decoding the token again.
-    /// `None` without a `jti`, or from [`verify_step`] alone.
+    /// `None` without a `jti`, from [`verify_step`] alone, or without the
+    /// feature `jti-place` (default).
     pub jti: Option<ClaimAt>,
 }
 
@@ -162,7 +163,7 @@ fn token_and_jti<B: Backend, const N: usize>(
     let base = payload_buf.as_ptr().addr();
     let verified = jws::verify(token, keys, payload_buf)?;
     let claims = Claims::parse(verified.payload)?;
-    let jti = claims.jti.map(|j| {
+    let jti = claims.jti.filter(|_| cfg!(feature = "jti-place")).map(|j| {
         let (raw, escaped) = j.raw_parts();
         ClaimAt {
             start: raw.as_ptr().addr().wrapping_sub(base),
@@ -295,8 +296,9 @@ where
     H: AsRef<[u8]>,
 {
     let (signed, jti) = token_and_jti(token, expect, keys, payload_buf)?;
-    let ok = verify_step(canon, &signed, call, proof)?;
-    Ok(VerifiedStep { jti, ..ok })
+    let mut ok = verify_step(canon, &signed, call, proof)?;
+    ok.jti = jti;
+    Ok(ok)
 }
 
 /// [`verify_invocation_with`] with the default canonicalizer limits.

@@ -49,11 +49,13 @@ const EXP: i64 = NOW + 300;
 const LEEWAY: i64 = 5;
 /// Budgets (firmware/README.md): invocation check / bare verify, per
 /// algorithm; instructions of the check on the Cortex-M4F image; stack.
-/// ES256: issue 18's "check ≤ 1.20× the bare verify" as the absolute
-/// overhead it allowed then (0.20 × its 741,080-instruction bare verify):
-/// since issue 28 the verify uses the pinned key's precomputed tables
-/// (~479 k), so the unchanged ~140 k of JSON, canonical and Merkle work is
-/// 1.29× of it; the ratio is still printed (firmware/README.md).
+const RATIO_ES256: f64 = 1.20;
+/// ES256: issue 18's "check ≤ 1.20× the bare verify", or the absolute
+/// overhead it allowed then on the M4F (0.20 × its 741,080-instruction bare
+/// verify): since issue 28 p256-cm4's verify uses the pinned key's
+/// precomputed tables (~470 k), so the unchanged ~140 k of JSON, canonical
+/// and Merkle work is 1.30× of it; the ratio is still printed
+/// (firmware/README.md). The M3 (RustCrypto p256) meets the ratio.
 const OVERHEAD_ES256: u64 = 148_216;
 const RATIO_EDDSA: f64 = 1.15;
 const M4_INSNS_ES256: u64 = 1_000_000;
@@ -539,11 +541,12 @@ fn bad_frames_on(img: &Image) {
 }
 
 /// The budget on the invocation check against the bare verify (instructions):
-/// EdDSA a ratio, ES256 an overhead ([`OVERHEAD_ES256`]).
+/// EdDSA a ratio, ES256 the ratio or an overhead ([`OVERHEAD_ES256`]).
 fn within_overhead_budget(alg: frame::Alg, check: u64, bare: u64) -> bool {
+    let ratio = check as f64 / bare as f64;
     match alg {
-        frame::Alg::Es256 => check.saturating_sub(bare) <= OVERHEAD_ES256,
-        frame::Alg::EdDsa => check as f64 / bare as f64 <= RATIO_EDDSA,
+        frame::Alg::Es256 => ratio <= RATIO_ES256 || check.saturating_sub(bare) <= OVERHEAD_ES256,
+        frame::Alg::EdDsa => ratio <= RATIO_EDDSA,
     }
 }
 

@@ -21,13 +21,13 @@ use armoriq_device::Device;
 use armoriq_frame::{self as frame, DeviceInfo, DeviceKeyAlg, Request, Response, VerifyRequest};
 
 /// ES256 receipt and ES256 check together on the Cortex-M4F: issue 28's
-/// budget, **met** and asserted (968,033–974,716 measured over five runs'
+/// budget, **met** and asserted (963,683–974,716 measured over eight runs'
 /// tokens, was 1,257,745–1,271,220: p256-cm4's verify with the pinned key's
 /// and the base point's tables, built once at boot, and the receipt's `jti`
 /// taken from the check's decoded claims; see firmware/README.md).
 const M4_INSNS_ES256_RECEIPT_TARGET: u64 = 1_200_000;
 /// The regression ceiling also asserted: the measured 974,716 (the highest
-/// of five runs' tokens on the M4F) and ~2.6 % for the ES256 check's
+/// of eight runs' tokens on the M4F) and ~2.6 % for the ES256 check's
 /// variation between tokens (the receipt does not vary; the check's
 /// additions follow the digits of the signature's two scalars: 959,491–
 /// 983,147 on the M33 over the same runs).

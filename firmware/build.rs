@@ -251,6 +251,17 @@ fn provision(text: &[u8]) -> Result<String, String> {
     writeln!(code, "pub const LEEWAY: u64 = {leeway};").unwrap();
     writeln!(code, "/// Number of trusted keys.").unwrap();
     writeln!(code, "pub const KEY_COUNT: usize = {};", keys.len()).unwrap();
+    let es256_count = keys
+        .iter()
+        .filter(|k| k["kty"].as_str() == Some("EC"))
+        .count();
+    writeln!(
+        code,
+        "/// Number of P-256 keys (each pinned with its verify table at boot)."
+    )
+    .unwrap();
+    writeln!(code, "#[allow(dead_code)]").unwrap();
+    writeln!(code, "pub const ES256_KEY_COUNT: usize = {es256_count};").unwrap();
     writeln!(code, "/// The trusted keys.").unwrap();
     writeln!(code, "pub static KEYS: [Provisioned; KEY_COUNT] = [").unwrap();
     for (i, jwk) in keys.iter().enumerate() {

@@ -833,6 +833,16 @@ impl<'a> JsonStr<'a> {
         if self.escaped { None } else { Some(self.raw) }
     }
 
+    /// The raw bytes (between the quotes) and whether they hold an escape.
+    pub(crate) const fn raw_parts(&self) -> (&'a [u8], bool) {
+        (self.raw, self.escaped)
+    }
+
+    /// A string from [`JsonStr::raw_parts`] of one parsed before.
+    pub(crate) const fn from_raw_parts(raw: &'a [u8], escaped: bool) -> Self {
+        Self { raw, escaped }
+    }
+
     /// Whether two JSON strings decode to the same text (escapes resolved).
     #[must_use]
     pub fn same(&self, other: &JsonStr<'_>) -> bool {

@@ -56,5 +56,6 @@ pub use merkle::{leaf_hash, node_hash, root_from_inclusion_proof, verify_inclusi
 pub use plan::{Plan, PlanDigest, PlanHasher, StepPath};
 pub use sig::{Alg, Backend, RustCrypto};
 pub use verify::{
-    Call, SignedIntent, StepProof, VerifiedStep, verify_invocation, verify_step, verify_token,
+    Call, ClaimAt, SignedIntent, StepProof, VerifiedStep, verify_invocation, verify_step,
+    verify_token,
 };

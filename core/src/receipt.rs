@@ -394,6 +394,29 @@ pub fn jti_hash(token: &[u8], buf: &mut [u8]) -> Result<[u8; 32], Error> {
     let jti = Claims::parse(claims)?
         .jti
         .ok_or(Error::MissingClaim { claim: "jti" })?;
+    Ok(hash_jti(jti))
+}
+
+/// [`jti_hash`] from where [`crate::verify_invocation_with`] found the `jti`
+/// ([`VerifiedStep::jti`](crate::VerifiedStep::jti)) in the claims it
+/// decoded into `claims`, which must still hold them: no second decoding or
+/// parse. Never panics.
+///
+/// # Errors
+/// `MissingClaim { claim: "jti" }` without a `jti`, or a place outside
+/// `claims`.
+pub fn jti_hash_at(claims: &[u8], at: Option<crate::verify::ClaimAt>) -> Result<[u8; 32], Error> {
+    let missing = Error::MissingClaim { claim: "jti" };
+    let at = at.ok_or(missing)?;
+    let end = at.start.checked_add(at.len).ok_or(missing)?;
+    let raw = claims.get(at.start..end).ok_or(missing)?;
+    Ok(hash_jti(crate::json::JsonStr::from_raw_parts(
+        raw, at.escaped,
+    )))
+}
+
+/// SHA-256 of the `jti`'s decoded text.
+fn hash_jti(jti: crate::json::JsonStr<'_>) -> [u8; 32] {
     let mut h = Sha256::new();
     if let Some(raw) = jti.unescaped_bytes() {
         h.update(raw);
@@ -403,7 +426,7 @@ pub fn jti_hash(token: &[u8], buf: &mut [u8]) -> Result<[u8; 32], Error> {
             h.update(c.encode_utf8(&mut utf8).as_bytes());
         }
     }
-    Ok(h.finalize().into())
+    h.finalize().into()
 }
 
 /// What [`Sequence::next`] saw in a receipt that it accepted.

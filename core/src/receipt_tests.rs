@@ -299,3 +299,28 @@ proptest! {
         prop_assert!(Receipt::parse(&whole).and_then(|r| r.verify(&pk, &key)).is_err());
     }
 }
+
+#[test]
+fn jti_hash_at_reads_the_claim_where_verify_found_it() {
+    use crate::ClaimAt;
+    let claims = br#"{"jti":"ab\u0063","exp":1,"x":"abc"}"#;
+    let at = |start, len, escaped| {
+        Some(ClaimAt {
+            start,
+            len,
+            escaped,
+        })
+    };
+    assert_eq!(
+        jti_hash_at(claims, at(8, 8, true)),
+        Ok(jti_text_hash("abc"))
+    );
+    assert_eq!(
+        jti_hash_at(claims, at(31, 3, false)),
+        Ok(jti_text_hash("abc"))
+    );
+    let missing = Err(Error::MissingClaim { claim: "jti" });
+    assert_eq!(jti_hash_at(claims, None), missing);
+    assert_eq!(jti_hash_at(claims, at(30, 100, false)), missing);
+    assert_eq!(jti_hash_at(claims, at(usize::MAX, 2, false)), missing);
+}

@@ -64,6 +64,25 @@ pub struct VerifiedStep {
     pub leaf_hash: [u8; 32],
     /// The token's expiry.
     pub exp: i64,
+    /// Where the token's `jti` is in the decoded claims (`payload_buf`), as
+    /// [`verify_invocation_with`] leaves them: a receipt hashes it from there
+    /// ([`crate::receipt::jti_hash_at`]) without decoding the token again.
+    /// `None` without a `jti`, from [`verify_step`] alone, or without the
+    /// feature `jti-place` (default).
+    pub jti: Option<ClaimAt>,
+}
+
+/// A string claim's place in the decoded claims: its raw bytes (between the
+/// quotes) are `payload_buf[start..start + len]`; `escaped` if they hold a
+/// backslash escape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClaimAt {
+    /// Offset of the raw bytes in the claims buffer.
+    pub start: usize,
+    /// Their length.
+    pub len: usize,
+    /// Whether they hold an escape.
+    pub escaped: bool,
 }
 
 fn canonical_hash<const D: usize, const M: usize>(
@@ -131,8 +150,27 @@ pub fn verify_token<B: Backend, const N: usize>(
     keys: &KeySet<B, N>,
     payload_buf: &mut [u8],
 ) -> Result<SignedIntent, Error> {
+    token_and_jti(token, expect, keys, payload_buf).map(|(signed, _)| signed)
+}
+
+/// [`verify_token`], and where the `jti` is in `payload_buf`.
+fn token_and_jti<B: Backend, const N: usize>(
+    token: &[u8],
+    expect: &Expect<'_>,
+    keys: &KeySet<B, N>,
+    payload_buf: &mut [u8],
+) -> Result<(SignedIntent, Option<ClaimAt>), Error> {
+    let base = payload_buf.as_ptr().addr();
     let verified = jws::verify(token, keys, payload_buf)?;
     let claims = Claims::parse(verified.payload)?;
+    let jti = claims.jti.filter(|_| cfg!(feature = "jti-place")).map(|j| {
+        let (raw, escaped) = j.raw_parts();
+        ClaimAt {
+            start: raw.as_ptr().addr().wrapping_sub(base),
+            len: raw.len(),
+            escaped,
+        }
+    });
     claims.check(expect)?;
     let (Some(plan_hash), Some(merkle_root), Some(step_count), Some(exp)) = (
         claims.plan_hash,
@@ -142,14 +180,17 @@ pub fn verify_token<B: Backend, const N: usize>(
     ) else {
         return Err(Error::MissingClaim { claim: "plan_hash" });
     };
-    Ok(SignedIntent {
-        plan_hash,
-        merkle_root,
-        step_count,
-        exp,
-        nbf: claims.nbf,
-        iat: claims.iat,
-    })
+    Ok((
+        SignedIntent {
+            plan_hash,
+            merkle_root,
+            step_count,
+            exp,
+            nbf: claims.nbf,
+            iat: claims.iat,
+        },
+        jti,
+    ))
 }
 
 /// Stages 3–4 against an already verified token: the step is in the signed
@@ -230,6 +271,7 @@ where
         merkle_root,
         leaf_hash,
         exp,
+        jti: None,
     })
 }
 
@@ -253,8 +295,10 @@ where
     B: Backend,
     H: AsRef<[u8]>,
 {
-    let signed = verify_token(token, expect, keys, payload_buf)?;
-    verify_step(canon, &signed, call, proof)
+    let (signed, jti) = token_and_jti(token, expect, keys, payload_buf)?;
+    let mut ok = verify_step(canon, &signed, call, proof)?;
+    ok.jti = jti;
+    Ok(ok)
 }
 
 /// [`verify_invocation_with`] with the default canonicalizer limits.

@@ -83,9 +83,10 @@ impl Backend for OnDevice {
     type Ed25519Key = deferred::Ed25519Key;
 
     /// Only the uncompressed form (`0x04 ‖ x ‖ y`, what build.rs provisions),
-    /// each coordinate below p and the point on the curve ([`es256::key`]).
+    /// each coordinate below p and the point on the curve ([`es256::key`]); with
+    /// p256-cm4, pinned with its verify table, once, at boot ([`es256::key_pinned`]).
     fn p256_key(sec1: &[u8]) -> Result<Self::P256Key, armoriq_core::Error> {
-        es256::key(sec1)
+        es256::key_pinned(sec1)
     }
 
     #[inline(never)]

@@ -100,7 +100,7 @@ impl Signer {
         canon: &mut Canonicalizer<D, M>,
         claims: &mut [u8],
     ) -> Result<[u8; RECEIPT_LEN], Refusal> {
-        let jti_hash = receipt::jti_hash(req.token, claims)?;
+        let jti_hash = receipt::jti_hash_at(claims, ok.jti)?;
         let call_hash = receipt::call_hash(canon, req.mcp, req.action, req.params)?;
         let counter = self
             .signed

@@ -746,6 +746,45 @@ fn slide_257(a: &[u8; 32]) -> [i8; 257] {
     r
 }
 
+// armoriq-rs: slide_257 for a 128-bit half of a scalar (verify_with_tables).
+fn slide_129(a: &[u8; 16]) -> [i8; 129] {
+    let mut r: [i8; 129] = [0; 129];
+    (0..128).for_each(|i| {
+        r[i] = (1 & (a[i >> 3] >> (i & 7))) as i8;
+    });
+    r[128] = 0;
+
+    (0..128).for_each(|i| {
+        if r[i] != 0 {
+            let mut b: usize = 1;
+            while b <= 4 && i + b < 128 {
+                if r[i + b] != 0 {
+                    if r[i] + (r[i + b] << b) <= 15 {
+                        r[i] += r[i + b] << b;
+                        r[i + b] = 0;
+                    } else if r[i] - (r[i + b] << b) >= -15 {
+                        r[i] -= r[i + b] << b;
+                        loop {
+                            r[i + b] = 0;
+                            b += 1;
+                            if r[i + b] == 0 {
+                                r[i + b] = 1;
+                                b -= 1; // Will be added back after loop footer b++
+                                break;
+                            }
+                        }
+                    } else {
+                        break;
+                    }
+                }
+                b += 1;
+            }
+        }
+    });
+
+    r
+}
+
 /// Verifies an ECDSA signature.
 ///
 /// Returns true if the signature is valid for the given input, otherwise false.
@@ -851,6 +890,128 @@ pub fn verify(
                 }
             }
         });
+
+    unsafe { P256_verify_last_step(&raw const *r, &raw const cp as _) }
+}
+
+/// armoriq-rs: a point's precomputed multiples for [`verify_with_tables`]:
+/// P, 3P, 5P, ..., 15P and 2^128·P, 3·2^128·P, ..., 15·2^128·P, affine, in
+/// Montgomery form (1,024 B). Built once for a pinned public key (and once
+/// for the base point), so that a verification splits both scalars into
+/// 128-bit halves and shares 129 doublings instead of 257.
+#[repr(C)]
+#[derive(Clone)]
+pub struct VerifyTable {
+    odd: [[[[u32; 8]; 2]; 8]; 2],
+}
+
+/// The base point G, affine, in Montgomery form (the first entry of
+/// `P256_BASEPOINT_PRECOMP`).
+const G_MONTGOMERY: [[u32; 8]; 2] = [
+    [0x18a9143c, 0x79e730d4, 0x5fedb601, 0x75ba95fc, 0x77622510, 0x79fb732b, 0xa53755c6, 0x18905f76],
+    [0xce95560a, 0xddf25357, 0xba19e45c, 0x8b4ab8e4, 0xdd21f325, 0xd2e88688, 0x25885d85, 0x8571ff18],
+];
+
+impl VerifyTable {
+    /// An empty table, to be filled by [`VerifyTable::build`] or
+    /// [`VerifyTable::build_base`] (e.g. in a `static`).
+    pub const ZERO: Self = Self {
+        odd: [[[[0; 8]; 2]; 8]; 2],
+    };
+
+    /// The table of a public key `(x, y)` (little-endian words, as
+    /// [`verify`] takes them), which the caller has checked: each coordinate
+    /// below p and the point on the curve, as [`uncompressed_to_point`] or
+    /// [`octet_string_to_point`] return it. (Unchecked, a point off the curve
+    /// gives a table of garbage, and verifications against it fail.)
+    pub fn build(&mut self, x: &[u32; 8], y: &[u32; 8]) {
+        let mut mont: [[u32; 8]; 2] = [[0; 8]; 2];
+        unsafe {
+            P256_to_montgomery(&raw mut mont[0] as _, x);
+            P256_to_montgomery(&raw mut mont[1] as _, y);
+        }
+        self.build_mont(&mont);
+    }
+
+    /// The base point's table.
+    pub fn build_base(&mut self) {
+        self.build_mont(&G_MONTGOMERY);
+    }
+
+    fn build_mont(&mut self, point: &[[u32; 8]; 2]) {
+        let mut p: [[u32; 8]; 3] = [point[0], point[1], ONE_MONTGOMERY];
+        let mut t: [[[u32; 8]; 3]; 8] = [[[0; 8]; 3]; 8];
+        (0..2).for_each(|half| {
+            if half == 1 {
+                // p = 2^128 · point
+                (0..128).for_each(|_| unsafe { P256_double_j(&raw mut p as _, &raw const p as _) });
+            }
+            // P, 3P, ..., 15P, Jacobian (as `verify` builds its table), then affine.
+            t[0] = p;
+            unsafe { P256_double_j(&raw mut t[7] as _, &raw const t[0] as _) };
+            (1..8).for_each(|i| {
+                t.copy_within(7..8, i);
+                unsafe { P256_add_sub_j(&raw mut t[i] as _, &raw const t[i - 1] as _, false, false) };
+            });
+            (0..8).for_each(|i| unsafe {
+                P256_jacobian_to_affine(
+                    &raw mut self.odd[half][i][0] as _,
+                    &raw mut self.odd[half][i][1] as _,
+                    &raw const t[i] as _,
+                )
+            });
+        });
+    }
+}
+
+/// armoriq-rs: [`verify`] with precomputed tables: `g` built by
+/// [`VerifyTable::build_base`], `pk` by [`VerifyTable::build`] for the public
+/// key. u1·G + u2·P as u1_lo·G + u1_hi·(2^128·G) + u2_lo·P + u2_hi·(2^128·P):
+/// 129 shared doublings and mixed (affine) additions only. The same verdicts
+/// as [`verify`]; like it, not constant time (public data only).
+#[must_use = "The return value indicates if the message is authentic"]
+pub fn verify_with_tables(
+    g: &VerifyTable,
+    pk: &VerifyTable,
+    hash: &[u8],
+    r: &[u32; 8],
+    s: &[u32; 8],
+) -> bool {
+    if unsafe { !P256_check_range_n(r) || !P256_check_range_n(s) } {
+        return false;
+    }
+
+    let mut z: [u32; 8] = [0; 8];
+    hash_to_z(u32x8_to_u8x32_mut(&mut z), hash);
+
+    let mut w: [u32; 8] = [0; 8];
+    mod_n_inv(&mut w, s);
+
+    let mut u1: [u32; 8] = [0; 8];
+    unsafe { P256_mul_mod_n(&mut u1, &z, &w) };
+    let mut u2: [u32; 8] = [0; 8];
+    unsafe { P256_mul_mod_n(&mut u2, r, &w) };
+
+    let (u1, u2) = (u32x8_to_u8x32(&u1), u32x8_to_u8x32(&u2));
+    let half = |u: &[u8; 32], h: usize| -> [i8; 129] {
+        let mut b: [u8; 16] = [0; 16];
+        b.copy_from_slice(&u[16 * h..16 * h + 16]);
+        slide_129(&b)
+    };
+    let slides: [[i8; 129]; 4] = [half(u1, 0), half(u1, 1), half(u2, 0), half(u2, 1)];
+    let tables: [&[[[u32; 8]; 2]; 8]; 4] = [&g.odd[0], &g.odd[1], &pk.odd[0], &pk.odd[1]];
+
+    let mut cp: [[u32; 8]; 3] = [[0; 8]; 3];
+    (0..129).rev().for_each(|i| {
+        unsafe { P256_double_j(&raw mut cp as _, &raw const cp as _) };
+        (0..4).for_each(|k| {
+            let d = slides[k][i];
+            if d != 0 {
+                let point = &raw const tables[k][(d.unsigned_abs() / 2) as usize];
+                unsafe { P256_add_sub_j(&raw mut cp as _, point as _, d < 0, true) };
+            }
+        });
+    });
 
     unsafe { P256_verify_last_step(&raw const *r, &raw const cp as _) }
 }

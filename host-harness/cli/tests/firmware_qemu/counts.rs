@@ -3,7 +3,7 @@
 
 use super::{
     Image, M4_INSNS_EDDSA, M4_INSNS_ES256, NOW, Owned, algs, bare_verify, dev_signer, firmware_dir,
-    fixture, images, options, ratio_budget, skip, verify,
+    fixture, images, options, skip, verify, within_overhead_budget,
 };
 use armoriq_device::Device;
 use armoriq_frame as frame;
@@ -123,7 +123,11 @@ fn exact_counts_on(img: &Image, so: &Path, alg: frame::Alg) {
         img.machine,
         check - bare
     );
-    assert!(ratio <= ratio_budget(alg), "{alg:?}: {ratio:.4}x");
+    assert!(
+        within_overhead_budget(alg, check, bare),
+        "{alg:?}: {ratio:.4}x, overhead {}",
+        check - bare
+    );
     if img.main {
         let budget = match alg {
             frame::Alg::Es256 => M4_INSNS_ES256,

@@ -3,8 +3,8 @@
 //! that armoriq-core verifies against that key, with the token's `jti`, the
 //! step's leaf hash and the call's hash in it and the counter one up; a
 //! refused call gets none. On the Cortex-M4F, an ES256 receipt and the ES256
-//! check together stay within 1.2 M instructions (exact, with the QEMU
-//! plugin); the Ed25519-receipt image (`$ARMORIQ_FIRMWARE_ED25519_RECEIPTS_ELF`)
+//! check together stay within 1.2 M instructions and a 1.0 M regression
+//! ceiling (exact, with the QEMU plugin); the Ed25519-receipt image (`$ARMORIQ_FIRMWARE_ED25519_RECEIPTS_ELF`)
 //! is measured in the same run, within issue 19's 1.5 M. RFC 6979's P-256 /
 //! SHA-256 vectors (A.2.5) come out of the `test-vectors` images' signer
 //! exactly.
@@ -21,16 +21,17 @@ use armoriq_device::Device;
 use armoriq_frame::{self as frame, DeviceInfo, DeviceKeyAlg, Request, Response, VerifyRequest};
 
 /// ES256 receipt and ES256 check together on the Cortex-M4F: issue 28's
-/// target, **not met** (1.27 M measured: the check ~0.85 M, of which
-/// p256-cm4's verify ~0.70 M; the receipt 419,141: p256-cm4's fixed-base
-/// multiplication, affine conversion and `mod_n_inv` ~250 k, SHA-256 ~66 k
-/// of which the RFC 6979 nonce's HMACs ~50 k, the `jti` and call hashes
-/// ~45 k; see firmware/README.md). Reported against it; the assertion is the
-/// ceiling below, so that a regression still fails.
+/// budget, **met** and asserted (963,683–974,716 measured over eight runs'
+/// tokens, was 1,257,745–1,271,220: p256-cm4's verify with the pinned key's
+/// and the base point's tables, built once at boot, and the receipt's `jti`
+/// taken from the check's decoded claims; see firmware/README.md).
 const M4_INSNS_ES256_RECEIPT_TARGET: u64 = 1_200_000;
-/// The ceiling asserted: the measured 1,257,745–1,271,220 and ~1.5 % for
-/// the ES256 check's variation between tokens (the receipt does not vary).
-const M4_INSNS_ES256_RECEIPT: u64 = 1_290_000;
+/// The regression ceiling also asserted: the measured 974,716 (the highest
+/// of eight runs' tokens on the M4F) and ~2.6 % for the ES256 check's
+/// variation between tokens (the receipt does not vary; the check's
+/// additions follow the digits of the signature's two scalars: 959,491–
+/// 983,147 on the M33 over the same runs).
+const M4_INSNS_ES256_RECEIPT: u64 = 1_000_000;
 /// Ed25519 receipt and ES256 check together on the Cortex-M4F (issue 19).
 const M4_INSNS_ED25519_RECEIPT: u64 = 1_500_000;
 
@@ -231,8 +232,14 @@ fn receipt_and_es256_check_within_budget() {
                 }
             );
             assert!(
+                with <= M4_INSNS_ES256_RECEIPT_TARGET,
+                "ES256 check + ES256 receipt: {with} instructions > issue 28's budget \
+                 {M4_INSNS_ES256_RECEIPT_TARGET}"
+            );
+            assert!(
                 with <= M4_INSNS_ES256_RECEIPT,
-                "ES256 check + ES256 receipt: {with} instructions > {M4_INSNS_ES256_RECEIPT}"
+                "ES256 check + ES256 receipt: {with} instructions > the regression ceiling \
+                 {M4_INSNS_ES256_RECEIPT}"
             );
         }
     }

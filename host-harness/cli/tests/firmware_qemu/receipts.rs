@@ -26,12 +26,12 @@ use armoriq_frame::{self as frame, DeviceInfo, DeviceKeyAlg, Request, Response, 
 /// and the base point's tables, built once at boot, and the receipt's `jti`
 /// taken from the check's decoded claims; see firmware/README.md).
 const M4_INSNS_ES256_RECEIPT_TARGET: u64 = 1_200_000;
-/// The regression ceiling also asserted: the measured 974,716 (the highest
-/// of eight runs' tokens on the M4F) and ~2.6 % for the ES256 check's
-/// variation between tokens (the receipt does not vary; the check's
-/// additions follow the digits of the signature's two scalars: 959,491–
-/// 983,147 on the M33 over the same runs).
-const M4_INSNS_ES256_RECEIPT: u64 = 1_000_000;
+/// The regression ceiling also asserted, on the M4F and the M33: the highest
+/// measured (974,716 on the M4F, 983,147 on the M33 over eight runs' tokens)
+/// and ~5 % for the ES256 check's variation between tokens (the receipt does
+/// not vary; the check's additions follow the digits of the signature's two
+/// scalars, and each run signs new tokens).
+const M4_INSNS_ES256_RECEIPT: u64 = 1_030_000;
 /// Ed25519 receipt and ES256 check together on the Cortex-M4F (issue 19).
 const M4_INSNS_ED25519_RECEIPT: u64 = 1_500_000;
 

@@ -16,10 +16,11 @@
 //! * [`iap`], [`proxy`], [`sdk`]: the routes.
 //! * [`catalogue`]: the MCP servers and their tool schemas.
 //! * [`preflight`]: a plan's tool calls against policy before any token.
+//! * [`intent`]: the intent check (token intake, plan loading, delegated
+//!   and re-anchored plans, the step check); no routes.
 //! * [`trust`], [`reanchor`], [`subtree`]: delegate, delegate_subtree,
 //!   reanchor, revoke (signed records).
 //! * [`usage`]: LLM token usage (`/dashboard/token-usage*`).
-//! * [`csrg`]: invocations with the CSRG token alone (TypeScript SDK).
 //! * [`auth`]: the API key as an extractor ([`auth::ApiKey`], [`auth::AdminKey`]).
 //! * [`audit`]: one way to audit a decision or a refusal.
 //! * [`error`]: one error type, one status/body mapping.
@@ -31,11 +32,11 @@ pub mod auth;
 pub mod builder;
 pub mod catalogue;
 pub mod console;
-pub mod csrg;
 pub mod device;
 pub mod error;
 pub mod held;
 pub mod iap;
+pub mod intent;
 pub mod mcp;
 pub mod mcp_http;
 pub mod metrics;

@@ -59,7 +59,7 @@ async fn reanchor_inner(
 ) -> GwResult<Value> {
     let (r, _) = parse_body::<ReanchorRequest>(body, st.settings.body_limit)?;
     audit.row.plan_id = Some(r.plan_id.clone());
-    let plan = crate::proxy::load_plan(st, &r.plan_id).await?;
+    let plan = crate::intent::load_plan(st, &r.plan_id).await?;
     if plan.record.status != PlanStatus::Active {
         return Err(GatewayError::Conflict(format!(
             "plan {} is {}, not active",

@@ -203,7 +203,7 @@ pub async fn delegation_request(
     // The step this request is for, when it names a plan this gateway
     // signed: then it is the same delegation the proxy's hold created.
     let plan = match &r.plan_id {
-        Some(p) => crate::proxy::load_plan(&st, p).await.ok(),
+        Some(p) => crate::intent::load_plan(&st, p).await.ok(),
         None => None,
     };
     let nd = match &plan {

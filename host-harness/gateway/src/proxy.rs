@@ -16,17 +16,18 @@
 use crate::audit::Audit;
 use crate::auth::ApiKey;
 use crate::error::{GatewayError, GwResult};
+use crate::extract::JsonBody;
 use crate::held::HeldCall;
 use crate::intent::{StepCall, TokenRef, check_step, check_token, jwt_plan, one_csrg};
 use crate::metrics::Stage;
 use crate::policy::{PolicyCall, Verdict};
-use crate::{AppState, now_secs, parse_body};
+use crate::{AppState, now_secs};
 use axum::Json;
-use axum::body::Bytes;
+use axum::Router;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
@@ -183,7 +184,7 @@ pub async fn invoke(
     State(st): State<AppState>,
     key: Result<ApiKey, GatewayError>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<InvokeRequest>, GatewayError>,
 ) -> Response {
     let mut audit = Audit::new("invoke");
     let result = match key {
@@ -223,11 +224,10 @@ impl Call {
 
 /// Parses the body and fills in the audit row.
 fn parse_call(
-    st: &AppState,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<InvokeRequest>, GatewayError>,
     audit: &mut Audit,
 ) -> GwResult<Call> {
-    let (req, _) = parse_body::<InvokeRequest>(body, st.settings.body_limit)?;
+    let JsonBody(req) = body?;
     let action = req
         .action
         .or(req.tool)
@@ -265,10 +265,10 @@ fn parse_call(
 async fn invoke_inner(
     st: &AppState,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<InvokeRequest>, GatewayError>,
     audit: &mut Audit,
 ) -> GwResult<Outcome> {
-    let call = parse_call(st, body, audit)?;
+    let call = parse_call(body, audit)?;
     if call.enforce_only {
         let d = enforce_decision(
             st,
@@ -482,7 +482,7 @@ pub struct EnforceRequest {
 pub async fn enforce(
     State(st): State<AppState>,
     key: Result<ApiKey, GatewayError>,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<EnforceRequest>, GatewayError>,
 ) -> Response {
     let mut audit = Audit::new("enforce");
     let result = match key {
@@ -494,10 +494,10 @@ pub async fn enforce(
 
 async fn enforce_inner(
     st: &AppState,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<EnforceRequest>, GatewayError>,
     audit: &mut Audit,
 ) -> GwResult<Outcome> {
-    let (req, _) = parse_body::<EnforceRequest>(body, st.settings.body_limit)?;
+    let JsonBody(req) = body?;
     let params = clean_params(req.arguments.as_deref())?;
     let tok = req.intent_token.unwrap_or_default();
     let mcp = req.mcp.unwrap_or_default();
@@ -518,6 +518,13 @@ async fn enforce_inner(
     )
     .await
     .map(enforce_outcome)
+}
+
+/// This module's routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/iap/sdk/enforce", post(enforce))
+        .route("/invoke", post(invoke))
 }
 
 #[cfg(test)]

@@ -25,19 +25,20 @@
 use crate::audit::Audit;
 use crate::auth::ApiKey;
 use crate::error::{GatewayError, GwResult};
+use crate::extract::JsonBody;
 use crate::intent::csrg::ResourceScope;
 use crate::plans::ReadyPlan;
 use crate::store::{TrustKind, TrustRecord};
 use crate::subtree::{parse_subtree_path, subtree_node};
 use crate::tokens::Signer;
-use crate::{AppState, now_ms, now_secs, parse_body};
+use crate::{AppState, now_ms, now_secs};
 use armoriq_common::proofs::{hex32, plan_hashes};
 use armoriq_core::Profile;
 use axum::Json;
-use axum::body::Bytes;
+use axum::Router;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -102,7 +103,7 @@ fn one<T>(a: Option<T>, b: Option<T>, name: &str) -> GwResult<Option<T>> {
 pub async fn delegate(
     State(st): State<AppState>,
     _: ApiKey,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<DelegateRequest>, GatewayError>,
 ) -> Response {
     let mut audit = Audit::new("delegate");
     match delegate_inner(&st, body, &mut audit).await {
@@ -113,10 +114,10 @@ pub async fn delegate(
 
 async fn delegate_inner(
     st: &AppState,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<DelegateRequest>, GatewayError>,
     audit: &mut Audit,
 ) -> GwResult<Value> {
-    let (r, _) = parse_body::<DelegateRequest>(body, st.settings.body_limit)?;
+    let JsonBody(r) = body?;
     let parent_raw = one(r.token, r.parent_token, "token")?
         .ok_or_else(|| GatewayError::BadRequest("missing token (the parent CSRG token)".into()))?;
     let key = one(
@@ -321,9 +322,8 @@ pub struct RevokeRequest {
 pub async fn revoke(
     State(st): State<AppState>,
     ApiKey(key): ApiKey,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(r): JsonBody<RevokeRequest>,
 ) -> GwResult<Json<Value>> {
-    let (r, _) = parse_body::<RevokeRequest>(body, st.settings.body_limit)?;
     // A delegated token revokes its delegation only, never the parent plan
     // (the SDK sends the parent's planId with it).
     if let Some(t) = r
@@ -394,4 +394,12 @@ pub async fn revoke(
 struct TokenScope {
     #[serde(default)]
     resource_scope: Option<ResourceScope>,
+}
+
+/// This module's routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/iap/trust/revoke", post(revoke))
+        .route("/iap/trust/delegate", post(delegate))
+        .route("/delegation/create", post(delegate))
 }

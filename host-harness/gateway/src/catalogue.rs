@@ -11,7 +11,9 @@ use crate::AppState;
 use crate::auth::ApiKey;
 use crate::error::{GatewayError, GwResult};
 use axum::Json;
+use axum::Router;
 use axum::extract::{Path, State};
+use axum::routing::get;
 use rmcp::model::Tool;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -115,6 +117,13 @@ pub async fn tools(
     Ok(Json(
         json!({"success": true, "data": {"mcpId": mcp, "name": mcp, "tools": tools}}),
     ))
+}
+
+/// This module's routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/mcp/my-servers", get(my_servers))
+        .route("/mcp/tools/{mcp}", get(tools))
 }
 
 #[cfg(test)]

@@ -25,19 +25,20 @@
 use crate::audit::Audit;
 use crate::auth::ApiKey;
 use crate::error::{GatewayError, GwResult};
+use crate::extract::JsonBody;
 use crate::plans::ReadyPlan;
 use crate::policy::{PolicyCall, Verdict};
 use crate::store::{IdemKey, Lease, PlanRecord, PlanStatus, Reservation, StoredAnswer};
 use crate::tokens::Signer;
-use crate::{AppState, now_ms, now_secs, parse_body};
+use crate::{AppState, now_ms, now_secs};
 use armoriq_common::proofs::plan_hashes;
 use armoriq_core::Profile;
 use axum::Json;
-use axum::body::Bytes;
+use axum::Router;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -122,7 +123,7 @@ pub async fn mint(
     State(st): State<AppState>,
     key: Result<ApiKey, GatewayError>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<MintRequest>, GatewayError>,
 ) -> Response {
     let mut audit = Audit::new("token");
     match mint_audited(&st, key, &headers, body, &mut audit).await {
@@ -135,7 +136,7 @@ async fn mint_audited(
     st: &AppState,
     key: Result<ApiKey, GatewayError>,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<MintRequest>, GatewayError>,
     audit: &mut Audit,
 ) -> GwResult<Response> {
     let ApiKey(key) = key?;
@@ -299,10 +300,10 @@ struct Minted {
 /// returned for the caller to audit.
 async fn mint_inner(
     st: &AppState,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<MintRequest>, GatewayError>,
     audit: &mut Audit,
 ) -> GwResult<Minted> {
-    let (req, _) = parse_body::<MintRequest>(body, st.settings.body_limit)?;
+    let JsonBody(req) = body?;
     let email = req.user_email.as_deref().or(req.user_id.as_deref());
     audit.row.user_email = email.map(str::to_owned);
     audit.row.agent_id = req.agent_id.clone();
@@ -553,6 +554,13 @@ fn plan_record(
 
 /// Microseconds since `t0`.
 pub use crate::audit::elapsed_us;
+
+/// This module's routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/iap/public-key", get(public_key))
+        .route("/iap/sdk/token", post(mint))
+}
 
 #[cfg(test)]
 #[path = "iap_tests.rs"]

@@ -7,9 +7,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::builder::{GatewayBuilder, Running};
+use crate::intent::{csrg, jwt, plan};
 use crate::sealed::OperatorSecret;
 use crate::store::{Role, SqliteStore, Store, StoreLocation, TrustStore};
-use crate::{AppState, csrg, proxy, signer};
+use crate::{AppState, signer};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -175,7 +176,7 @@ async fn nodes_agree_on_one_key_and_rotation_keeps_old_tokens_valid() {
     let csrg_raw = serde_json::value::to_raw_value(&old["token"]).unwrap();
     for g in [&ga, &gb] {
         g.token_cache.clear();
-        proxy::check_token(g, jwt).unwrap();
+        jwt::check_token(g, jwt).unwrap();
         csrg::verify(g, &csrg_raw).unwrap();
     }
     let plan_id = old["plan_id"].as_str().unwrap();
@@ -220,7 +221,7 @@ async fn a_revoke_on_one_node_reaches_the_others_cached_plan_within_a_second() {
     let minted = mint(&a).await;
     let plan_id = minted["plan_id"].as_str().unwrap().to_owned();
     // Node B has the plan cached.
-    proxy::load_plan(&gb, &plan_id).await.unwrap();
+    plan::load_plan(&gb, &plan_id).await.unwrap();
     assert!(gb.plans.get(&plan_id).is_some());
 
     // Revoked through node A's route.
@@ -235,7 +236,7 @@ async fn a_revoke_on_one_node_reaches_the_others_cached_plan_within_a_second() {
         gb.plans.get(&plan_id).is_none()
     })
     .await;
-    let e = proxy::load_plan(&gb, &plan_id).await.unwrap_err();
+    let e = plan::load_plan(&gb, &plan_id).await.unwrap_err();
     assert!(e.reason().contains("revoked"), "{}", e.reason());
     assert!(t0.elapsed() < Duration::from_secs(1));
     let r = invoke_status(
@@ -300,7 +301,7 @@ async fn on_a_shared_store_a_lost_notification_keeps_a_revoked_plan_usable_two_s
     let g = node.gateway.clone();
     let minted = mint(&node).await;
     let plan_id = minted["plan_id"].as_str().unwrap().to_owned();
-    proxy::load_plan(&g, &plan_id).await.unwrap();
+    plan::load_plan(&g, &plan_id).await.unwrap();
     // Revoked through another handle on the file: its feed never reaches
     // this node, as when a notification is lost.
     let other = SqliteStore::open(&c.dir.join("armoriq.db")).unwrap();
@@ -311,7 +312,7 @@ async fn on_a_shared_store_a_lost_notification_keeps_a_revoked_plan_usable_two_s
         .unwrap();
     let t0 = Instant::now();
     loop {
-        match proxy::load_plan(&g, &plan_id).await {
+        match plan::load_plan(&g, &plan_id).await {
             Err(e) => {
                 assert!(e.reason().contains("revoked"), "{}", e.reason());
                 break;
@@ -334,8 +335,8 @@ async fn a_resync_drops_every_cache() {
     let g = node.gateway.clone();
     let minted = mint(&node).await;
     let plan_id = minted["plan_id"].as_str().unwrap();
-    proxy::load_plan(&g, plan_id).await.unwrap();
-    proxy::check_token(&g, minted["jwt_token"].as_str().unwrap()).unwrap();
+    plan::load_plan(&g, plan_id).await.unwrap();
+    jwt::check_token(&g, minted["jwt_token"].as_str().unwrap()).unwrap();
     assert!(!g.plans.is_empty() && !g.token_cache.is_empty() && g.cached_api_keys() > 0);
     let mut version = None;
     crate::sync::apply(&g, &crate::store::Change::Resync, &mut version).await;

@@ -17,13 +17,14 @@
 
 use crate::auth::ApiKey;
 use crate::error::{GatewayError, GwResult};
+use crate::extract::JsonBody;
 use crate::policy::{PolicyCall, Verdict};
 use crate::store::AuditRow;
-use crate::{AppState, now_ms, now_secs, parse_body};
+use crate::{AppState, now_ms, now_secs};
 use axum::Json;
-use axum::body::Bytes;
+use axum::Router;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
+use axum::routing::post;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -201,9 +202,8 @@ pub fn evaluate(st: &AppState, req: &PreflightRequest) -> GwResult<Value> {
 pub async fn preflight(
     State(st): State<AppState>,
     _: ApiKey,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(req): JsonBody<PreflightRequest>,
 ) -> GwResult<Json<Value>> {
-    let (req, _) = parse_body::<PreflightRequest>(body, st.settings.body_limit)?;
     let out = evaluate(&st, &req)?;
     st.audit(AuditRow {
         at_ms: now_ms(),
@@ -226,6 +226,11 @@ pub async fn preflight(
     })
     .await?;
     Ok(Json(out))
+}
+
+/// This module's routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/iap/sdk/preflight", post(preflight))
 }
 
 #[cfg(test)]

@@ -5,55 +5,34 @@
 //! 2. Body: parsed once, strictly typed; params must be an object. The
 //!    official SDK's control members `_policy_context`, `_delegation_id` and
 //!    `_approvals` are taken out of the params before anything else sees them.
-//! 3. Token: the core's `verify_token` (signature, time window, intent
-//!    claims), through the verified-token cache.
-//! 4. Plan: the stored plan named by `intent_token.plan_id` must be the one
-//!    whose hash the token signed.
-//! 5. Step: the core's `verify_step` against the signed root and step count,
-//!    for each step with the invoked `mcp` and `action` (the official SDK
-//!    sends no proof; the gateway holds them).
-//! 6. Policy: allow, hold (a delegation is created for exactly this call; an
+//! 3. Token, plan and step: [`crate::intent::check_step`] (the JWT or the
+//!    CSRG token verified; the stored plan it signed; the core's
+//!    `verify_step` for each step with the invoked `mcp` and `action`: the
+//!    official SDK sends no proof, the gateway holds them).
+//! 4. Policy: allow, hold (a delegation is created for exactly this call; an
 //!    approval bound to it lets it through once: [`crate::held`]) or block.
-//! 7. Forward `tools/call` to the MCP server and answer `{result}`.
+//! 5. Forward `tools/call` to the MCP server and answer `{result}`.
 
 use crate::audit::Audit;
 use crate::auth::ApiKey;
 use crate::error::{GatewayError, GwResult};
+use crate::extract::JsonBody;
 use crate::held::HeldCall;
+use crate::intent::{StepCall, TokenRef, check_step, check_token, jwt_plan, one_csrg};
 use crate::metrics::Stage;
-use crate::plans::{ReadyPlan, StepMatch};
 use crate::policy::{PolicyCall, Verdict};
-use crate::store::PlanStatus;
-use crate::{AppState, now_secs, parse_body};
-use armoriq_core::jws::Expect;
-use armoriq_core::{ErrorKind, SignedIntent};
+use crate::{AppState, now_secs};
 use axum::Json;
-use axum::body::Bytes;
+use axum::Router;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
-use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument;
-
-/// `intent_token` as the SDK sends it (`IntentToken.signed()`).
-#[derive(Deserialize, Default)]
-pub struct TokenRef {
-    #[serde(default)]
-    jwt_token: Option<String>,
-    #[serde(default)]
-    plan_id: Option<String>,
-    /// The CSRG token object (the TypeScript SDK's `rawToken.token`).
-    #[serde(default)]
-    token: Option<Box<RawValue>>,
-    /// The plan hash the client holds (the TypeScript SDK's `rawToken`).
-    #[serde(default)]
-    plan_hash: Option<String>,
-}
 
 /// The `/invoke` body.
 #[derive(Deserialize)]
@@ -178,72 +157,6 @@ pub fn clean_params(raw: Option<&RawValue>) -> GwResult<CleanParams> {
     })
 }
 
-/// The core's refusal as the gateway's error of the same kind.
-fn rejection_error(e: armoriq_core::Error) -> GatewayError {
-    let msg = format!("{}: {e}", e.name());
-    match e.kind() {
-        ErrorKind::TokenExpired => GatewayError::TokenExpired(msg),
-        ErrorKind::IntentMismatch => GatewayError::IntentMismatch(msg),
-        _ => GatewayError::InvalidToken(msg),
-    }
-}
-
-/// Verifies a token with the cache.
-///
-/// # Errors
-/// `InvalidToken` / `TokenExpired`.
-pub fn check_token(st: &AppState, jwt: &str) -> GwResult<SignedIntent> {
-    let expect = Expect {
-        now: now_secs(),
-        leeway: st.settings.leeway,
-        audience: Some(&st.settings.audience),
-        issuer: Some(&st.settings.issuer),
-    };
-    st.token_cache
-        .verify(jwt, &st.signer.current(), &expect)
-        .map_err(rejection_error)
-}
-
-/// The stored plan the token signed.
-///
-/// # Errors
-/// `InvalidToken` when the plan is unknown, revoked, or not the signed one.
-pub async fn signed_plan(
-    st: &AppState,
-    plan_id: &str,
-    signed: &SignedIntent,
-) -> GwResult<Arc<ReadyPlan>> {
-    let plan = load_plan(st, plan_id).await?;
-    crate::trust::anchored(st, &plan, &hex::encode(signed.plan_hash)).await?;
-    Ok(plan)
-}
-
-/// A stored, unrevoked plan, through the plan cache.
-///
-/// # Errors
-/// `InvalidToken` when the plan is unknown or revoked.
-pub async fn load_plan(st: &AppState, plan_id: &str) -> GwResult<Arc<ReadyPlan>> {
-    let plan = match st.plans.get(plan_id) {
-        Some(p) => p,
-        None => {
-            let rec = st.store.get_plan(plan_id).await?.ok_or_else(|| {
-                GatewayError::InvalidToken(format!(
-                    "plan {plan_id:?} was not issued by this gateway"
-                ))
-            })?;
-            let ready = Arc::new(ReadyPlan::build(rec).map_err(GatewayError::Internal)?);
-            st.plans.put(ready.clone());
-            ready
-        }
-    };
-    if plan.record.status == PlanStatus::Revoked {
-        return Err(GatewayError::InvalidToken(format!(
-            "plan {plan_id:?} was revoked"
-        )));
-    }
-    Ok(plan)
-}
-
 /// The audit outcome and reason of an enforce-only decision.
 fn enforce_outcome(d: Value) -> Outcome {
     let outcome = format!(
@@ -271,7 +184,7 @@ pub async fn invoke(
     State(st): State<AppState>,
     key: Result<ApiKey, GatewayError>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<InvokeRequest>, GatewayError>,
 ) -> Response {
     let mut audit = Audit::new("invoke");
     let result = match key {
@@ -297,49 +210,24 @@ pub(crate) struct Call {
 }
 
 impl Call {
-    /// What the request says about its token(s).
-    fn token_parts(&self) -> crate::csrg::TokenParts<'_> {
-        crate::csrg::TokenParts {
-            jwt: self.token.jwt_token.as_deref(),
-            plan_id: self.token.plan_id.as_deref(),
-            plan_hash: self.token.plan_hash.as_deref(),
-            csrg: self.csrg.as_deref(),
+    /// What the intent check needs of it.
+    fn step_call(&self) -> StepCall<'_> {
+        StepCall {
+            tokens: self.token.parts(self.csrg.as_deref()),
+            mcp: &self.mcp,
+            action: &self.action,
+            params: self.params.text.as_bytes(),
+            agent_id: self.agent_id.as_deref(),
         }
     }
-}
-
-/// The one CSRG token of a request: absent when none (or only `{}`) came;
-/// every copy sent must be the same text.
-///
-/// # Errors
-/// `InvalidToken` when copies differ.
-fn one_csrg(copies: [Option<Box<RawValue>>; 3]) -> GwResult<Option<Box<RawValue>>> {
-    let mut found: Option<Box<RawValue>> = None;
-    for c in copies.into_iter().flatten() {
-        let t = c.get().trim();
-        if t == "{}" || t == "null" {
-            continue;
-        }
-        match &found {
-            Some(f) if f.get() != c.get() => {
-                return Err(GatewayError::InvalidToken(
-                    "the CSRG token copies (token, csrg_token, intent_token.token) differ".into(),
-                ));
-            }
-            Some(_) => {}
-            None => found = Some(c),
-        }
-    }
-    Ok(found)
 }
 
 /// Parses the body and fills in the audit row.
 fn parse_call(
-    st: &AppState,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<InvokeRequest>, GatewayError>,
     audit: &mut Audit,
 ) -> GwResult<Call> {
-    let (req, _) = parse_body::<InvokeRequest>(body, st.settings.body_limit)?;
+    let JsonBody(req) = body?;
     let action = req
         .action
         .or(req.tool)
@@ -377,10 +265,10 @@ fn parse_call(
 async fn invoke_inner(
     st: &AppState,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<InvokeRequest>, GatewayError>,
     audit: &mut Audit,
 ) -> GwResult<Outcome> {
-    let call = parse_call(st, body, audit)?;
+    let call = parse_call(body, audit)?;
     if call.enforce_only {
         let d = enforce_decision(
             st,
@@ -397,7 +285,10 @@ async fn invoke_inner(
     }
     let m = &st.metrics;
     let (plan, step) = m
-        .timed(Stage::intent_check, verify_call(st, &call, headers))
+        .timed(
+            Stage::intent_check,
+            check_step(st, &call.step_call(), headers),
+        )
         .await?;
     audit.row.plan_id = Some(plan.record.plan_id.clone());
     audit.row.step = i64::try_from(step).ok();
@@ -445,36 +336,6 @@ async fn invoke_inner(
         outcome,
         reason,
     ))
-}
-
-/// Token, signed plan and step: the call must be a step of the plan the
-/// token signed. Returns the plan and the step's index.
-async fn verify_call(
-    st: &AppState,
-    call: &Call,
-    headers: &HeaderMap,
-) -> GwResult<(Arc<ReadyPlan>, u64)> {
-    let (plan, signed, restriction) = crate::csrg::signed_intent(st, call.token_parts()).await?;
-    let plan_id = &plan.record.plan_id;
-    match plan.find_step(
-        &signed,
-        &call.mcp,
-        &call.action,
-        call.params.text.as_bytes(),
-    ) {
-        StepMatch::Verified(i) => {
-            crate::csrg::check_proof_headers(headers, &plan, &signed, &call.action)?;
-            if let Some(r) = &restriction {
-                r.check(&call.action, i, call.agent_id.as_deref())?;
-            }
-            Ok((plan, i))
-        }
-        StepMatch::Mismatch(Some(r)) => Err(rejection_error(r)),
-        StepMatch::Mismatch(None) => Err(GatewayError::IntentMismatch(format!(
-            "{}.{} is not a step of plan {plan_id}",
-            call.mcp, call.action
-        ))),
-    }
 }
 
 /// Forwards `tools/call` while the decision row is written.
@@ -560,7 +421,7 @@ async fn enforce_decision(
             Err(e) => return Ok(refuse(format!("token-signature-invalid: {}", e.reason()))),
         };
         if let Some(pid) = plan_id {
-            let p = match signed_plan(st, pid, &signed).await {
+            let p = match jwt_plan(st, pid, &signed).await {
                 Ok(p) => p,
                 Err(e) => return Ok(refuse(format!("token-signature-invalid: {}", e.reason()))),
             };
@@ -621,7 +482,7 @@ pub struct EnforceRequest {
 pub async fn enforce(
     State(st): State<AppState>,
     key: Result<ApiKey, GatewayError>,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<EnforceRequest>, GatewayError>,
 ) -> Response {
     let mut audit = Audit::new("enforce");
     let result = match key {
@@ -633,10 +494,10 @@ pub async fn enforce(
 
 async fn enforce_inner(
     st: &AppState,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<EnforceRequest>, GatewayError>,
     audit: &mut Audit,
 ) -> GwResult<Outcome> {
-    let (req, _) = parse_body::<EnforceRequest>(body, st.settings.body_limit)?;
+    let JsonBody(req) = body?;
     let params = clean_params(req.arguments.as_deref())?;
     let tok = req.intent_token.unwrap_or_default();
     let mcp = req.mcp.unwrap_or_default();
@@ -657,6 +518,13 @@ async fn enforce_inner(
     )
     .await
     .map(enforce_outcome)
+}
+
+/// This module's routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/iap/sdk/enforce", post(enforce))
+        .route("/invoke", post(invoke))
 }
 
 #[cfg(test)]

@@ -18,8 +18,10 @@ use crate::AppState;
 use crate::device::DeviceLink;
 use crate::store::{StoreError, StoreLocation, pg_latest, sqlite_latest};
 use axum::Json;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::routing::get;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -113,4 +115,9 @@ async fn device(link: &DeviceLink, state_dir: PathBuf) -> Result<Value, String> 
         .await
         .map_err(|e| format!("enrolment check: {e}"))??;
     Ok(json!({"device_id": id, "spec": link.spec.to_string()}))
+}
+
+/// This module's routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/ready", get(ready))
 }

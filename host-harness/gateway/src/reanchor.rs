@@ -9,17 +9,18 @@
 use crate::audit::Audit;
 use crate::auth::ApiKey;
 use crate::error::{GatewayError, GwResult};
+use crate::extract::JsonBody;
 use crate::plans::ReadyPlan;
 use crate::store::{PlanRecord, PlanStatus, TrustKind, TrustRecord};
 use crate::trust::sign_record;
-use crate::{AppState, now_ms, now_secs, parse_body};
+use crate::{AppState, now_ms, now_secs};
 use armoriq_common::proofs::plan_hashes;
 use armoriq_core::Profile;
 use axum::Json;
-use axum::body::Bytes;
+use axum::Router;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -43,7 +44,7 @@ pub struct ReanchorRequest {
 pub async fn reanchor(
     State(st): State<AppState>,
     _: ApiKey,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<ReanchorRequest>, GatewayError>,
 ) -> Response {
     let mut audit = Audit::new("reanchor");
     match reanchor_inner(&st, body, &mut audit).await {
@@ -54,12 +55,12 @@ pub async fn reanchor(
 
 async fn reanchor_inner(
     st: &AppState,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<ReanchorRequest>, GatewayError>,
     audit: &mut Audit,
 ) -> GwResult<Value> {
-    let (r, _) = parse_body::<ReanchorRequest>(body, st.settings.body_limit)?;
+    let JsonBody(r) = body?;
     audit.row.plan_id = Some(r.plan_id.clone());
-    let plan = crate::proxy::load_plan(st, &r.plan_id).await?;
+    let plan = crate::intent::load_plan(st, &r.plan_id).await?;
     if plan.record.status != PlanStatus::Active {
         return Err(GatewayError::Conflict(format!(
             "plan {} is {}, not active",
@@ -135,4 +136,9 @@ async fn reanchor_inner(
         "merkle_root": hashes.merkle_root, "ordered_paths": hashes.ordered_paths,
         "step_proofs": hashes.step_proofs, "record": record, "signature": signature,
     }))
+}
+
+/// This module's routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/iap/trust/reanchor", post(reanchor))
 }

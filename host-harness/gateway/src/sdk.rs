@@ -4,18 +4,19 @@
 
 use crate::auth::{AdminKey, ApiKey};
 use crate::error::{GatewayError, GwResult};
+use crate::extract::JsonBody;
 use crate::held::HeldCall;
 use crate::ops::{self, Actor, Surface};
 use crate::proxy::clean_params;
 use crate::store::{
     ApprovedQuery, AuditCursor, AuditRow, DelegationStatus, NewDelegation, PlanStatus,
 };
-use crate::{AppState, now_ms, parse_body};
+use crate::{AppState, now_ms};
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
+use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -47,19 +48,15 @@ pub async fn bootstrap(State(st): State<AppState>, _: ApiKey) -> JsonResult {
     Ok(Json(json!({"agentId": agent, "mcps": mcps, "toolMap": {}})))
 }
 
+/// `POST /iap/sdk/resolve-user` body.
 #[derive(Deserialize)]
-struct ResolveUser {
+pub struct ResolveUser {
     #[serde(rename = "userEmail")]
     user_email: String,
 }
 
 /// `POST /iap/sdk/resolve-user`.
-pub async fn resolve_user(
-    State(st): State<AppState>,
-    _: ApiKey,
-    body: Result<Bytes, BytesRejection>,
-) -> JsonResult {
-    let (req, _) = parse_body::<ResolveUser>(body, st.settings.body_limit)?;
+pub async fn resolve_user(_: ApiKey, JsonBody(req): JsonBody<ResolveUser>) -> JsonResult {
     let email = req.user_email.trim().to_lowercase();
     if !email.contains('@') {
         return Err(GatewayError::BadRequest(format!(
@@ -73,7 +70,7 @@ pub async fn resolve_user(
 
 /// Session `report()` body.
 #[derive(Deserialize)]
-struct Report {
+pub struct Report {
     #[serde(default)]
     step_index: Option<i64>,
     #[serde(default)]
@@ -94,9 +91,8 @@ struct Report {
 pub async fn report(
     State(st): State<AppState>,
     _: ApiKey,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(r): JsonBody<Report>,
 ) -> JsonResult {
-    let (r, _) = parse_body::<Report>(body, st.settings.body_limit)?;
     let id = st
         .audit(AuditRow {
             at_ms: now_ms(),
@@ -113,8 +109,9 @@ pub async fn report(
     Ok(Json(json!({"success": true, "id": id})))
 }
 
+/// `POST /iap/plans/{id}/status` body.
 #[derive(Deserialize)]
-struct PlanStatusBody {
+pub struct PlanStatusBody {
     status: String,
 }
 
@@ -123,9 +120,8 @@ pub async fn plan_status(
     State(st): State<AppState>,
     _: ApiKey,
     Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(r): JsonBody<PlanStatusBody>,
 ) -> JsonResult {
-    let (r, _) = parse_body::<PlanStatusBody>(body, st.settings.body_limit)?;
     let status = PlanStatus::parse(&r.status)
         .filter(|s| *s != PlanStatus::Revoked)
         .ok_or_else(|| {
@@ -169,7 +165,7 @@ fn email_header(headers: &HeaderMap) -> Option<String> {
 
 /// `DelegationRequestParams`, by alias.
 #[derive(Deserialize)]
-struct DelegationRequest {
+pub struct DelegationRequest {
     tool: String,
     #[serde(default)]
     arguments: Option<Box<RawValue>>,
@@ -192,9 +188,8 @@ pub async fn delegation_request(
     State(st): State<AppState>,
     _: ApiKey,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(r): JsonBody<DelegationRequest>,
 ) -> JsonResult {
-    let (r, _) = parse_body::<DelegationRequest>(body, st.settings.body_limit)?;
     let params = clean_params(r.arguments.as_deref())?;
     let email = r
         .requester_email
@@ -203,7 +198,7 @@ pub async fn delegation_request(
     // The step this request is for, when it names a plan this gateway
     // signed: then it is the same delegation the proxy's hold created.
     let plan = match &r.plan_id {
-        Some(p) => crate::proxy::load_plan(&st, p).await.ok(),
+        Some(p) => crate::intent::load_plan(&st, p).await.ok(),
         None => None,
     };
     let nd = match &plan {
@@ -273,8 +268,9 @@ pub async fn my_role(_: ApiKey) -> JsonResult {
     Ok(Json(json!({"role": "agent_user", "limit": 0})))
 }
 
+/// `POST /delegation/mark-executed` body.
 #[derive(Deserialize)]
-struct MarkExecuted {
+pub struct MarkExecuted {
     #[serde(rename = "delegationId")]
     delegation_id: String,
 }
@@ -283,9 +279,8 @@ struct MarkExecuted {
 pub async fn mark_executed(
     State(st): State<AppState>,
     _: ApiKey,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(r): JsonBody<MarkExecuted>,
 ) -> JsonResult {
-    let (r, _) = parse_body::<MarkExecuted>(body, st.settings.body_limit)?;
     let id = r.delegation_id;
     let now = now_ms();
     st.store.mark_executed(&id, now).await?;
@@ -401,4 +396,24 @@ pub async fn admin_audit(
     Ok(Json(
         json!({"data": page.rows, "next": page.next.to_string()}),
     ))
+}
+
+/// This module's routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/iap/sdk/bootstrap", post(bootstrap))
+        .route("/iap/sdk/resolve-user", post(resolve_user))
+        .route("/iap/audit", post(report))
+        .route("/iap/plans/{id}/status", post(plan_status))
+        .route("/mcp/tool-metadata/{mcp}", get(tool_metadata))
+        .route("/delegation/request", post(delegation_request))
+        .route("/delegation/check-approved", get(check_approved))
+        .route("/delegation/my-role", get(my_role))
+        .route("/delegation/mark-executed", post(mark_executed))
+        .route("/delegation/{id}/status", get(delegation_status))
+        .route("/admin/delegations", get(admin_list))
+        .route("/admin/delegations/{id}/approve", post(admin_approve))
+        .route("/admin/delegations/{id}/reject", post(admin_reject))
+        .route("/admin/audit", get(admin_audit))
 }

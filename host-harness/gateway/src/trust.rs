@@ -18,175 +18,33 @@
 //!   hash of the plan then cover the new plan's steps.
 //! * `revoke`: the plan and, in the same transaction, every delegation made
 //!   from it.
+//!
+//! The proxy's side (a delegated token's restriction, a token covering a
+//! re-anchored plan) is in [`crate::intent`].
 
 use crate::audit::Audit;
 use crate::auth::ApiKey;
-use crate::csrg::{CsrgIntent, ResourceScope};
 use crate::error::{GatewayError, GwResult};
+use crate::extract::JsonBody;
+use crate::intent::csrg::ResourceScope;
 use crate::plans::ReadyPlan;
 use crate::store::{TrustKind, TrustRecord};
 use crate::subtree::{parse_subtree_path, subtree_node};
 use crate::tokens::Signer;
-use crate::{AppState, now_ms, now_secs, parse_body};
+use crate::{AppState, now_ms, now_secs};
 use armoriq_common::proofs::{hex32, plan_hashes};
-use armoriq_core::{Profile, SignedIntent};
+use armoriq_core::Profile;
 use axum::Json;
-use axum::body::Bytes;
+use axum::Router;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
-use std::sync::Arc;
 
 /// The most actions a delegation names.
 const MAX_ACTIONS: usize = 256;
-
-/// Whether a token signed for `token_hash` covers `plan`: the plan's hash
-/// now, or one it was re-anchored from (each move a signed record).
-///
-/// # Errors
-/// `InvalidToken` when it covers another plan.
-pub async fn anchored(st: &AppState, plan: &ReadyPlan, token_hash: &str) -> GwResult<()> {
-    if plan.record.plan_hash == token_hash {
-        return Ok(());
-    }
-    let records = st.store.plan_trust_records(&plan.record.plan_id).await?;
-    if records.iter().any(|r| {
-        r.kind == TrustKind::Reanchor && r.previous_plan_hash.as_deref() == Some(token_hash)
-    }) {
-        return Ok(());
-    }
-    Err(GatewayError::InvalidToken(
-        "the token was not issued for this plan_id (plan_hash differs)".into(),
-    ))
-}
-
-/// The intent to check steps against: the plan's current hash, root and
-/// step count (equal to the token's unless the plan was re-anchored) with
-/// the token's time window.
-///
-/// # Errors
-/// `Internal` for a stored hash that is not hex.
-pub fn rebase(plan: &ReadyPlan, signed: SignedIntent) -> GwResult<SignedIntent> {
-    let hex32 = |s: &str| {
-        let mut out = [0u8; 32];
-        hex::decode_to_slice(s, &mut out)
-            .map(|()| out)
-            .map_err(|_| GatewayError::Internal("stored hash is not hex".into()))
-    };
-    Ok(SignedIntent {
-        plan_hash: hex32(&plan.record.plan_hash)?,
-        merkle_root: hex32(&plan.record.merkle_root)?,
-        step_count: u64::try_from(plan.steps.len()).unwrap_or(u64::MAX),
-        ..signed
-    })
-}
-
-/// What a delegated token may do.
-#[derive(Debug, Clone)]
-pub struct Restriction {
-    /// Its trust record.
-    pub delegation_id: String,
-    /// The actions it allows.
-    pub allowed: Vec<String>,
-    /// The steps it is bounded to (inclusive), for a subtree delegation.
-    pub steps: Option<(u64, u64)>,
-    /// The one agent that may use it, if named.
-    pub target_agent: Option<String>,
-}
-
-impl Restriction {
-    /// Whether the verified step `index` with `action`, called by `agent`,
-    /// is inside the delegation.
-    ///
-    /// # Errors
-    /// `IntentMismatch` naming what is outside.
-    pub fn check(&self, action: &str, index: u64, agent: Option<&str>) -> GwResult<()> {
-        let id = &self.delegation_id;
-        if !self.allowed.iter().any(|a| a == action) {
-            return Err(GatewayError::IntentMismatch(format!(
-                "{action} is not an action delegated by {id} (allowed: {})",
-                self.allowed.join(", ")
-            )));
-        }
-        if let Some((lo, hi)) = self.steps
-            && !(lo..=hi).contains(&index)
-        {
-            return Err(GatewayError::IntentMismatch(format!(
-                "step {index} is outside the subtree /steps/[{lo}..{hi}] delegated by {id}"
-            )));
-        }
-        if let Some(t) = &self.target_agent
-            && agent != Some(t.as_str())
-        {
-            return Err(GatewayError::IntentMismatch(format!(
-                "delegation {id} is for agent {t:?}, not {agent:?}"
-            )));
-        }
-        Ok(())
-    }
-}
-
-/// The identity a delegated token signs.
-#[derive(Deserialize)]
-struct DelegatedIdentity {
-    #[serde(default)]
-    target_agent: Option<String>,
-}
-
-/// The plan and restriction of a verified delegated CSRG token: its record
-/// exists, is the one this token was issued as (same signature), is not
-/// revoked; its plan is not revoked and covers the token's hash.
-///
-/// # Errors
-/// `InvalidToken`.
-pub async fn delegated(
-    st: &AppState,
-    tok: &CsrgIntent,
-    delegation_id: &str,
-) -> GwResult<(Arc<ReadyPlan>, Restriction)> {
-    let rec = st
-        .store
-        .get_trust_record(delegation_id)
-        .await?
-        .filter(|r| matches!(r.kind, TrustKind::Delegate | TrustKind::DelegateSubtree))
-        .ok_or_else(|| {
-            GatewayError::InvalidToken(format!(
-                "delegation {delegation_id:?} was not issued by this gateway"
-            ))
-        })?;
-    if rec.signature != tok.signature || rec.plan_id != tok.scope.plan_id {
-        return Err(GatewayError::InvalidToken(format!(
-            "the token is not the one delegation {delegation_id} issued"
-        )));
-    }
-    if rec.revoked_ms.is_some() {
-        return Err(GatewayError::InvalidToken(format!(
-            "delegation {delegation_id} was revoked"
-        )));
-    }
-    let plan = crate::proxy::load_plan(st, &rec.plan_id).await?;
-    anchored(st, &plan, &tok.plan_hash).await?;
-    let allowed = tok.allowed_operations.clone().unwrap_or_default();
-    let steps = match &tok.scope.subtree_path {
-        Some(p) => Some(parse_subtree_path(p)?),
-        None => None,
-    };
-    let target_agent = serde_json::from_str::<DelegatedIdentity>(&tok.identity_json)
-        .ok()
-        .and_then(|i| i.target_agent);
-    Ok((
-        plan,
-        Restriction {
-            delegation_id: delegation_id.to_owned(),
-            allowed,
-            steps,
-            target_agent,
-        },
-    ))
-}
 
 /// `POST /iap/trust/delegate`, in the SDK's two shapes.
 #[derive(Deserialize)]
@@ -245,7 +103,7 @@ fn one<T>(a: Option<T>, b: Option<T>, name: &str) -> GwResult<Option<T>> {
 pub async fn delegate(
     State(st): State<AppState>,
     _: ApiKey,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<DelegateRequest>, GatewayError>,
 ) -> Response {
     let mut audit = Audit::new("delegate");
     match delegate_inner(&st, body, &mut audit).await {
@@ -256,10 +114,10 @@ pub async fn delegate(
 
 async fn delegate_inner(
     st: &AppState,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<DelegateRequest>, GatewayError>,
     audit: &mut Audit,
 ) -> GwResult<Value> {
-    let (r, _) = parse_body::<DelegateRequest>(body, st.settings.body_limit)?;
+    let JsonBody(r) = body?;
     let parent_raw = one(r.token, r.parent_token, "token")?
         .ok_or_else(|| GatewayError::BadRequest("missing token (the parent CSRG token)".into()))?;
     let key = one(
@@ -285,7 +143,7 @@ async fn delegate_inner(
             "validity_seconds must be a positive number".into(),
         ));
     }
-    let parent = crate::csrg::verify(st, &parent_raw)?;
+    let parent = crate::intent::csrg::verify(st, &parent_raw)?;
     if parent.scope.delegation_id.is_some() {
         return Err(GatewayError::BadRequest(
             "a delegated token cannot be delegated again".into(),
@@ -299,7 +157,7 @@ async fn delegate_inner(
             "planId is not the plan the parent token was issued for".into(),
         ));
     }
-    let plan = crate::csrg::signed_plan(st, &parent).await?;
+    let plan = crate::intent::csrg_plan(st, &parent).await?;
     if r.intent_reference
         .as_deref()
         .is_some_and(|i| i != plan.record.intent_reference)
@@ -464,9 +322,8 @@ pub struct RevokeRequest {
 pub async fn revoke(
     State(st): State<AppState>,
     ApiKey(key): ApiKey,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(r): JsonBody<RevokeRequest>,
 ) -> GwResult<Json<Value>> {
-    let (r, _) = parse_body::<RevokeRequest>(body, st.settings.body_limit)?;
     // A delegated token revokes its delegation only, never the parent plan
     // (the SDK sends the parent's planId with it).
     if let Some(t) = r
@@ -476,7 +333,7 @@ pub async fn revoke(
         && let Ok(scope) = serde_json::from_str::<TokenScope>(t.get())
         && let Some(d) = scope.resource_scope.and_then(|s| s.delegation_id)
     {
-        let tok = crate::csrg::verify(&st, t)?;
+        let tok = crate::intent::csrg::verify(&st, t)?;
         if tok.scope.delegation_id.as_deref() != Some(d.as_str()) {
             return Err(GatewayError::InvalidToken(
                 "the token's scope is not signed".into(),
@@ -539,22 +396,10 @@ struct TokenScope {
     resource_scope: Option<ResourceScope>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn restrictions_refuse_what_is_outside() {
-        let r = Restriction {
-            delegation_id: "t".into(),
-            allowed: vec!["a".into()],
-            steps: Some((0, 1)),
-            target_agent: Some("bot".into()),
-        };
-        assert!(r.check("a", 1, Some("bot")).is_ok());
-        assert!(r.check("b", 1, Some("bot")).is_err());
-        assert!(r.check("a", 2, Some("bot")).is_err());
-        assert!(r.check("a", 0, Some("other")).is_err());
-        assert!(r.check("a", 0, None).is_err());
-    }
+/// This module's routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/iap/trust/revoke", post(revoke))
+        .route("/iap/trust/delegate", post(delegate))
+        .route("/delegation/create", post(delegate))
 }

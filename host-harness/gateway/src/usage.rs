@@ -20,12 +20,13 @@
 
 use crate::auth::ApiKey;
 use crate::error::{GatewayError, GwResult};
+use crate::extract::JsonBody;
 use crate::store::UsageRow;
-use crate::{AppState, now_ms, parse_body};
+use crate::{AppState, now_ms};
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::Router;
 use axum::extract::{Path, State};
+use axum::routing::{post, put};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -197,9 +198,8 @@ fn rows(b: &Bucket<'_>, entries: &[Entry]) -> GwResult<Vec<UsageRow>> {
 pub async fn record(
     State(st): State<AppState>,
     ApiKey(key): ApiKey,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(r): JsonBody<UsageRequest>,
 ) -> GwResult<Json<Value>> {
-    let (r, _) = parse_body::<UsageRequest>(body, st.settings.body_limit)?;
     let rows = rows(
         &Bucket {
             org: key.id,
@@ -246,9 +246,8 @@ pub struct ResetRequest {
 pub async fn stream_reset(
     State(st): State<AppState>,
     ApiKey(key): ApiKey,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(r): JsonBody<ResetRequest>,
 ) -> GwResult<Json<Value>> {
-    let (r, _) = parse_body::<ResetRequest>(body, st.settings.body_limit)?;
     if !is_uuid(&r.generation) || !is_uuid(&r.reset_id) {
         return Err(GatewayError::BadRequest(
             "generation and resetId must be UUIDs".into(),
@@ -306,9 +305,8 @@ pub struct Batch {
 pub async fn batch(
     State(st): State<AppState>,
     ApiKey(key): ApiKey,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(b): JsonBody<Batch>,
 ) -> GwResult<Json<Value>> {
-    let (b, _) = parse_body::<Batch>(body, st.settings.body_limit)?;
     if !is_uuid(&b.generation)
         || !is_uuid(&b.batch_id)
         || b.run_id.as_deref().is_some_and(|r| !is_uuid(r))
@@ -383,12 +381,12 @@ pub async fn run(
     State(st): State<AppState>,
     ApiKey(key): ApiKey,
     Path(run_id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonBody<Map<String, Value>>, GatewayError>,
 ) -> GwResult<Json<Value>> {
     if !is_uuid(&run_id) {
         return Err(GatewayError::BadRequest("runId must be a UUID".into()));
     }
-    let (report, _) = parse_body::<Map<String, Value>>(body, st.settings.body_limit)?;
+    let JsonBody(report) = body?;
     let text = crate::tokens::canonical(&Value::Object(report.clone()))
         .map_err(GatewayError::BadRequest)?;
     let applied = st
@@ -398,6 +396,16 @@ pub async fn run(
     let mut run = report;
     run.insert("runId".into(), json!(run_id));
     Ok(Json(json!({"applied": applied, "run": run})))
+}
+
+/// This module's routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/dashboard/token-usage", post(record))
+        .route("/dashboard/token-usage/stream", post(stream))
+        .route("/dashboard/token-usage/stream/reset", post(stream_reset))
+        .route("/dashboard/token-usage/batch", post(batch))
+        .route("/dashboard/token-usage/runs/{run_id}", put(run))
 }
 
 #[cfg(test)]

@@ -1,17 +1,9 @@
-//! The JS-portable regular-expression subset of the reference
-//! (`jsregex.py`): the same grammar, the same `NotPortable` positions, and the
-//! errors Python's `re` raises afterwards on the translated pattern.
-//!
-//! No regex crate is used: the reference matches on UTF-16 code units (a `.`
-//! or `[^a]` consumes half of a surrogate pair, as JS without the `u` flag),
-//! which the `regex` crates, matching on Unicode scalar values, cannot
-//! reproduce. The subset has no back-references or look-arounds, so a match
-//! exists exactly when the Thompson automaton below accepts; the search runs
-//! in `O(|pattern| * |value|)` with no backtracking.
+//! The parser: the reference's grammar, its `NotPortable` positions and the
+//! later `re` errors, producing the pattern's syntax tree ([`Node`]).
 
+use super::class::{Class, DIGIT, JS_SPACE, WORD};
 use crate::EvalError;
 use crate::jstime::nd_digit;
-use crate::text::is_js_dot;
 
 /// The reference's translator is recursive Python: `RecursionError` fires once
 /// a call would sit more than this many frames below `_Translator.pattern()`
@@ -20,40 +12,11 @@ use crate::text::is_js_dot;
 /// around `[a]` fail). The parser below counts the frames of every helper the
 /// reference calls (`_peek`, `_next`, `_done`, `_fail`, `re.escape`, ...).
 const MAX_FRAMES: usize = 984;
-/// Compiled-program budget (instructions); larger patterns are `ResourceLimit`.
-const MAX_PROGRAM: usize = 100_000;
 /// Python's `_sre.MAXREPEAT`.
 const MAXREPEAT: u64 = 4_294_967_295;
 
-const JS_SPACE: &[(u16, u16)] = &[
-    (0x09, 0x0D),
-    (0x20, 0x20),
-    (0xA0, 0xA0),
-    (0x1680, 0x1680),
-    (0x2000, 0x200A),
-    (0x2028, 0x2029),
-    (0x202F, 0x202F),
-    (0x205F, 0x205F),
-    (0x3000, 0x3000),
-    (0xFEFF, 0xFEFF),
-];
-const DIGIT: &[(u16, u16)] = &[(0x30, 0x39)];
-const WORD: &[(u16, u16)] = &[(0x30, 0x39), (0x41, 0x5A), (0x5F, 0x5F), (0x61, 0x7A)];
-
 #[derive(Clone, Debug)]
-struct Class {
-    ranges: Vec<(u16, u16)>,
-    negated: bool,
-}
-
-impl Class {
-    fn contains(&self, u: u16) -> bool {
-        self.ranges.iter().any(|&(a, b)| a <= u && u <= b) != self.negated
-    }
-}
-
-#[derive(Clone, Debug)]
-enum Node {
+pub(super) enum Node {
     Unit(u16),
     Class(Class),
     Dot,
@@ -70,11 +33,11 @@ enum Node {
     },
 }
 
-struct Parser<'a> {
-    p: &'a [u16],
-    i: usize,
+pub(super) struct Parser<'a> {
+    pub(super) p: &'a [u16],
+    pub(super) i: usize,
     /// The first error Python's `re.compile` would raise on the translation.
-    late: Option<EvalError>,
+    pub(super) late: Option<EvalError>,
 }
 
 fn not_portable(i: usize) -> EvalError {
@@ -86,7 +49,7 @@ fn is_nd(u: u16) -> bool {
 }
 
 impl Parser<'_> {
-    fn done(&self) -> bool {
+    pub(super) fn done(&self) -> bool {
         self.i >= self.p.len()
     }
 
@@ -95,7 +58,7 @@ impl Parser<'_> {
     }
 
     /// Entering a Python frame `f` deep: `RecursionError` past the limit.
-    fn at(&self, f: usize) -> Result<(), EvalError> {
+    pub(super) fn at(&self, f: usize) -> Result<(), EvalError> {
         if f > MAX_FRAMES {
             return Err(EvalError::RecursionError(
                 "maximum recursion depth exceeded".into(),
@@ -113,7 +76,7 @@ impl Parser<'_> {
     }
 
     /// `self._fail()` called from a frame `f` deep.
-    fn fail<T>(&self, f: usize) -> Result<T, EvalError> {
+    pub(super) fn fail<T>(&self, f: usize) -> Result<T, EvalError> {
         self.at(f + 1)?;
         Err(not_portable(self.i))
     }
@@ -124,7 +87,7 @@ impl Parser<'_> {
         }
     }
 
-    fn alternatives(&mut self, f: usize) -> Result<Node, EvalError> {
+    pub(super) fn alternatives(&mut self, f: usize) -> Result<Node, EvalError> {
         self.at(f)?;
         let mut branches = Vec::new();
         let mut cur = Vec::new();
@@ -446,340 +409,4 @@ fn hex_val(u: u16) -> Option<u16> {
         .filter(char::is_ascii_hexdigit)
         .and_then(|c| c.to_digit(16))
         .and_then(|d| u16::try_from(d).ok())
-}
-
-#[derive(Clone, Debug)]
-enum Inst {
-    Unit(u16),
-    Class(Class),
-    Dot,
-    Split(usize, usize),
-    Jmp(usize),
-    Start,
-    End,
-    WordB,
-    NotWordB,
-    Match,
-}
-
-/// A compiled portable pattern: `search` semantics on UTF-16 code units.
-#[derive(Clone, Debug)]
-pub struct JsRegex {
-    ast: Node,
-    /// The program with the pattern's own counts, if within budget.
-    prog: Option<Program>,
-}
-
-#[derive(Clone, Debug)]
-struct Program {
-    prog: Vec<Inst>,
-}
-
-/// Caps every repetition count at `cap`. On inputs of `cap - 1` code units
-/// this accepts the same strings: at most `cap - 1` iterations consume, and
-/// iterations that match empty at one position can be repeated or dropped.
-fn capped(n: &Node, cap: u64) -> Node {
-    match n {
-        Node::Concat(v) => Node::Concat(v.iter().map(|x| capped(x, cap)).collect()),
-        Node::Alt(v) => Node::Alt(v.iter().map(|x| capped(x, cap)).collect()),
-        Node::Repeat { node, min, max } => Node::Repeat {
-            node: Box::new(capped(node, cap)),
-            min: (*min).min(cap),
-            max: max.map(|m| m.min(cap)),
-        },
-        other => other.clone(),
-    }
-}
-
-fn compile(ast: &Node) -> Option<Program> {
-    if size(ast) > MAX_PROGRAM {
-        return None;
-    }
-    let mut prog = Vec::new();
-    emit(ast, &mut prog);
-    prog.push(Inst::Match);
-    Some(Program { prog })
-}
-
-fn size(n: &Node) -> usize {
-    match n {
-        Node::Concat(v) => v.iter().fold(0usize, |a, x| a.saturating_add(size(x))),
-        Node::Alt(v) => v
-            .iter()
-            .fold(0usize, |a, x| a.saturating_add(size(x)).saturating_add(2)),
-        Node::Repeat { node, min, max } => {
-            let s = size(node).saturating_add(2);
-            let copies = max.unwrap_or(*min).max(*min).saturating_add(1);
-            s.saturating_mul(usize::try_from(copies).unwrap_or(usize::MAX))
-        }
-        _ => 1,
-    }
-}
-
-fn emit(n: &Node, prog: &mut Vec<Inst>) {
-    match n {
-        Node::Unit(u) => prog.push(Inst::Unit(*u)),
-        Node::Class(c) => prog.push(Inst::Class(c.clone())),
-        Node::Dot => prog.push(Inst::Dot),
-        Node::Start => prog.push(Inst::Start),
-        Node::End => prog.push(Inst::End),
-        Node::WordB => prog.push(Inst::WordB),
-        Node::NotWordB => prog.push(Inst::NotWordB),
-        Node::Concat(v) => v.iter().for_each(|x| emit(x, prog)),
-        Node::Alt(v) => {
-            let mut jumps = Vec::new();
-            for (k, branch) in v.iter().enumerate() {
-                if k + 1 < v.len() {
-                    let split = prog.len();
-                    prog.push(Inst::Split(split + 1, 0));
-                    emit(branch, prog);
-                    jumps.push(prog.len());
-                    prog.push(Inst::Jmp(0));
-                    let next = prog.len();
-                    prog[split] = Inst::Split(split + 1, next);
-                } else {
-                    emit(branch, prog);
-                }
-            }
-            let end = prog.len();
-            for j in jumps {
-                prog[j] = Inst::Jmp(end);
-            }
-        }
-        Node::Repeat { node, min, max } => {
-            for _ in 0..*min {
-                emit(node, prog);
-            }
-            match max {
-                None => {
-                    let split = prog.len();
-                    prog.push(Inst::Split(split + 1, 0));
-                    emit(node, prog);
-                    prog.push(Inst::Jmp(split));
-                    let end = prog.len();
-                    prog[split] = Inst::Split(split + 1, end);
-                }
-                Some(max) => {
-                    let mut splits = Vec::new();
-                    for _ in *min..*max {
-                        splits.push(prog.len());
-                        prog.push(Inst::Split(0, 0));
-                        emit(node, prog);
-                    }
-                    let end = prog.len();
-                    for s in splits {
-                        prog[s] = Inst::Split(s + 1, end);
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn is_word(u: u16) -> bool {
-    WORD.iter().any(|&(a, b)| a <= u && u <= b)
-}
-
-impl JsRegex {
-    /// Translates `pattern` as the reference does and compiles it.
-    pub fn new(pattern: &str) -> Result<Self, EvalError> {
-        let units: Vec<u16> = pattern.encode_utf16().collect();
-        let mut p = Parser {
-            p: &units,
-            i: 0,
-            late: None,
-        };
-        let ast = p.alternatives(1)?;
-        p.at(1)?; // _done
-        if !p.done() {
-            return p.fail(0);
-        }
-        if let Some(e) = p.late {
-            return Err(e);
-        }
-        let prog = compile(&ast);
-        Ok(Self { ast, prog })
-    }
-
-    /// Whether the pattern matches anywhere in `value` (`re.search`).
-    ///
-    /// A pattern with counts too large to compile is compiled for this input
-    /// with its counts capped at the input length; `ResourceLimit` only if
-    /// that is still over budget.
-    pub fn search(&self, value: &str) -> Result<bool, EvalError> {
-        let input: Vec<u16> = value.encode_utf16().collect();
-        if let Some(p) = &self.prog {
-            return Ok(p.search(&input));
-        }
-        let cap = u64::try_from(input.len())
-            .unwrap_or(u64::MAX)
-            .saturating_add(1);
-        compile(&capped(&self.ast, cap))
-            .map(|p| p.search(&input))
-            .ok_or_else(|| {
-                EvalError::ResourceLimit(format!(
-                    "pattern compiles to more than {MAX_PROGRAM} instructions for this input"
-                ))
-            })
-    }
-}
-
-impl Program {
-    fn search(&self, input: &[u16]) -> bool {
-        let n = self.prog.len();
-        let mut seen = vec![usize::MAX; n];
-        let mut clist: Vec<usize> = Vec::with_capacity(n);
-        let mut nlist: Vec<usize> = Vec::with_capacity(n);
-        let mut stack: Vec<usize> = Vec::new();
-        for pos in 0..=input.len() {
-            // Unanchored search: a new thread starts at every position.
-            if self.add(0, pos, input, &mut seen, &mut clist, &mut stack) {
-                return true;
-            }
-            let Some(&c) = input.get(pos) else { break };
-            nlist.clear();
-            for &pc in &clist {
-                let ok = match &self.prog[pc] {
-                    Inst::Unit(u) => *u == c,
-                    Inst::Class(cl) => cl.contains(c),
-                    Inst::Dot => is_js_dot(c),
-                    _ => false,
-                };
-                if ok && self.add(pc + 1, pos + 1, input, &mut seen, &mut nlist, &mut stack) {
-                    return true;
-                }
-            }
-            std::mem::swap(&mut clist, &mut nlist);
-        }
-        false
-    }
-
-    /// Adds the epsilon closure of `pc` at `pos`; true once `Match` is reached.
-    fn add(
-        &self,
-        pc: usize,
-        pos: usize,
-        input: &[u16],
-        seen: &mut [usize],
-        list: &mut Vec<usize>,
-        stack: &mut Vec<usize>,
-    ) -> bool {
-        stack.clear();
-        stack.push(pc);
-        while let Some(pc) = stack.pop() {
-            if seen[pc] == pos {
-                continue;
-            }
-            seen[pc] = pos;
-            let word_before = pos > 0 && is_word(input[pos - 1]);
-            let word_after = input.get(pos).is_some_and(|&u| is_word(u));
-            match self.prog[pc] {
-                Inst::Match => return true,
-                Inst::Jmp(t) => stack.push(t),
-                Inst::Split(a, b) => {
-                    stack.push(b);
-                    stack.push(a);
-                }
-                Inst::Start => {
-                    if pos == 0 {
-                        stack.push(pc + 1);
-                    }
-                }
-                Inst::End => {
-                    if pos == input.len() {
-                        stack.push(pc + 1);
-                    }
-                }
-                Inst::WordB => {
-                    if word_before != word_after {
-                        stack.push(pc + 1);
-                    }
-                }
-                Inst::NotWordB => {
-                    if word_before == word_after {
-                        stack.push(pc + 1);
-                    }
-                }
-                Inst::Unit(_) | Inst::Class(_) | Inst::Dot => list.push(pc),
-            }
-        }
-        false
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn s(p: &str, v: &str) -> bool {
-        JsRegex::new(p)
-            .and_then(|r| r.search(v))
-            .unwrap_or_else(|e| panic!("{p}: {e}"))
-    }
-
-    #[test]
-    fn basics() {
-        assert!(s("^/etc/", "/etc/shadow"));
-        assert!(!s("^/etc/", "/x/etc/"));
-        assert!(s("a{2,3}$", "xaaa"));
-        assert!(!s("^a{2,3}$", "aaaa"));
-        assert!(s("^.$", "é"));
-        assert!(!s("^.$", "😀"));
-        assert!(s("^..$", "😀"));
-        assert!(s("\\bfoo\\b", "a foo b"));
-        assert!(s("\\B", ""));
-        assert!(s("[^a]", "\n"));
-        assert!(s("(?:ab|cd)+e", "xxcdabe"));
-        assert!(s("a{٣}", "a{٣}"));
-        assert!(s("\\u00e9", "é"));
-    }
-
-    /// `js_search(p, "ab")`, `js_search(p, "")` as the reference answers them.
-    #[test]
-    fn zero_width_and_empty_loops() {
-        for (p, ab, empty) in [
-            ("(^)*", true, true),
-            ("(\\b)+", true, false),
-            ("(?:$)?", true, true),
-            ("()*", true, true),
-            ("(a|^)*b", true, false),
-            ("(?:\\b)*x", false, false),
-            ("a{0}", true, true),
-            ("(?:a*)+b", true, false),
-            ("(a?){3,5}c", false, false),
-            ("x{1,}?", false, false),
-            ("(|a)+", true, true),
-        ] {
-            assert_eq!((s(p, "ab"), s(p, "")), (ab, empty), "{p}");
-        }
-    }
-
-    #[test]
-    fn huge_counts_are_capped_per_input() {
-        assert!(!s("a{4294967294}", ""));
-        assert!(!s("^a{100000}$", "aaa"));
-        assert!(s("(?:a?){100000}b", "aab"));
-        assert!(s("a{0,100000}b", "xb"));
-    }
-
-    #[test]
-    fn errors() {
-        let class = |p: &str| JsRegex::new(p).err().map(|e| e.to_string());
-        assert_eq!(
-            class("(?=x)").as_deref(),
-            Some("NotPortable: pattern outside the portable subset at 1")
-        );
-        assert!(matches!(JsRegex::new("[a-"), Err(EvalError::TypeError(_))));
-        assert!(matches!(JsRegex::new("a{3,1}"), Err(EvalError::ReError(_))));
-        assert!(matches!(JsRegex::new("[z-a]"), Err(EvalError::ReError(_))));
-        assert!(matches!(
-            JsRegex::new("a{4294967295}"),
-            Err(EvalError::OverflowError(_))
-        ));
-        assert!(matches!(
-            JsRegex::new("a**"),
-            Err(EvalError::NotPortable(_))
-        ));
-        assert!(matches!(JsRegex::new("\\"), Err(EvalError::NotPortable(_))));
-    }
 }

@@ -1,11 +1,11 @@
-//! The gateway's request-body parsing on arbitrary bytes: `parse_body` into
-//! the mint (`/iap/sdk/token`), invoke (`/invoke`) and enforce
+//! The gateway's request-body parsing on arbitrary bytes: `parse_json` (the
+//! `JsonBody` extractor's parser) into the mint (`/iap/sdk/token`), invoke (`/invoke`) and enforce
 //! (`/iap/sdk/enforce`) request structs, and `clean_params` on the params /
 //! arguments found in a body or on the whole input. Never panics; cleaned
 //! params are a JSON object without the SDK's control members.
 #![no_main]
+use armoriq_gateway::extract::parse_json;
 use armoriq_gateway::iap::MintRequest;
-use armoriq_gateway::parse_body;
 use armoriq_gateway::proxy::{CONTROL_MEMBERS, EnforceRequest, InvokeRequest, clean_params};
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
@@ -38,10 +38,10 @@ fn check(raw: Option<&RawValue>) {
 
 fuzz_target!(|data: &[u8]| {
     let body = Bytes::copy_from_slice(data);
-    let _ = parse_body::<MintRequest>(Ok(body.clone()), LIMIT);
-    let _ = parse_body::<InvokeRequest>(Ok(body.clone()), LIMIT);
-    let _ = parse_body::<EnforceRequest>(Ok(body.clone()), LIMIT);
-    if let Ok((p, _)) = parse_body::<Params>(Ok(body), LIMIT) {
+    let _ = parse_json::<MintRequest>(Ok(body.clone()), LIMIT);
+    let _ = parse_json::<InvokeRequest>(Ok(body.clone()), LIMIT);
+    let _ = parse_json::<EnforceRequest>(Ok(body.clone()), LIMIT);
+    if let Ok(p) = parse_json::<Params>(Ok(body), LIMIT) {
         check(p.params.as_deref());
         check(p.arguments.as_deref());
     }

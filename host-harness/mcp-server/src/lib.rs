@@ -59,7 +59,7 @@ impl McpServer {
                 let _ = stopped.await;
             });
             if let Err(e) = serve.await {
-                tracing_free_log(&format!("MCP server stopped: {e}"));
+                eprintln!("armoriq-mcp-server: stopped: {e}");
             }
         });
         Ok(Self {
@@ -107,8 +107,4 @@ impl Drop for McpServer {
             task.abort();
         }
     }
-}
-
-fn tracing_free_log(msg: &str) {
-    eprintln!("armoriq-mcp-server: {msg}");
 }
